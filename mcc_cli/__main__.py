@@ -1,0 +1,3 @@
+from mcc_cli import entry
+
+entry()

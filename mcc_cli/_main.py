@@ -1,0 +1,50 @@
+"""Entry point: one subcommand per module, one-line errors, non-zero exit on bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from . import _synth
+
+
+class UsageError(ValueError):
+    """Bad command-line input found after parsing."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcc",
+        description="Microcalcification-cluster toolkit: synthetic data, models, robustness.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    _synth.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `mcc`; returns the exit code (0 ok, 1 a check failed, 2 bad input, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"mcc {args.command}: interrupted; run the same command again to resume.",
+              file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError, json.JSONDecodeError) as exc:
+        print(f"mcc {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.strerror}: {exc.filename}"
+    return " ".join(str(exc).split())
+
+
+def entry() -> None:
+    sys.exit(main())

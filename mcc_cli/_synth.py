@@ -1,0 +1,106 @@
+"""`mcc synth`: write synthetic patch datasets; `mcc synth verify DIR`: check one."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import synth
+
+RESOLUTION_CHOICES = ("50", "70", "100", "all")
+
+
+def add_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "synth",
+        help="generate a synthetic patch dataset (or `mcc synth verify DIR`)",
+        description=(
+            "Generate synthetic 1 cm² patches with microcalcification clusters and write them "
+            "as class_0/ class_1/ PNG folders with patches.csv, calcifications.csv and "
+            "manifest.json. `mcc synth verify DIR` checks a written dataset against its manifest."
+        ),
+    )
+    p.add_argument("--resolution", choices=RESOLUTION_CHOICES, default="70",
+                   help="pixel spacing in µm; 'all' writes DIR/50um, DIR/70um and DIR/100um "
+                        "from the same scenes (default 70)")
+    p.add_argument("--n", type=int, help="number of patches (per resolution)")
+    p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    p.add_argument("--out", type=Path, help="output folder")
+    p.add_argument("--config", type=Path, help="scene config JSON (SceneConfig.to_json)")
+    p.add_argument("--distribution", help=f"one of {', '.join(synth.DISTRIBUTIONS)}")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="PNG bit depth")
+    p.add_argument("--masks", action="store_true", help="also write MC masks to masks/")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a dataset of another config or seed in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sub = p.add_subparsers(dest="action", metavar="verify")
+    v = sub.add_parser("verify", help="check a dataset folder against its manifest")
+    v.add_argument("dir", type=Path)
+    v.set_defaults(run=run_verify)
+    p.set_defaults(run=run_synth)
+
+
+def load_config(path: Path | None, distribution: str | None) -> synth.SceneConfig:
+    config = synth.SceneConfig()
+    if path is not None:
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ValueError(
+                f"cannot read the scene config {str(path)!r}: {exc.strerror}."
+            ) from None
+        config = synth.SceneConfig.from_json(text)
+    if distribution is not None:
+        config = config.replace(distribution=distribution)
+    return config
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    if args.n is None or args.out is None:
+        raise ValueError("`--n` and `--out` are required (or use `mcc synth verify DIR`).")
+    config = load_config(args.config, args.distribution)
+    resolutions = synth.RESOLUTIONS_UM if args.resolution == "all" else (int(args.resolution),)
+    for res in resolutions:
+        out = args.out / f"{res}um" if args.resolution == "all" else args.out
+        start = time.perf_counter()
+        with _progress(args.n, f"{res} µm", disabled=args.no_progress) as bar:
+            manifest = synth.write_dataset(
+                config, out, args.n, resolution_um=res, seed=args.seed, workers=args.workers,
+                bit_depth=args.bit_depth, masks=args.masks, overwrite=args.overwrite,
+                progress=bar,
+            )
+        counts = manifest["counts"]
+        print(f"{out}: {args.n} patches at {res} µm ({counts['class_1']} with a cluster, "
+              f"{counts['class_0']} without) in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    report = synth.verify_dataset(args.dir)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+class _progress:
+    """A tqdm bar driven by `write_dataset`'s cumulative progress callback."""
+
+    def __init__(self, total: int, label: str, *, disabled: bool) -> None:
+        self._args = {"total": total, "desc": label, "unit": "patch", "disable": disabled}
+        self._bar: Any = None  # opened on the first report, after the inputs were accepted
+
+    def __enter__(self) -> _progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def __call__(self, done: int) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(**self._args)
+        self._bar.update(done - self._bar.n)

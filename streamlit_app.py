@@ -1,0 +1,1 @@
+"""Streamlit dashboard (not built yet: see the dashboard issue)."""

@@ -1,0 +1,41 @@
+"""Physically grounded synthetic mammogram patches with microcalcification clusters.
+
+Two stages: `sample_scene` draws every random number of a scene (in mm, resolution-free);
+`render` turns a scene into pixels at 50, 70 or 100 µm. `generate` and `write_dataset` do this
+for many patches, reproducibly per (seed, index). This package never imports TensorFlow.
+"""
+
+from ._config import (
+    ACQUISITION_PRESETS,
+    DISTRIBUTIONS,
+    MORPHOLOGIES,
+    RESOLUTIONS_UM,
+    Acquisition,
+    SceneConfig,
+    patch_size_px,
+)
+from ._dataset import VerifyReport, verify_dataset, write_dataset
+from ._generate import Batch, generate
+from ._render import Patch, render
+from ._scene import Calcification, Lumps, Scene, sample_scene
+
+__all__ = [
+    "ACQUISITION_PRESETS",
+    "DISTRIBUTIONS",
+    "MORPHOLOGIES",
+    "RESOLUTIONS_UM",
+    "Acquisition",
+    "Batch",
+    "Calcification",
+    "Lumps",
+    "Patch",
+    "Scene",
+    "SceneConfig",
+    "VerifyReport",
+    "generate",
+    "patch_size_px",
+    "render",
+    "sample_scene",
+    "verify_dataset",
+    "write_dataset",
+]

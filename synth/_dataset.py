@@ -1,0 +1,346 @@
+"""Datasets on disk: PNG class folders, CSV tables and a manifest; atomic and resumable.
+
+Layout (see DESIGN.md)::
+
+    out/manifest.json          config, seed, counts, SHA-256 of every file (written last)
+    out/patches.csv            one row per patch
+    out/calcifications.csv     one row per MC
+    out/class_0/000000.png …   8- or 16-bit grayscale
+    out/class_1/000001.png …
+    out/masks/000001.png       optional, 0/255
+
+While a run is under way its bookkeeping lives in ``out/.mcc-partial/``: one record per finished
+chunk of patches. Every file is written under a temporary name and renamed into place, so an
+interrupted run leaves no half-written file, and running it again redoes only the missing chunks
+and ends with exactly the bytes of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import io
+import json
+import multiprocessing
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from ._config import SceneConfig, check_resolution
+from ._generate import check_count, check_seed, generate_indices
+
+FORMAT_VERSION = 1
+CHUNK = 256
+PARTIAL = ".mcc-partial"
+_OWN = ("manifest.json", "patches.csv", "calcifications.csv", "class_0", "class_1", "masks",
+        PARTIAL)
+
+Progress = Callable[[int], None]
+
+
+def write_dataset(
+    config: SceneConfig,
+    out_dir: str | os.PathLike[str],
+    n: int,
+    *,
+    resolution_um: int,
+    seed: int,
+    workers: int = 1,
+    bit_depth: int = 8,
+    masks: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Write `n` patches of `config` to `out_dir` and return the manifest.
+
+    Parameters
+    ----------
+    config : SceneConfig
+    out_dir : path
+        Empty or missing folder, or one holding this same dataset (complete: nothing is done;
+        interrupted: the run resumes). Another dataset there is refused unless `overwrite`.
+    n : int
+    resolution_um : int
+        50, 70 or 100.
+    seed : int
+        Patch i is ``synth.generate`` of (seed, i): the files do not depend on `workers`.
+    workers : int
+        Processes that render and encode chunks in parallel.
+    bit_depth : {8, 16}
+    masks : bool
+        Also write each patch's MC mask to ``masks/``.
+    overwrite : bool
+        Replace a dataset of another config or seed found in `out_dir`.
+    progress : callable, optional
+        Called with the number of patches finished so far (after each chunk).
+
+    Returns
+    -------
+    dict
+        The manifest (also in ``out_dir/manifest.json``).
+    """
+    identity = _identity(config, n, resolution_um, seed, bit_depth, masks)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"`workers` must be an integer >= 1; got workers={workers!r}.")
+    out = Path(out_dir)
+    done = _prepare(out, identity, overwrite)
+    if done is not None:
+        if progress:
+            progress(n)
+        return done
+    todo = [k for k in range(0, n, CHUNK) if not (out / PARTIAL / _chunk_name(k)).exists()]
+    finished = n - sum(min(CHUNK, n - k) for k in todo)
+    if progress:
+        progress(finished)
+    jobs = [(config, str(out), k, min(k + CHUNK, n), identity) for k in todo]
+    for count in _run(jobs, workers):
+        finished += count
+        if progress:
+            progress(finished)
+    return _finish(out, identity)
+
+
+def _identity(config: SceneConfig, n: int, resolution_um: int, seed: int, bit_depth: int,
+              masks: bool) -> dict[str, Any]:
+    if not isinstance(config, SceneConfig):
+        raise TypeError(f"`config` must be a SceneConfig; got {type(config).__name__}.")
+    if bit_depth not in (8, 16) or isinstance(bit_depth, bool):
+        raise ValueError(f"`bit_depth` must be 8 or 16; got bit_depth={bit_depth!r}.")
+    return {
+        "format_version": FORMAT_VERSION,
+        "config": config.to_dict(),
+        "n": check_count("n", n),
+        "resolution_um": check_resolution(resolution_um),
+        "seed": check_seed(seed),
+        "bit_depth": int(bit_depth),
+        "masks": bool(masks),
+    }
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def _prepare(out: Path, identity: dict[str, Any], overwrite: bool) -> dict[str, Any] | None:
+    """Check what `out` holds; return the manifest if this dataset is already complete."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"`out_dir` must be a folder; got out_dir={str(out)!r}, a file.")
+    out.mkdir(parents=True, exist_ok=True)
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in _OWN)
+    if foreign:
+        listed = ", ".join(foreign[:3]) + (" …" if len(foreign) > 3 else "")
+        raise ValueError(
+            f"`out_dir` holds files that are not part of an mcc dataset ({listed}); "
+            f"choose an empty folder; got out_dir={str(out)!r}."
+        )
+    existing = _read_json(out / "manifest.json") or _read_json(out / PARTIAL / "state.json")
+    present = any((out / name).exists() for name in _OWN)
+    if existing is not None and _same({k: existing.get(k) for k in identity}, identity):
+        if (out / "manifest.json").exists():
+            return existing
+        _sweep_temporaries(out)
+        return None
+    if present and not overwrite:
+        what = "another dataset (other config, seed, count or format)" if existing else (
+            "an unreadable dataset")
+        raise ValueError(
+            f"`out_dir` holds {what}; pass overwrite=True (CLI: --overwrite) to replace it; "
+            f"got out_dir={str(out)!r}."
+        )
+    for name in _OWN:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    (out / PARTIAL).mkdir()
+    _write_atomic(out / PARTIAL / "state.json", json.dumps(identity, indent=2).encode())
+    return None
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _sweep_temporaries(out: Path) -> None:
+    for folder in (out, out / "class_0", out / "class_1", out / "masks", out / PARTIAL):
+        if folder.is_dir():
+            for path in folder.glob(".*.tmp*"):
+                path.unlink(missing_ok=True)
+
+
+def _chunk_name(start: int) -> str:
+    return f"chunk_{start:09d}.json"
+
+
+def _run(jobs: list[tuple], workers: int) -> Iterator[int]:
+    if workers == 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield _write_chunk(job)
+        return
+    ctx = multiprocessing.get_context("spawn")  # safe even if the caller has TensorFlow loaded
+    with ctx.Pool(min(workers, len(jobs))) as pool:
+        yield from pool.imap_unordered(_write_chunk, jobs)
+
+
+def _write_chunk(job: tuple) -> int:
+    """Render, encode and write one chunk; record it last. Returns its patch count."""
+    config, out_dir, start, stop, identity = job
+    out = Path(out_dir)
+    batch = generate_indices(config, range(start, stop), resolution_um=identity["resolution_um"],
+                             seed=identity["seed"])
+    width = max(6, len(str(identity["n"] - 1)))
+    rows = batch.patches.copy()
+    paths, digests, mask_paths = [], {}, []
+    for k, index in enumerate(rows["index"]):
+        rel = f"class_{int(rows['label'].iat[k])}/{index:0{width}d}.png"
+        digests[rel] = _write_png(out / rel, batch.images[k], identity["bit_depth"])
+        paths.append(rel)
+        if identity["masks"]:
+            mrel = f"masks/{index:0{width}d}.png"
+            digests[mrel] = _write_png(out / mrel, batch.masks[k].astype(np.float32), 8)
+            mask_paths.append(mrel)
+    rows.insert(1, "path", paths)
+    if identity["masks"]:
+        rows.insert(2, "mask_path", mask_paths)
+    record = {
+        "patches": rows.to_dict(orient="list"),
+        "calcifications": batch.calcifications.to_dict(orient="list"),
+        "files": digests,
+    }
+    _write_atomic(out / PARTIAL / _chunk_name(start), json.dumps(record).encode())
+    return stop - start
+
+
+def encode_png(image: np.ndarray, bit_depth: int) -> bytes:
+    """PNG bytes of a float image in [0, 1] at 8 or 16 bits (grayscale)."""
+    if bit_depth == 8:
+        pixels = np.rint(image * 255.0).astype(np.uint8)
+    else:
+        pixels = np.rint(image * 65535.0).astype(np.uint16)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _write_png(path: Path, image: np.ndarray, bit_depth: int) -> str:
+    data = encode_png(image, bit_depth)
+    _write_atomic(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("mcc-toolkit")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _finish(out: Path, identity: dict[str, Any]) -> dict[str, Any]:
+    """Join the chunk records into the CSVs and the manifest; drop the bookkeeping."""
+    records = [json.loads((out / PARTIAL / _chunk_name(k)).read_text())
+               for k in range(0, identity["n"], CHUNK)]
+    patches = pd.concat([pd.DataFrame(r["patches"]) for r in records], ignore_index=True)
+    mcs = pd.concat([pd.DataFrame(r["calcifications"]) for r in records], ignore_index=True)
+    files: dict[str, str] = {}
+    for r in records:
+        files.update(r["files"])
+    for name, frame in (("patches.csv", patches), ("calcifications.csv", mcs)):
+        data = frame.to_csv(index=False, float_format="%.6g").encode()
+        _write_atomic(out / name, data)
+        files[name] = hashlib.sha256(data).hexdigest()
+    labels = patches["label"].to_numpy()
+    manifest = {
+        "tool": "mcc-toolkit synth",
+        "version": _version(),
+        **identity,
+        "counts": {"class_0": int((labels == 0).sum()), "class_1": int((labels == 1).sum())},
+        "files": dict(sorted(files.items())),
+    }
+    _write_atomic(out / "manifest.json", json.dumps(manifest, indent=2).encode())
+    shutil.rmtree(out / PARTIAL)
+    return manifest
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What `verify_dataset` found: files listed but missing, present but unlisted, or altered."""
+
+    path: str
+    missing: tuple[str, ...]
+    extra: tuple[str, ...]
+    altered: tuple[str, ...]
+    checked: int
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.extra or self.altered)
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"{self.path}: OK, {self.checked} files match the manifest."
+        parts = [f"{len(v)} {k}" for k, v in (("missing", self.missing), ("extra", self.extra),
+                                               ("altered", self.altered)) if v]
+        lines = [f"{self.path}: {', '.join(parts)} (of {self.checked} files in the manifest)."]
+        for kind, items in (("missing", self.missing), ("extra", self.extra),
+                            ("altered", self.altered)):
+            lines += [f"  {kind}: {item}" for item in items[:20]]
+            if len(items) > 20:
+                lines.append(f"  … and {len(items) - 20} more {kind}")
+        return "\n".join(lines)
+
+
+def verify_dataset(path: str | os.PathLike[str]) -> VerifyReport:
+    """Compare a dataset folder with its manifest's SHA-256 list.
+
+    Raises
+    ------
+    ValueError
+        If `path` is not a folder or holds no readable ``manifest.json`` (an interrupted run
+        has none yet: run the same command again to finish it).
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise ValueError(f"`path` must be a dataset folder; got path={str(root)!r}.")
+    manifest = _read_json(root / "manifest.json")
+    if manifest is None or not isinstance(manifest.get("files"), dict):
+        hint = " (an interrupted run: run it again to finish)" if (root / PARTIAL).exists() else ""
+        raise ValueError(f"`path` holds no readable manifest.json{hint}; got path={str(root)!r}.")
+    listed: dict[str, str] = manifest["files"]
+    found = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    found.discard("manifest.json")
+    missing = sorted(set(listed) - found)
+    extra = sorted(found - set(listed))
+    altered = sorted(rel for rel in set(listed) & found if _sha256(root / rel) != listed[rel])
+    return VerifyReport(str(root), tuple(missing), tuple(extra), tuple(altered), len(listed))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

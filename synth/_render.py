@@ -1,0 +1,117 @@
+"""Stage two: render scenes into pixels at a resolution. Pure: same scene → same bytes."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._background import (
+    draw_coefficients,
+    lump_spectrum,
+    spectrum_amplitudes,
+    synthesize,
+    texture_level,
+)
+from ._calcifications import MC_COLUMNS, render_calcifications
+from ._config import Acquisition, check_resolution, patch_size_px
+from ._detector import apply_noise, blur_mm, quantise
+from ._scene import Scene
+
+_SCENE: Any = object()
+
+
+@dataclass(frozen=True, eq=False)
+class Patch:
+    """A rendered patch.
+
+    Attributes
+    ----------
+    image : ndarray of shape (H, W), float32 in [0, 1]
+    mask : ndarray of shape (H, W), bool — pixels where an MC reaches half its own peak
+    label : int — 1 when at least `cluster_min_count` MC centres lie inside the patch
+    calcifications : DataFrame — one row per MC (`MC_COLUMNS`): centre in mm (from the patch
+        centre, x right, y down) and in px (pixel centres at integers), size, morphology,
+        contrast, local tissue level and integrated signal (intensity × mm²)
+    resolution_um : int
+    scene : Scene — the record it was rendered from
+    """
+
+    image: np.ndarray
+    mask: np.ndarray
+    label: int
+    calcifications: pd.DataFrame
+    resolution_um: int
+    scene: Scene = field(repr=False)
+
+
+def render(scene: Scene, resolution_um: int, *, acquisition: Any = _SCENE) -> Patch:
+    """Render one scene at `resolution_um` (50, 70 or 100 µm → 200, 144 or 100 px).
+
+    Parameters
+    ----------
+    scene : Scene
+    resolution_um : int
+    acquisition : Acquisition or None, optional
+        A detector to use instead of the scene's own; `None` renders an ideal image
+        (pixel aperture only: no blur, noise or quantisation).
+
+    Returns
+    -------
+    Patch
+    """
+    if acquisition is not _SCENE:
+        if acquisition is not None and not isinstance(acquisition, Acquisition):
+            raise TypeError(f"`acquisition` must be an Acquisition or None; got {acquisition!r}.")
+        scene = dataclasses.replace(scene, acquisition=acquisition)
+    images, masks, mcs = render_arrays([scene], resolution_um)
+    table = pd.DataFrame({k: mcs[k] for k in MC_COLUMNS})
+    return Patch(images[0], masks[0], scene.label, table, check_resolution(resolution_um), scene)
+
+
+def render_arrays(
+    scenes: Sequence[Scene], resolution_um: int, *, out: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Render a batch of scenes (each exactly as `render` would, whatever the batch).
+
+    `out`, if given, is a pair of arrays (B, N, N) float32 and bool to write into.
+
+    Returns
+    -------
+    images : ndarray of shape (B, N, N), float32 in [0, 1]
+    masks : ndarray of shape (B, N, N), bool
+    calcifications : dict of column arrays, one entry per MC, with "patch", the scene's
+        position in `scenes`.
+    """
+    res = check_resolution(resolution_um)
+    n = patch_size_px(res)
+    px_mm = res / 1000.0
+    acqs = [s.acquisition for s in scenes]
+    blur = np.array([blur_mm(a) for a in acqs])
+    density = np.array([s.density for s in scenes])
+    level, std = texture_level(density)
+    spectra = np.empty((len(scenes), n, n // 2 + 1), dtype=np.complex64)
+    for b, s in enumerate(scenes):
+        draw_coefficients(s.background_seed, spectra[b])
+    spectra *= spectrum_amplitudes(np.array([s.beta for s in scenes]), std, blur, res)
+    for b, s in enumerate(scenes):
+        if s.lumps is not None:
+            amp = s.lumps.amplitude * 2.0 * std[b]
+            spectra[b] += lump_spectrum(s.lumps.centres_mm, s.lumps.sigma_mm, amp, res, blur[b])
+    if out is None:
+        images = synthesize(spectra, n)
+        masks = np.zeros(images.shape, dtype=bool)
+    else:
+        images, masks = out
+        images[...] = synthesize(spectra, n)
+        masks[...] = False
+    images += level.astype(np.float32)[:, None, None]
+    mcs = render_calcifications(scenes, images, masks, px_mm, blur)
+    apply_noise(images, acqs, [s.noise_seed for s in scenes], px_mm)
+    np.clip(images, 0.0, 1.0, out=images)
+    quantise(images, acqs)
+    return images, masks, mcs
