@@ -51,16 +51,16 @@ def _layout(n: int) -> tuple[tuple[slice, slice, int], ...]:
 
 
 def draw_coefficients(seed: int, out: np.ndarray) -> None:
-    """Fill `out` (n, n//2 + 1), complex64, with unit complex normals, shell by shell."""
-    n = out.shape[0]
-    layout = _layout(n)
-    total = out.size * 2
-    z = standard_normals(np.random.Generator(np.random.SFC64(seed)), total)
-    for rows, cols, offset in layout:
+    """Fill `out` (n, n//2 + 1), complex64, with unit complex normals, shell by shell.
+
+    Each coefficient takes two consecutive draws (real, imaginary) of the scene's stream.
+    """
+    z = standard_normals(np.random.Generator(np.random.SFC64(seed)), out.size * 2)
+    zc = z.view(np.complex64)
+    for rows, cols, offset in _layout(out.shape[0]):
         shape = (rows.stop - rows.start, cols.stop - cols.start)
-        size = shape[0] * shape[1]
-        out.real[rows, cols] = z[offset: offset + size].reshape(shape)
-        out.imag[rows, cols] = z[offset + size: offset + 2 * size].reshape(shape)
+        start = offset // 2
+        out[rows, cols] = zc[start: start + shape[0] * shape[1]].reshape(shape)
 
 
 @cache

@@ -13,6 +13,7 @@ from ._scene import Calcification, Scene
 
 _WINDOW_SIZES = np.array([3, 5, 7, 9, 11, 15, 21, 29, 41, 57, 81, 113, 161])
 MASK_LEVEL = 0.5  # an MC's mask: pixels where it reaches half its own peak
+_NEGLIGIBLE = 1e-7
 
 MC_COLUMNS = (
     "x_mm", "y_mm", "col_px", "row_px", "size_mm", "size_px", "morphology", "contrast",
@@ -70,15 +71,18 @@ def render_calcifications(scenes: Sequence[Scene], images: np.ndarray, masks: np
     profile = np.bincount(np.concatenate(index), np.concatenate(values), minlength=offset[-1])
     peak = np.maximum.reduceat(profile, offset[:-1])
     which = np.repeat(np.arange(len(owners)), np.diff(offset))
-    local = np.arange(offset[-1]) - offset[which]
+    # Only pixels an MC reaches (beyond 1e-7 of its peak) are touched.
+    at = np.flatnonzero(profile > _NEGLIGIBLE * peak[which])
+    which, profile = which[at], profile[at]
+    local = at - offset[which]
     r = box0[which, 0] + local // shape[which, 1]
     c = box0[which, 1] + local % shape[which, 1]
     ok = (r >= 0) & (r < n) & (c >= 0) & (c < n)
-    flat = (patch[which] * n + r) * n + c
-    signal = profile * (cols["contrast"] * tissue)[which]
-    np.add.at(images.reshape(-1), flat[ok], signal[ok].astype(np.float32))
-    masks.reshape(-1)[flat[ok & (profile >= MASK_LEVEL * peak[which])]] = True
-    cols["integrated_signal"][:] = np.bincount(which[ok], signal[ok], len(owners)) * px_mm**2
+    flat = ((patch[which] * n + r) * n + c)[ok]
+    signal = (profile * (cols["contrast"] * tissue)[which])[ok]
+    np.add.at(images.reshape(-1), flat, signal.astype(np.float32))
+    masks.reshape(-1)[flat[profile[ok] >= MASK_LEVEL * peak[which[ok]]]] = True
+    cols["integrated_signal"][:] = np.bincount(which[ok], signal, len(owners)) * px_mm**2
     return cols
 
 

@@ -99,7 +99,8 @@ def write_dataset(
     finished = n - sum(min(CHUNK, n - k) for k in todo)
     if progress:
         progress(finished)
-    jobs = [(config, str(out), k, min(k + CHUNK, n), identity) for k in todo]
+    threads = None if workers == 1 else 1  # processes already share the cores out
+    jobs = [(config, str(out), k, min(k + CHUNK, n), identity, threads) for k in todo]
     for count in _run(jobs, workers):
         finished += count
         if progress:
@@ -196,10 +197,10 @@ def _run(jobs: list[tuple], workers: int) -> Iterator[int]:
 
 def _write_chunk(job: tuple) -> int:
     """Render, encode and write one chunk; record it last. Returns its patch count."""
-    config, out_dir, start, stop, identity = job
+    config, out_dir, start, stop, identity, threads = job
     out = Path(out_dir)
     batch = generate_indices(config, range(start, stop), resolution_um=identity["resolution_um"],
-                             seed=identity["seed"])
+                             seed=identity["seed"], threads=threads)
     width = max(6, len(str(identity["n"] - 1)))
     rows = batch.patches.copy()
     paths, digests, mask_paths = [], {}, []
@@ -260,29 +261,63 @@ def _version() -> str:
 
 
 def _finish(out: Path, identity: dict[str, Any]) -> dict[str, Any]:
-    """Join the chunk records into the CSVs and the manifest; drop the bookkeeping."""
-    records = [json.loads((out / PARTIAL / _chunk_name(k)).read_text())
-               for k in range(0, identity["n"], CHUNK)]
-    patches = pd.concat([pd.DataFrame(r["patches"]) for r in records], ignore_index=True)
-    mcs = pd.concat([pd.DataFrame(r["calcifications"]) for r in records], ignore_index=True)
+    """Join the chunk records into the CSVs and the manifest; drop the bookkeeping.
+
+    The CSVs are streamed chunk by chunk, so memory does not grow with the dataset's size.
+    """
     files: dict[str, str] = {}
-    for r in records:
-        files.update(r["files"])
-    for name, frame in (("patches.csv", patches), ("calcifications.csv", mcs)):
-        data = frame.to_csv(index=False, float_format="%.6g").encode()
-        _write_atomic(out / name, data)
-        files[name] = hashlib.sha256(data).hexdigest()
-    labels = patches["label"].to_numpy()
+    counts = {"class_0": 0, "class_1": 0}
+    tables = {"patches.csv": "patches", "calcifications.csv": "calcifications"}
+    handles = {name: _AtomicHashedFile(out / name) for name in tables}
+    try:
+        for k, start in enumerate(range(0, identity["n"], CHUNK)):
+            record = json.loads((out / PARTIAL / _chunk_name(start)).read_text())
+            files.update(record["files"])
+            for name, key in tables.items():
+                frame = pd.DataFrame(record[key])
+                handles[name].write(frame.to_csv(index=False, header=k == 0,
+                                                 float_format="%.6g").encode())
+            labels = np.asarray(record["patches"]["label"])
+            counts["class_0"] += int((labels == 0).sum())
+            counts["class_1"] += int((labels == 1).sum())
+        for name, handle in handles.items():
+            files[name] = handle.commit()
+    finally:
+        for handle in handles.values():
+            handle.discard()
     manifest = {
         "tool": "mcc-toolkit synth",
         "version": _version(),
         **identity,
-        "counts": {"class_0": int((labels == 0).sum()), "class_1": int((labels == 1).sum())},
+        "counts": counts,
         "files": dict(sorted(files.items())),
     }
     _write_atomic(out / "manifest.json", json.dumps(manifest, indent=2).encode())
     shutil.rmtree(out / PARTIAL)
     return manifest
+
+
+class _AtomicHashedFile:
+    """Written under a temporary name, hashed on the way, renamed into place by `commit`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        self.fh = open(self.tmp, "wb")  # noqa: SIM115 - closed in commit/discard
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        self.fh.write(data)
+        self.digest.update(data)
+
+    def commit(self) -> str:
+        self.fh.close()
+        os.replace(self.tmp, self.path)
+        return self.digest.hexdigest()
+
+    def discard(self) -> None:
+        self.fh.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +18,7 @@ PATCH_COLUMNS = (
     "index", "seed", "label", "kind", "distribution", "n_mcs", "n_inside", "density", "beta",
     "resolution_um",
 )
-_CHUNK = 128
+_CHUNK = 64
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,7 +63,8 @@ def scene_for(config: SceneConfig, seed: int, index: int) -> Scene:
     return sample_scene(config, rng=np.random.default_rng([seed, index]))
 
 
-def generate(config: SceneConfig, n: int, *, resolution_um: int, seed: int) -> Batch:
+def generate(config: SceneConfig, n: int, *, resolution_um: int, seed: int,
+             threads: int | None = None) -> Batch:
     """Generate `n` patches of `config` at `resolution_um`.
 
     Parameters
@@ -72,34 +75,45 @@ def generate(config: SceneConfig, n: int, *, resolution_um: int, seed: int) -> B
     resolution_um : int
         50, 70 or 100.
     seed : int
-        Patch i depends only on (seed, i): ``generate(c, 1, ...)`` of `generate_indices`
-        with index i gives the same bytes as patch i of a larger batch.
+        Patch i is drawn from ``numpy.random.default_rng([seed, i])`` alone, so it is the same
+        in any batch, alone (`generate_indices`), and whatever the number of threads.
+    threads : int, optional
+        Threads rendering chunks of patches at once (default: one per CPU core, at most 4).
 
     Returns
     -------
     Batch
     """
     return generate_indices(config, range(check_count("n", n)), resolution_um=resolution_um,
-                            seed=seed)
+                            seed=seed, threads=threads)
 
 
 def generate_indices(config: SceneConfig, indices: range | list[int], *, resolution_um: int,
-                     seed: int) -> Batch:
+                     seed: int, threads: int | None = None) -> Batch:
     """Generate the patches of the given dataset indices (see `generate`)."""
     if not isinstance(config, SceneConfig):
         raise TypeError(f"`config` must be a SceneConfig; got {type(config).__name__}.")
     res = check_resolution(resolution_um)
     seed = check_seed(seed)
+    threads = _check_threads(threads)
     indices = list(indices)
-    scenes = sample_scenes(config, [np.random.default_rng([seed, i]) for i in indices])
     n_px = patch_size_px(res)
-    images = np.empty((len(scenes), n_px, n_px), dtype=np.float32)
-    masks = np.empty((len(scenes), n_px, n_px), dtype=bool)
-    parts = []
-    for k in range(0, len(scenes), _CHUNK):
+    images = np.empty((len(indices), n_px, n_px), dtype=np.float32)
+    masks = np.empty((len(indices), n_px, n_px), dtype=bool)
+
+    def work(k: int) -> tuple[list[Scene], dict[str, np.ndarray]]:
         chunk = slice(k, k + _CHUNK)
-        parts.append(render_arrays(scenes[chunk], res, out=(images[chunk], masks[chunk]))[2])
-    mcs = _mc_frame(parts, indices)
+        scenes = sample_scenes(config, [np.random.default_rng([seed, i]) for i in indices[chunk]])
+        return scenes, render_arrays(scenes, res, out=(images[chunk], masks[chunk]))[2]
+
+    starts = range(0, len(indices), _CHUNK)
+    if threads == 1 or len(starts) == 1:
+        done = [work(k) for k in starts]
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            done = list(pool.map(work, starts))
+    scenes = [scene for part, _ in done for scene in part]
+    mcs = _mc_frame([cols for _, cols in done], indices)
     patches = pd.DataFrame({
         "index": np.array(indices, dtype=np.int64),
         "seed": seed,
@@ -115,18 +129,23 @@ def generate_indices(config: SceneConfig, indices: range | list[int], *, resolut
     return Batch(images, patches["label"].to_numpy(), masks, patches, mcs, res)
 
 
+def _check_threads(threads: int | None) -> int:
+    if threads is None:
+        return max(1, min(os.cpu_count() or 1, 4))
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"`threads` must be an integer >= 1 or None; got threads={threads!r}.")
+    return threads
+
+
 def _mc_frame(parts: list[dict[str, np.ndarray]], indices: list[int]) -> pd.DataFrame:
+    """One row per MC, with the dataset index of its patch and its number within the patch."""
     index = np.asarray(indices, dtype=np.int64)
-    frames = []
-    offset = 0
-    for part in parts:
-        local = part["patch"]
-        frame = pd.DataFrame({"index": index[offset + local] if len(local) else local})
-        frame["mc"] = frame.groupby("index").cumcount() if len(frame) else []
-        for name in MC_COLUMNS:
-            frame[name] = part[name]
-        frames.append(frame)
-        offset += _CHUNK
-    if not frames:
-        return pd.DataFrame(columns=["index", "mc", *MC_COLUMNS])
-    return pd.concat(frames, ignore_index=True)
+    owner = np.concatenate([p["patch"] + k * _CHUNK for k, p in enumerate(parts)]
+                           ) if parts else np.zeros(0, dtype=np.int64)
+    counts = np.bincount(owner, minlength=len(index))
+    within = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+    columns = {"index": index[owner], "mc": within}
+    for name in MC_COLUMNS:
+        columns[name] = (np.concatenate([p[name] for p in parts]) if parts
+                         else np.zeros(0))
+    return pd.DataFrame(columns)

@@ -67,3 +67,15 @@ def test_public_api_names():
     for name in ("RESOLUTIONS_UM", "patch_size_px", "SceneConfig", "Scene", "Patch", "Batch",
                  "sample_scene", "render", "generate", "write_dataset", "verify_dataset"):
         assert hasattr(synth, name) and name in synth.__all__
+
+
+def test_threads_do_not_change_a_byte():
+    config = SceneConfig()
+    one = generate(config, 150, resolution_um=100, seed=8, threads=1)
+    three = generate(config, 150, resolution_um=100, seed=8, threads=3)
+    np.testing.assert_array_equal(one.images, three.images)
+    np.testing.assert_array_equal(one.masks, three.masks)
+    assert one.patches.equals(three.patches)
+    assert one.calcifications.equals(three.calcifications)
+    with pytest.raises(ValueError, match="threads"):
+        generate(config, 2, resolution_um=100, seed=0, threads=0)
