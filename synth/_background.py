@@ -15,7 +15,7 @@ import numpy as np
 import scipy.fft
 
 from ._config import patch_size_px
-from ._random import standard_normals
+from ._random import Key, normals_from_key
 
 _SHELL_HALF_SIZES = (50, 72, 100)
 _REF_N, _REF_L_MM = 100, 10.0
@@ -50,12 +50,12 @@ def _layout(n: int) -> tuple[tuple[slice, slice, int], ...]:
     return tuple(out)
 
 
-def draw_coefficients(seed: int, out: np.ndarray) -> None:
+def draw_coefficients(key: Key, out: np.ndarray) -> None:
     """Fill `out` (n, n//2 + 1), complex64, with unit complex normals, shell by shell.
 
     Each coefficient takes two consecutive draws (real, imaginary) of the scene's stream.
     """
-    z = standard_normals(np.random.Generator(np.random.SFC64(seed)), out.size * 2)
+    z = normals_from_key(key, out.size * 2)
     zc = z.view(np.complex64)
     for rows, cols, offset in _layout(out.shape[0]):
         shape = (rows.stop - rows.start, cols.stop - cols.start)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._config import Acquisition
-from ._random import standard_normals
+from ._random import Key, normals_from_key
 
 ATTENUATION = 2.0
 """The image value v stands for a transmitted fraction exp(-2 v) (log-domain image)."""
@@ -20,7 +20,7 @@ def blur_mm(acquisition: Acquisition | None) -> float:
 
 
 def apply_noise(images: np.ndarray, acquisitions: Sequence[Acquisition | None],
-                seeds: Sequence[int], px_mm: float) -> None:
+                keys: Sequence[Key], px_mm: float) -> None:
     """Quantum (Poisson, Gaussian limit) and electronic noise, in the log domain, in place.
 
     The value v maps to q = q0 exp(-2 v) quanta per pixel, q0 = dose × pixel area, so the noise
@@ -33,25 +33,28 @@ def apply_noise(images: np.ndarray, acquisitions: Sequence[Acquisition | None],
         if acq is None or acq.dose is None:
             continue
         image = images[b]
-        np.clip(image, 0.0, 1.0, out=work)
-        work *= np.float32(ATTENUATION)
-        np.exp(work, out=work)
-        work *= np.float32(1.0 / (acq.dose * px_mm * px_mm))  # 1 / q
-        e2 = np.float32((acq.electronic_noise or 0.0) ** 2)
+        q0 = acq.dose * px_mm * px_mm
+        np.multiply(image, np.float32(ATTENUATION), out=work)
+        work -= np.float32(np.log(q0 * ATTENUATION**2))
+        np.exp(work, out=work)  # 1 / (2² q)
+        e2 = (acq.electronic_noise or 0.0) ** 2
         if e2 > 0:
-            work *= e2 * work + 1
-        np.sqrt(work, out=work)
-        rng = np.random.Generator(np.random.SFC64(seeds[b]))
-        work *= standard_normals(rng, image.size).reshape(image.shape)
-        work *= np.float32(1.0 / ATTENUATION)
+            work *= np.float32(e2 * ATTENUATION**2) * work + np.float32(1.0)
+        np.sqrt(work, out=work)  # the noise's standard deviation at each pixel
+        work *= normals_from_key(keys[b], image.size).reshape(image.shape)
         image += work
 
 
 def quantise(images: np.ndarray, acquisitions: Sequence[Acquisition | None]) -> None:
     """Round to the detector's bit depth, in place (images already in [0, 1])."""
-    for b, acq in enumerate(acquisitions):
-        if acq is not None and acq.bit_depth is not None:
-            levels = np.float32(2**acq.bit_depth - 1)
-            np.multiply(images[b], levels, out=images[b])
-            np.rint(images[b], out=images[b])
-            np.divide(images[b], levels, out=images[b])
+    depths = np.array([-1 if a is None or a.bit_depth is None else a.bit_depth
+                       for a in acquisitions])
+    for depth in np.unique(depths[depths > 0]):
+        rows = np.flatnonzero(depths == depth)
+        part = images if len(rows) == len(images) else images[rows]
+        levels = np.float32(2**int(depth) - 1)
+        part *= levels
+        np.rint(part, out=part)
+        part /= levels
+        if part is not images:
+            images[rows] = part

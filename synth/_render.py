@@ -96,7 +96,7 @@ def render_arrays(
     level, std = texture_level(density)
     spectra = np.empty((len(scenes), n, n // 2 + 1), dtype=np.complex64)
     for b, s in enumerate(scenes):
-        draw_coefficients(s.background_seed, spectra[b])
+        draw_coefficients(s.background_key, spectra[b])
     spectra *= spectrum_amplitudes(np.array([s.beta for s in scenes]), std, blur, res)
     for b, s in enumerate(scenes):
         if s.lumps is not None:
@@ -111,7 +111,7 @@ def render_arrays(
         masks[...] = False
     images += level.astype(np.float32)[:, None, None]
     mcs = render_calcifications(scenes, images, masks, px_mm, blur)
-    apply_noise(images, acqs, [s.noise_seed for s in scenes], px_mm)
+    apply_noise(images, acqs, [s.noise_key for s in scenes], px_mm)
     np.clip(images, 0.0, 1.0, out=images)
     quantise(images, acqs)
     return images, masks, mcs

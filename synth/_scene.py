@@ -57,8 +57,9 @@ class Lumps:
 class Scene:
     """A physical scene: every random draw fixed; `synth.render` turns it into pixels.
 
-    The background texture and the detector noise are fixed by `background_seed` and
-    `noise_seed`, which `render` uses to regenerate exactly the same field.
+    The background texture and the detector noise are fixed by `background_key` and
+    `noise_key` (SFC64 states, four 64-bit words each), from which `render` regenerates
+    exactly the same fields.
     """
 
     calcifications: tuple[Calcification, ...]
@@ -66,8 +67,8 @@ class Scene:
     distribution: str | None
     density: float
     beta: float
-    background_seed: int
-    noise_seed: int
+    background_key: tuple[int, int, int, int]
+    noise_key: tuple[int, int, int, int]
     lumps: Lumps | None
     acquisition: Acquisition | None
     cluster_min_count: int
@@ -104,14 +105,14 @@ def sample_scene(config: SceneConfig, *, rng: np.random.Generator) -> Scene:
 def sample_scenes(config: SceneConfig, rngs: Sequence[np.random.Generator]) -> list[Scene]:
     """Draw one scene per generator, vectorised; scene b depends on `rngs[b]` alone.
 
-    Each generator gives, in order: a header of scene-level uniforms and two seeds; for scenes
+    Each generator gives, in order: a header of scene-level uniforms and two stream keys; for scenes
     with MCs, a block of per-MC uniforms and one of candidate positions; then the lumps.
     """
     if not isinstance(config, SceneConfig):
         raise TypeError(f"`config` must be a SceneConfig; got {type(config).__name__}.")
     heads = np.array([rng.random(_HEADER + SCENE_DRAWS) for rng in rngs]).reshape(
         len(rngs), _HEADER + SCENE_DRAWS)
-    seeds = [rng.bit_generator.random_raw(2) >> np.uint64(1) for rng in rngs]
+    keys = [rng.bit_generator.random_raw(8) for rng in rngs]
     u, g = heads[:, :_HEADER], heads[:, _HEADER:]
     positive = u[:, 0] < config.positive_fraction
     hard = ~positive & (u[:, 1] < config.hard_negative_fraction)
@@ -136,8 +137,8 @@ def sample_scenes(config: SceneConfig, rngs: Sequence[np.random.Generator]) -> l
             distribution=str(distribution[b]) or None,
             density=_lerp(config.density_range, u[b, 2]),
             beta=_lerp(config.beta_range, u[b, 3]),
-            background_seed=int(seeds[b][0]),
-            noise_seed=int(seeds[b][1]),
+            background_key=tuple(int(w) for w in keys[b][:4]),  # type: ignore[arg-type]
+            noise_key=tuple(int(w) for w in keys[b][4:]),  # type: ignore[arg-type]
             lumps=_sample_lumps(config, rng=rng) if config.lumpy_strength > 0 else None,
             acquisition=config.acquisition,
             cluster_min_count=config.cluster_min_count,
