@@ -1,5 +1,5 @@
 # `make test` and `make bench` work from a fresh clone with only Python 3.11 and pip.
-PYTHON ?= python3
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -18,7 +18,7 @@ install: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy synth
+	$(BIN)/mypy synth evalkit
 
 test: lint
 	$(BIN)/python -m pytest -q
