@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,50 +41,74 @@ def render_calcifications(scenes: Sequence[Scene], images: np.ndarray, masks: np
     if not owners:
         return cols
     comp, counts = _components_px(owners, px_mm, n, blur_mm)
-    owner = np.repeat(np.arange(len(owners)), counts)
     patch = cols["patch"]
     pix = np.rint(np.column_stack([cols["row_px"], cols["col_px"]])).astype(int)
     tissue = images[patch, pix[:, 0].clip(0, n - 1), pix[:, 1].clip(0, n - 1)].astype(float)
     cols["local_tissue"][:] = tissue
-    # Each component's window: centred on its nearest pixel, 3.5 sigma either side.
+    boxes = _profiles(comp, counts)
+    signal = _scatter(boxes, patch, cols["contrast"] * tissue, images, masks)
+    cols["integrated_signal"][:] = signal * px_mm**2
+    return cols
+
+
+class _Boxes(NamedTuple):
+    """Each MC's profile on its bounding box, boxes laid end to end in one flat array."""
+
+    profile: np.ndarray  # (sum of box areas,)
+    offset: np.ndarray  # (M + 1,) start of each box in `profile`
+    origin: np.ndarray  # (M, 2) row, column of each box's top-left pixel
+    shape: np.ndarray  # (M, 2)
+
+
+def _profiles(comp: np.ndarray, counts: np.ndarray) -> _Boxes:
+    """Integrate every component over the pixels of its own window (centred on its nearest
+    pixel, 3.5 σ either side) and sum the windows of each MC into the MC's box."""
+    owner = np.repeat(np.arange(len(counts)), counts)
     half = np.ceil(3.5 * np.sqrt(np.maximum(comp[:, 2], comp[:, 4])) + 0.5).astype(int)
     size = _WINDOW_SIZES[np.minimum(np.searchsorted(_WINDOW_SIZES, 2 * half + 1),
                                     len(_WINDOW_SIZES) - 1)]
     origin = np.rint(comp[:, :2]).astype(int) - size[:, None] // 2
-    # Each MC's box: the union of its components' windows.
     first = np.concatenate([[0], np.cumsum(counts)[:-1]])
     box0 = np.minimum.reduceat(origin, first, axis=0)
-    box1 = np.maximum.reduceat(origin + size[:, None], first, axis=0)
-    shape = box1 - box0
+    shape = np.maximum.reduceat(origin + size[:, None], first, axis=0) - box0
     offset = np.concatenate([[0], np.cumsum(shape[:, 0] * shape[:, 1])])
     index, values = [], []
     for k in np.unique(size):
         sel = np.flatnonzero(size == k)
-        win = render_gaussian_windows(comp[sel, 0], comp[sel, 1], comp[sel, 2:5],
-                                      comp[sel, 5], origin[sel], int(k))
+        values.append(render_gaussian_windows(comp[sel, 0], comp[sel, 1], comp[sel, 2:5],
+                                              comp[sel, 5], origin[sel], int(k)).ravel())
         o = owner[sel]
         local = origin[sel] - box0[o]
         steps = np.arange(k)
-        rows = (local[:, 0, None] + steps)[:, :, None]
-        cols_ = (local[:, 1, None] + steps)[:, None, :]
-        index.append((offset[o][:, None, None] + rows * shape[o, 1][:, None, None] + cols_).ravel())
-        values.append(win.ravel())
+        rows = (local[:, 0, None] + steps)[:, :, None] * shape[o, 1][:, None, None]
+        index.append((offset[o][:, None, None] + rows + (local[:, 1, None] + steps)[:, None, :])
+                     .ravel())
     profile = np.bincount(np.concatenate(index), np.concatenate(values), minlength=offset[-1])
-    peak = np.maximum.reduceat(profile, offset[:-1])
-    which = np.repeat(np.arange(len(owners)), np.diff(offset))
-    # Only pixels an MC reaches (beyond 1e-7 of its peak) are touched.
-    at = np.flatnonzero(profile > _NEGLIGIBLE * peak[which])
-    which, profile = which[at], profile[at]
-    local = at - offset[which]
-    r = box0[which, 0] + local // shape[which, 1]
-    c = box0[which, 1] + local % shape[which, 1]
+    return _Boxes(profile, offset, box0, shape)
+
+
+def _scatter(boxes: _Boxes, patch: np.ndarray, scale: np.ndarray, images: np.ndarray,
+             masks: np.ndarray) -> np.ndarray:
+    """Add `scale` × profile of every MC to its patch; mark pixels at half its peak or more.
+
+    Only pixels an MC reaches (beyond 1e-7 of its peak) are touched. Returns each MC's signal
+    summed over the pixels inside its patch.
+    """
+    n = images.shape[-1]
+    peak = np.maximum.reduceat(boxes.profile, boxes.offset[:-1])
+    which = np.repeat(np.arange(len(patch)), np.diff(boxes.offset))
+    at = np.flatnonzero(boxes.profile > _NEGLIGIBLE * peak[which])
+    which, profile = which[at], boxes.profile[at]
+    local = at - boxes.offset[which]
+    r = boxes.origin[which, 0] + local // boxes.shape[which, 1]
+    c = boxes.origin[which, 1] + local % boxes.shape[which, 1]
     ok = (r >= 0) & (r < n) & (c >= 0) & (c < n)
-    flat = ((patch[which] * n + r) * n + c)[ok]
-    signal = (profile * (cols["contrast"] * tissue)[which])[ok]
+    which, profile = which[ok], profile[ok]
+    flat = (patch[which] * n + r[ok]) * n + c[ok]
+    signal = profile * scale[which]
     np.add.at(images.reshape(-1), flat, signal.astype(np.float32))
-    masks.reshape(-1)[flat[profile[ok] >= MASK_LEVEL * peak[which[ok]]]] = True
-    cols["integrated_signal"][:] = np.bincount(which[ok], signal, len(owners)) * px_mm**2
-    return cols
+    masks.reshape(-1)[flat[profile >= MASK_LEVEL * peak[which]]] = True
+    return np.bincount(which, signal, len(patch))
 
 
 def _components_px(owners: list[tuple[int, Calcification]], px_mm: float, n: int,
