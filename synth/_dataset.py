@@ -99,8 +99,7 @@ def write_dataset(
     finished = n - sum(min(CHUNK, n - k) for k in todo)
     if progress:
         progress(finished)
-    threads = None if workers == 1 else 1  # processes already share the cores out
-    jobs = [(config, str(out), k, min(k + CHUNK, n), identity, threads) for k in todo]
+    jobs = [(config, str(out), k, min(k + CHUNK, n), identity) for k in todo]
     for count in _run(jobs, workers):
         finished += count
         if progress:
@@ -197,10 +196,10 @@ def _run(jobs: list[tuple], workers: int) -> Iterator[int]:
 
 def _write_chunk(job: tuple) -> int:
     """Render, encode and write one chunk; record it last. Returns its patch count."""
-    config, out_dir, start, stop, identity, threads = job
+    config, out_dir, start, stop, identity = job
     out = Path(out_dir)
     batch = generate_indices(config, range(start, stop), resolution_um=identity["resolution_um"],
-                             seed=identity["seed"], threads=threads)
+                             seed=identity["seed"], processes=1)
     width = max(6, len(str(identity["n"] - 1)))
     rows = batch.patches.copy()
     paths, digests, mask_paths = [], {}, []

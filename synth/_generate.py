@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ._calcifications import MC_COLUMNS
-from ._config import SceneConfig, check_resolution, patch_size_px
+from ._config import SceneConfig, check_resolution
 from ._render import render_arrays
 from ._scene import Scene, sample_scene, sample_scenes
 
@@ -19,6 +20,8 @@ PATCH_COLUMNS = (
     "resolution_um",
 )
 _CHUNK = 64
+PARALLEL_FROM = 256
+"""Batches at least this large are shared among worker processes by default."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,7 +67,7 @@ def scene_for(config: SceneConfig, seed: int, index: int) -> Scene:
 
 
 def generate(config: SceneConfig, n: int, *, resolution_um: int, seed: int,
-             threads: int | None = None) -> Batch:
+             processes: int | None = None) -> Batch:
     """Generate `n` patches of `config` at `resolution_um`.
 
     Parameters
@@ -76,65 +79,79 @@ def generate(config: SceneConfig, n: int, *, resolution_um: int, seed: int,
         50, 70 or 100.
     seed : int
         Patch i is drawn from ``numpy.random.default_rng([seed, i])`` alone, so it is the same
-        in any batch, alone (`generate_indices`), and whatever the number of threads.
-    threads : int, optional
-        Threads rendering chunks of patches at once (default: one per CPU core, at most 4).
+        in any batch, alone (`generate_indices`), and whatever the number of processes.
+    processes : int, optional
+        Worker processes sharing the work. Default: one per CPU core (at most 4) for batches of
+        `PARALLEL_FROM` patches or more, else none. ``processes=1`` works in this process.
 
     Returns
     -------
     Batch
     """
     return generate_indices(config, range(check_count("n", n)), resolution_um=resolution_um,
-                            seed=seed, threads=threads)
+                            seed=seed, processes=processes)
 
 
 def generate_indices(config: SceneConfig, indices: range | list[int], *, resolution_um: int,
-                     seed: int, threads: int | None = None) -> Batch:
+                     seed: int, processes: int | None = None) -> Batch:
     """Generate the patches of the given dataset indices (see `generate`)."""
     if not isinstance(config, SceneConfig):
         raise TypeError(f"`config` must be a SceneConfig; got {type(config).__name__}.")
     res = check_resolution(resolution_um)
     seed = check_seed(seed)
-    threads = _check_threads(threads)
     indices = list(indices)
-    n_px = patch_size_px(res)
-    images = np.empty((len(indices), n_px, n_px), dtype=np.float32)
-    masks = np.empty((len(indices), n_px, n_px), dtype=bool)
-
-    def work(k: int) -> tuple[list[Scene], dict[str, np.ndarray]]:
-        chunk = slice(k, k + _CHUNK)
-        scenes = sample_scenes(config, [np.random.default_rng([seed, i]) for i in indices[chunk]])
-        return scenes, render_arrays(scenes, res, out=(images[chunk], masks[chunk]))[2]
-
-    starts = range(0, len(indices), _CHUNK)
-    if threads == 1 or len(starts) == 1:
-        done = [work(k) for k in starts]
+    workers = _check_processes(processes, len(indices))
+    chunks = [indices[k:k + _CHUNK] for k in range(0, len(indices), _CHUNK)]
+    if workers == 1 or len(chunks) == 1:
+        parts = [_render_chunk(config, chunk, res, seed) for chunk in chunks]
     else:
-        with ThreadPoolExecutor(threads) as pool:
-            done = list(pool.map(work, starts))
-    scenes = [scene for part, _ in done for scene in part]
-    mcs = _mc_frame([cols for _, cols in done], indices)
-    patches = pd.DataFrame({
-        "index": np.array(indices, dtype=np.int64),
-        "seed": seed,
-        "label": np.array([s.label for s in scenes], dtype=np.int64),
-        "kind": [s.kind for s in scenes],
-        "distribution": [s.distribution or "" for s in scenes],
-        "n_mcs": [len(s.calcifications) for s in scenes],
-        "n_inside": [s.n_inside for s in scenes],
-        "density": [s.density for s in scenes],
-        "beta": [s.beta for s in scenes],
-        "resolution_um": res,
-    }, columns=list(PATCH_COLUMNS))
+        pool = _pool(workers)
+        parts = list(pool.map(_render_chunk, [config] * len(chunks), chunks,
+                              [res] * len(chunks), [seed] * len(chunks)))
+    images = np.concatenate([p[0] for p in parts])
+    masks = np.concatenate([p[1] for p in parts])
+    rows = [row for p in parts for row in p[3]]
+    mcs = _mc_frame([p[2] for p in parts], indices)
+    patches = pd.DataFrame(rows, columns=list(PATCH_COLUMNS[2:-1]))
+    patches.insert(0, "index", np.array(indices, dtype=np.int64))
+    patches.insert(1, "seed", seed)
+    patches["resolution_um"] = res
     return Batch(images, patches["label"].to_numpy(), masks, patches, mcs, res)
 
 
-def _check_threads(threads: int | None) -> int:
-    if threads is None:
-        return max(1, min(os.cpu_count() or 1, 4))
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"`threads` must be an integer >= 1 or None; got threads={threads!r}.")
-    return threads
+def _render_chunk(config: SceneConfig, indices: list[int], res: int, seed: int
+                  ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], list[tuple]]:
+    """Sample and render some patches: images, masks, MC columns and patch-table rows."""
+    scenes = sample_scenes(config, [np.random.default_rng([seed, i]) for i in indices])
+    images, masks, mcs = render_arrays(scenes, res)
+    rows = [(s.label, s.kind, s.distribution or "", len(s.calcifications), s.n_inside,
+             s.density, s.beta) for s in scenes]
+    return images, masks, mcs, rows
+
+
+def _check_processes(processes: int | None, n: int) -> int:
+    if processes is None:
+        return max(1, min(os.cpu_count() or 1, 4)) if n >= PARALLEL_FROM else 1
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ValueError(
+            f"`processes` must be an integer >= 1 or None; got processes={processes!r}."
+        )
+    if multiprocessing.current_process().daemon:
+        return 1  # a pool's worker cannot start processes of its own
+    return processes
+
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """A lasting pool of `workers` processes, started from a clean fork server (safe even when
+    the caller has TensorFlow or threads running) and reused by later calls."""
+    pool = _POOLS.get(workers)
+    if pool is None:
+        context = multiprocessing.get_context("forkserver")
+        pool = _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=context)
+    return pool
 
 
 def _mc_frame(parts: list[dict[str, np.ndarray]], indices: list[int]) -> pd.DataFrame:

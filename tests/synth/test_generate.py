@@ -69,13 +69,13 @@ def test_public_api_names():
         assert hasattr(synth, name) and name in synth.__all__
 
 
-def test_threads_do_not_change_a_byte():
+def test_processes_do_not_change_a_byte():
     config = SceneConfig()
-    one = generate(config, 150, resolution_um=100, seed=8, threads=1)
-    three = generate(config, 150, resolution_um=100, seed=8, threads=3)
+    one = generate(config, 150, resolution_um=100, seed=8, processes=1)
+    three = generate(config, 150, resolution_um=100, seed=8, processes=3)
     np.testing.assert_array_equal(one.images, three.images)
     np.testing.assert_array_equal(one.masks, three.masks)
     assert one.patches.equals(three.patches)
     assert one.calcifications.equals(three.calcifications)
-    with pytest.raises(ValueError, match="threads"):
-        generate(config, 2, resolution_um=100, seed=0, threads=0)
+    with pytest.raises(ValueError, match="processes"):
+        generate(config, 2, resolution_um=100, seed=0, processes=0)
