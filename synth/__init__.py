@@ -15,7 +15,7 @@ from ._config import (
     patch_size_px,
 )
 from ._dataset import VerifyReport, verify_dataset, write_dataset
-from ._generate import Batch, generate
+from ._generate import Batch, generate, generate_indices
 from ._render import Patch, render
 from ._scene import Calcification, Lumps, Scene, sample_scene
 
@@ -33,6 +33,7 @@ __all__ = [
     "SceneConfig",
     "VerifyReport",
     "generate",
+    "generate_indices",
     "patch_size_px",
     "render",
     "sample_scene",
