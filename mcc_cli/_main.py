@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 
@@ -35,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mcc {args.command}: interrupted; run the same command again to resume.",
               file=sys.stderr)
         return 130
-    except (ValueError, TypeError, OSError, json.JSONDecodeError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         print(f"mcc {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
 

@@ -13,7 +13,7 @@ import pandas as pd
 from ._calcifications import MC_COLUMNS
 from ._config import SceneConfig, check_resolution
 from ._render import render_arrays
-from ._scene import Scene, sample_scene, sample_scenes
+from ._scene import sample_scenes
 
 PATCH_COLUMNS = (
     "index", "seed", "label", "kind", "distribution", "n_mcs", "n_inside", "density", "beta",
@@ -59,11 +59,6 @@ def check_count(name: str, n: object) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"`{name}` must be an integer >= 1; got {name}={n!r}.")
     return int(n)
-
-
-def scene_for(config: SceneConfig, seed: int, index: int) -> Scene:
-    """The scene of patch `index` of a dataset with `seed` (independent of any other patch)."""
-    return sample_scene(config, rng=np.random.default_rng([seed, index]))
 
 
 def generate(config: SceneConfig, n: int, *, resolution_um: int, seed: int,

@@ -52,15 +52,17 @@ def place_candidates(distribution: np.ndarray, extent: np.ndarray, orientation: 
     theta = np.radians(orientation)
     d = np.stack([np.cos(theta), -np.sin(theta)], axis=-1)[:, None, :]  # (B, 1, 2)
     normal = np.stack([np.sin(theta), np.cos(theta)], axis=-1)[:, None, :]
-    spread = np.isin(distribution, ("regional", "diffuse", ""))
-    radius = np.where(spread, bound, 0.5 * extent)
+    regional = distribution == "regional"
+    semi_regional = bound * (0.6 + 0.35 * g[:, 3])  # a region covers much of the field
+    radius = np.where(np.isin(distribution, ("diffuse", "")), bound,
+                      np.where(regional, semi_regional, 0.5 * extent))
     room = np.maximum(bound - radius, 0.0)
     centre = np.zeros((len(distribution), 1, 2))
     if not centred:
         centre[:, 0, :] = (2 * g[:, :2] - 1) * room[:, None]
     out = np.empty(c.shape[:2] + (2,))
     # Uniform in an ellipse: compact clusters, and regions spread over much of the field.
-    semi_a = np.where(distribution == "regional", bound * (0.6 + 0.35 * g[:, 3]), radius)
+    semi_a = radius
     semi_b = semi_a * (0.5 + 0.5 * g[:, 2])
     r = np.sqrt(c[..., 0])
     phi = 2 * np.pi * c[..., 1]

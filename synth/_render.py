@@ -74,11 +74,9 @@ def render(scene: Scene, resolution_um: int, *, acquisition: Any = _SCENE) -> Pa
 
 
 def render_arrays(
-    scenes: Sequence[Scene], resolution_um: int, *, out: tuple[np.ndarray, np.ndarray] | None = None
+    scenes: Sequence[Scene], resolution_um: int
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Render a batch of scenes (each exactly as `render` would, whatever the batch).
-
-    `out`, if given, is a pair of arrays (B, N, N) float32 and bool to write into.
 
     Returns
     -------
@@ -102,13 +100,8 @@ def render_arrays(
         if s.lumps is not None:
             amp = s.lumps.amplitude * 2.0 * std[b]
             spectra[b] += lump_spectrum(s.lumps.centres_mm, s.lumps.sigma_mm, amp, res, blur[b])
-    if out is None:
-        images = synthesize(spectra, n)
-        masks = np.zeros(images.shape, dtype=bool)
-    else:
-        images, masks = out
-        images[...] = synthesize(spectra, n)
-        masks[...] = False
+    images = synthesize(spectra, n)
+    masks = np.zeros(images.shape, dtype=bool)
     images += level.astype(np.float32)[:, None, None]
     mcs = render_calcifications(scenes, images, masks, px_mm, blur)
     apply_noise(images, acqs, [s.noise_key for s in scenes], px_mm)

@@ -110,9 +110,14 @@ def test_diffuse_mcs_spread_across_the_patch_and_clusters_do_not():
     clustered = diffuse.replace(distribution="clustered", cluster_extent_mm=(2.0, 3.0))
     spread_d = [_centres(s).std(axis=0).mean() for s in _scenes(diffuse, 50)]
     spread_c = [_centres(s).std(axis=0).mean() for s in _scenes(clustered, 50)]
+    regional = diffuse.replace(distribution="regional")
+    spread_r = [_centres(s).std(axis=0).mean() for s in _scenes(regional, 50)]
+    centres_r = np.array([_centres(s).mean(axis=0) for s in _scenes(regional, 50)])
     # Uniform on [-4.5, 4.5]: standard deviation 2.6 mm.
     assert 2.0 < np.mean(spread_d) < 3.0
     assert np.mean(spread_c) < 1.0
+    assert 1.2 < np.mean(spread_r) < np.mean(spread_d)
+    assert np.abs(centres_r).max() > 0.5  # regions are not pinned to the patch centre
 
 
 def test_segmental_mcs_widen_away_from_the_apex():
