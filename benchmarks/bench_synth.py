@@ -3,8 +3,8 @@
 Prints, per resolution, patches/s of `synth.generate` with the default (realistic) config and
 of the "FFT floor" — bare 1/f^beta noise for the same batch with scipy.fft (float32 white noise,
 rfft2, filter, irfft2, on all cores) — measured interleaved in this run, and their ratio
-(target >= 0.5). Both use the whole machine: `generate` its default threads, the floor
-scipy.fft's `workers=-1`.
+(target >= 0.5). Both use the whole machine: `generate` one process per core
+(`processes=os.cpu_count()`), the floor scipy.fft's `workers=-1`.
 Then patches/s of `write_dataset` to PNG with 2 workers, and the peak memory of writing
 2,000 and 20,000 patches (which must not grow with N).
 
@@ -14,6 +14,7 @@ Usage: python benchmarks/bench_synth.py [--quick]
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -27,6 +28,7 @@ import scipy.fft
 import synth
 
 BATCH = 1024
+PROCESSES = os.cpu_count() or 1
 
 
 def fft_floor(n: int, size: int, rng: np.random.Generator, chunk: int = 128) -> np.ndarray:
@@ -49,19 +51,20 @@ def fft_floor(n: int, size: int, rng: np.random.Generator, chunk: int = 128) -> 
 
 def throughput(repeats: int) -> None:
     config = synth.SceneConfig()
-    print(f"generate vs FFT floor, batches of {BATCH}, median of {repeats} interleaved runs")
+    print(f"generate (processes={PROCESSES}) vs FFT floor, batches of {BATCH}, "
+          f"median of {repeats} interleaved runs")
     print(f"{'resolution':>10} {'generate/s':>11} {'floor/s':>9} {'ratio':>6}")
     for res in synth.RESOLUTIONS_UM:
         size = synth.patch_size_px(res)
         rng = np.random.default_rng(0)
-        synth.generate(config, 16, resolution_um=res, seed=99)  # warm caches
+        synth.generate(config, BATCH, resolution_um=res, seed=99, processes=PROCESSES)  # warm up
         gen, floor = [], []
         for r in range(repeats):
             t = time.perf_counter()
             fft_floor(BATCH, size, rng)
             floor.append(time.perf_counter() - t)
             t = time.perf_counter()
-            synth.generate(config, BATCH, resolution_um=res, seed=r)
+            synth.generate(config, BATCH, resolution_um=res, seed=r, processes=PROCESSES)
             gen.append(time.perf_counter() - t)
         g, f = statistics.median(gen), statistics.median(floor)
         print(f"{res:>8}um {BATCH / g:>11.0f} {BATCH / f:>9.0f} {f / g:>6.2f}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -21,7 +20,7 @@ PATCH_COLUMNS = (
 )
 _CHUNK = 64
 PARALLEL_FROM = 256
-"""Batches at least this large are shared among worker processes by default."""
+"""Batches smaller than this stay in the calling process whatever `processes` says."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,7 +61,7 @@ def check_count(name: str, n: object) -> int:
 
 
 def generate(config: SceneConfig, n: int, *, resolution_um: int, seed: int,
-             processes: int | None = None) -> Batch:
+             processes: int = 1) -> Batch:
     """Generate `n` patches of `config` at `resolution_um`.
 
     Parameters
@@ -75,9 +74,10 @@ def generate(config: SceneConfig, n: int, *, resolution_um: int, seed: int,
     seed : int
         Patch i is drawn from ``numpy.random.default_rng([seed, i])`` alone, so it is the same
         in any batch, alone (`generate_indices`), and whatever the number of processes.
-    processes : int, optional
-        Worker processes sharing the work. Default: one per CPU core (at most 4) for batches of
-        `PARALLEL_FROM` patches or more, else none. ``processes=1`` works in this process.
+    processes : int
+        Worker processes sharing batches of `PARALLEL_FROM` patches or more (default 1: all the
+        work in this process). Like any multiprocessing, more than one needs a script's entry
+        point guarded by ``if __name__ == "__main__":``; the pool lasts and is reused.
 
     Returns
     -------
@@ -88,7 +88,7 @@ def generate(config: SceneConfig, n: int, *, resolution_um: int, seed: int,
 
 
 def generate_indices(config: SceneConfig, indices: range | list[int], *, resolution_um: int,
-                     seed: int, processes: int | None = None) -> Batch:
+                     seed: int, processes: int = 1) -> Batch:
     """Generate the patches of the given dataset indices (see `generate`)."""
     if not isinstance(config, SceneConfig):
         raise TypeError(f"`config` must be a SceneConfig; got {type(config).__name__}.")
@@ -124,15 +124,11 @@ def _render_chunk(config: SceneConfig, indices: list[int], res: int, seed: int
     return images, masks, mcs, rows
 
 
-def _check_processes(processes: int | None, n: int) -> int:
-    if processes is None:
-        return max(1, min(os.cpu_count() or 1, 4)) if n >= PARALLEL_FROM else 1
+def _check_processes(processes: int, n: int) -> int:
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
-        raise ValueError(
-            f"`processes` must be an integer >= 1 or None; got processes={processes!r}."
-        )
-    if multiprocessing.current_process().daemon:
-        return 1  # a pool's worker cannot start processes of its own
+        raise ValueError(f"`processes` must be an integer >= 1; got processes={processes!r}.")
+    if n < PARALLEL_FROM or multiprocessing.current_process().daemon:
+        return 1  # small batches are not worth it; a pool's worker cannot start processes
     return processes
 
 

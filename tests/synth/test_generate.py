@@ -71,8 +71,8 @@ def test_public_api_names():
 
 def test_processes_do_not_change_a_byte():
     config = SceneConfig()
-    one = generate(config, 150, resolution_um=100, seed=8, processes=1)
-    three = generate(config, 150, resolution_um=100, seed=8, processes=3)
+    one = generate(config, 300, resolution_um=100, seed=8, processes=1)
+    three = generate(config, 300, resolution_um=100, seed=8, processes=3)
     np.testing.assert_array_equal(one.images, three.images)
     np.testing.assert_array_equal(one.masks, three.masks)
     assert one.patches.equals(three.patches)
