@@ -1,5 +1,6 @@
-"""The papers' models: builders for the MobileNetV2 and lightweight CNN classifiers, the
-Table 6 baselines, cross-resolution transfer, and saving with a JSON metadata sidecar.
+"""The papers' models and protocols: builders for the MobileNetV2 and lightweight CNN
+classifiers and the Table 6 baselines, cross-resolution transfer, saving with a JSON sidecar,
+patch folders and splits, on-the-fly synthetic data, and the explainability views.
 
 Importing this package imports Keras (TensorFlow backend); TensorFlow's C++ logging is quieted
 to warnings-and-errors level unless ``TF_CPP_MIN_LOG_LEVEL`` is already set.
@@ -9,6 +10,32 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from mcc_core._data import (
+    AUGMENTATIONS,
+    Splits,
+    augment,
+    prepare_splits,
+    split_indices,
+    synthetic_arrays,
+    synthetic_dataset,
+    to_dataset,
+)
+from mcc_core._explain import (
+    FeatureMaps,
+    FilterSpectra,
+    feature_maps,
+    filter_frequency_response,
+    grad_cam,
+    mc_band_cyc_per_mm,
+    mean_f2,
+)
+from mcc_core._explain_plots import (
+    plot_feature_maps,
+    plot_filter_spectra,
+    plot_grad_cam,
+    plot_mean_f2,
+)
+from mcc_core._folders import PatchSet, load_patch_folder
 from mcc_core._io import LoadedModel, load_model, save_model, sidecar_path
 from mcc_core._models import (
     PATCH_SIZES,
@@ -20,14 +47,35 @@ from mcc_core._models import (
 )
 
 __all__ = [
+    "AUGMENTATIONS",
     "PATCH_SIZES",
     "BaselineName",
+    "FeatureMaps",
+    "FilterSpectra",
     "LoadedModel",
+    "PatchSet",
+    "Splits",
+    "augment",
     "build_baseline",
     "build_mobilenet_classifier",
     "build_shallow_cnn",
+    "feature_maps",
+    "filter_frequency_response",
+    "grad_cam",
     "load_model",
+    "load_patch_folder",
+    "mc_band_cyc_per_mm",
+    "mean_f2",
+    "plot_feature_maps",
+    "plot_filter_spectra",
+    "plot_grad_cam",
+    "plot_mean_f2",
+    "prepare_splits",
     "save_model",
     "sidecar_path",
+    "split_indices",
+    "synthetic_arrays",
+    "synthetic_dataset",
+    "to_dataset",
     "transfer",
 ]
