@@ -1,6 +1,7 @@
 """The papers' models and protocols: builders for the MobileNetV2 and lightweight CNN
 classifiers and the Table 6 baselines, cross-resolution transfer, saving with a JSON sidecar,
-patch folders and splits, on-the-fly synthetic data, and the explainability views.
+patch folders and splits, on-the-fly synthetic data, training with the papers' metrics, and
+the explainability views.
 
 Importing this package imports Keras (TensorFlow backend); TensorFlow's C++ logging is quieted
 to warnings-and-errors level unless ``TF_CPP_MIN_LOG_LEVEL`` is already set.
@@ -37,6 +38,7 @@ from mcc_core._explain_plots import (
 )
 from mcc_core._folders import PatchSet, load_patch_folder
 from mcc_core._io import LoadedModel, load_model, save_model, sidecar_path
+from mcc_core._metrics import compute_confusion_metrics
 from mcc_core._models import (
     PATCH_SIZES,
     BaselineName,
@@ -45,6 +47,7 @@ from mcc_core._models import (
     build_shallow_cnn,
     transfer,
 )
+from mcc_core._train import TrainResult, train
 
 __all__ = [
     "AUGMENTATIONS",
@@ -55,10 +58,12 @@ __all__ = [
     "LoadedModel",
     "PatchSet",
     "Splits",
+    "TrainResult",
     "augment",
     "build_baseline",
     "build_mobilenet_classifier",
     "build_shallow_cnn",
+    "compute_confusion_metrics",
     "feature_maps",
     "filter_frequency_response",
     "grad_cam",
@@ -77,5 +82,6 @@ __all__ = [
     "synthetic_arrays",
     "synthetic_dataset",
     "to_dataset",
+    "train",
     "transfer",
 ]
