@@ -1,6 +1,16 @@
-"""Robustness evaluation and reports (metrics with confidence intervals, probes, reports).
+"""Robustness evaluation: metrics with confidence intervals (more to come: predictors, sweeps,
+behavioural tests and reports — see the evalkit issue). Never imports TensorFlow itself."""
 
-Not built yet: see the `evalkit` issue.
-"""
+from ._metrics import (
+    Metrics,
+    compute_metrics,
+    sensitivity_at_specificity,
+    threshold_at_specificity,
+)
 
-__all__: list[str] = []
+__all__ = [
+    "Metrics",
+    "compute_metrics",
+    "sensitivity_at_specificity",
+    "threshold_at_specificity",
+]
