@@ -1,6 +1,7 @@
 """Robustness evaluation: model predictors and metrics with confidence intervals.
 
-More is to come (sweeps, behavioural tests, reports: see the evalkit issue). Keras, TensorFlow
+Paired sweeps over any scene property; more is to come (behavioural tests, reports: see the
+evalkit issue). Keras, TensorFlow
 and onnxruntime are imported only when a model of theirs is given to `as_predictor`."""
 
 from ._metrics import (
@@ -10,12 +11,16 @@ from ._metrics import (
     threshold_at_specificity,
 )
 from ._predictor import Predictor, as_predictor
+from ._sweep import PARAMETERS, condition_config, run_sweep
 
 __all__ = [
     "Metrics",
+    "PARAMETERS",
     "Predictor",
     "as_predictor",
     "compute_metrics",
+    "condition_config",
+    "run_sweep",
     "sensitivity_at_specificity",
     "threshold_at_specificity",
 ]

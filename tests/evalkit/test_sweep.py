@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+import synth
+from evalkit import as_predictor, condition_config, run_sweep
+
+BASE = synth.SceneConfig(acquisition=None)
+
+
+def brightness(x):
+    """A toy detector: how much the brightest pixels stand out (no Keras needed)."""
+    flat = x.reshape(len(x), -1)
+    peak = np.sort(flat, axis=1)[:, -20:].mean(axis=1) - np.median(flat, axis=1)
+    return np.clip(peak * 4.0, 0.0, 1.0)
+
+
+PREDICTOR = as_predictor(brightness, input_size=100)
+
+
+def test_sweep_is_tidy_and_covers_every_condition():
+    out = run_sweep(PREDICTOR, BASE, "contrast", [0.0, 0.3, 0.8], n_per_condition=60, seed=2,
+                    n_bootstrap=100)
+    assert list(out.columns) == ["parameter", "condition", "metric", "value", "ci_low",
+                                 "ci_high", "n", "note"]
+    assert set(out.condition) == {"0.0", "0.3", "0.8"} and set(out.parameter) == {"contrast"}
+    auc = out[out.metric == "roc_auc"].set_index("condition")["value"]
+    assert auc["0.8"] > auc["0.0"] + 0.1  # brighter MCs are easier
+    assert len(out.attrs["predictions"]) == 180
+
+
+def test_conditions_are_paired():
+    configs = [condition_config(BASE, "contrast", v) for v in (0.1, 0.6)]
+    a, b = (synth.generate(c, 40, resolution_um=100, seed=5) for c in configs)
+    cols = ["index", "label", "kind", "density", "beta", "n_mcs"]
+    assert a.patches[cols].equals(b.patches[cols])
+    empty = (a.patches.n_mcs == 0).to_numpy()
+    np.testing.assert_array_equal(a.images[empty], b.images[empty])  # same tissue, same noise
+    mcs = ["x_mm", "y_mm", "size_mm", "morphology"]
+    assert a.calcifications[mcs].equals(b.calcifications[mcs])
+
+
+def test_short_names_and_detector_fields():
+    assert condition_config(BASE, "mc_size", 0.4).mc_size_range_mm == (0.4, 0.4)
+    assert condition_config(BASE, "morphology", "punctate").morphology_probabilities[
+        "punctate"] == 1.0
+    assert condition_config(BASE, "dose", 2e5).acquisition.dose == 2e5
+    assert condition_config(synth.SceneConfig(), "blur", 40.0).acquisition.blur_sigma_um == 40.0
+    assert condition_config(BASE, "distribution", "linear").distribution == "linear"
+
+
+@pytest.mark.parametrize(("parameter", "values", "needle"), [
+    ("colour", [1], "parameter"),
+    ("contrast", [0.2, 1.5], "contrast_range"),
+    ("mc_count", [1, 5], "mc_count_range"),
+    ("contrast", [], "values"),
+])
+def test_bad_sweeps_are_refused_before_any_work(parameter, values, needle):
+    with pytest.raises(ValueError, match=needle):
+        run_sweep(PREDICTOR, BASE, parameter, values, n_per_condition=10, seed=0)
