@@ -1,0 +1,154 @@
+"""Behavioural tests (CheckList style), failure thresholds and the cross-resolution matrix."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import synth
+
+from ._metrics import compute_metrics
+from ._predictor import RESOLUTION_TO_SIZE, Predictor
+from ._sweep import condition_config
+
+_INVARIANCES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "flip left-right": lambda x: x[:, :, ::-1],
+    "flip up-down": lambda x: x[:, ::-1, :],
+    "rotate 90": lambda x: np.rot90(x, 1, axes=(1, 2)),
+    "rotate 270": lambda x: np.rot90(x, 3, axes=(1, 2)),
+    "window gamma 0.95": lambda x: x**0.95,
+    "window gamma 1.05": lambda x: x**1.05,
+    "window contrast 0.97": lambda x: np.clip(x.mean() + 0.97 * (x - x.mean()), 0, 1),
+}
+TEST_COLUMNS = ["test", "kind", "passed", "failures", "n", "failure_rate", "detail"]
+
+
+def _score(predictor: Callable, images: np.ndarray) -> np.ndarray:
+    return np.asarray(predictor(images[..., None]), dtype=np.float64)
+
+
+def behavioural_tests(predictor: Predictor, base_config: synth.SceneConfig, *, n: int,
+                      seed: int, threshold: float = 0.5, tolerance: float = 0.1,
+                      resolution_um: int | None = None) -> pd.DataFrame:
+    """Minimum functionality, invariance and directional tests, each with pass/fail.
+
+    A test passes when its failure rate is at most `tolerance`. Minimum functionality: obvious
+    clusters (8–12 MCs of 0.3–0.6 mm, contrast 0.6–0.8, ideal detector) are found and empty
+    tissue is passed. Invariance: flips, 90° rotations and small intensity-windowing changes do
+    not change the decision. Direction: on paired scenes, the score does not fall (by more than
+    0.05) as the MC count or the contrast rises. Failing cases are in ``.attrs["failures"]``.
+    """
+    res = resolution_um or predictor.resolution_um
+    rows: list[tuple[Any, ...]] = []
+    failures: list[tuple[str, int]] = []
+
+    def record(test: str, kind: str, bad: np.ndarray, detail: str, index: np.ndarray) -> None:
+        rate = float(bad.mean()) if len(bad) else float("nan")
+        rows.append((test, kind, bool(rate <= tolerance), int(bad.sum()), len(bad), rate, detail))
+        failures.extend((test, int(i)) for i in index[bad])
+
+    obvious = base_config.replace(positive_fraction=1.0, mc_count_range=(8, 12),
+                                  mc_size_range_mm=(0.3, 0.6), contrast_range=(0.6, 0.8),
+                                  acquisition=None)
+    batch = synth.generate(obvious, n, resolution_um=res, seed=seed)
+    record("obvious clusters are found", "minimum functionality",
+           _score(predictor, batch.images) < threshold, "class 1 expected", batch.patches["index"])
+    empty = base_config.replace(positive_fraction=0.0, hard_negative_fraction=0.0)
+    batch = synth.generate(empty, n, resolution_um=res, seed=seed)
+    record("empty tissue is passed", "minimum functionality",
+           _score(predictor, batch.images) >= threshold, "class 0 expected",
+           batch.patches["index"])
+    batch = synth.generate(base_config, n, resolution_um=res, seed=seed)
+    decision = _score(predictor, batch.images) >= threshold
+    for name, transform in _INVARIANCES.items():
+        changed = np.asarray((_score(predictor, transform(batch.images)) >= threshold)
+                             != decision)
+        record(name, "invariance", changed, "decision unchanged expected", batch.patches["index"])
+    for parameter, values in (("mc_count", (3, 6, 12)), ("contrast", (0.2, 0.4, 0.8))):
+        scores = np.stack([
+            _score(predictor, synth.generate(condition_config(
+                base_config.replace(positive_fraction=1.0), parameter, v), n,
+                resolution_um=res, seed=seed).images) for v in values])
+        falls = (np.diff(scores, axis=0) < -0.05).any(axis=0)
+        record(f"score rises with {parameter.replace('_', ' ')}", "direction", falls,
+               f"values {values}", np.arange(n))
+    out = pd.DataFrame(rows, columns=TEST_COLUMNS)
+    out.attrs["failures"] = pd.DataFrame(failures, columns=["test", "index"])
+    return out
+
+
+def failure_thresholds(predictor: Predictor, base_config: synth.SceneConfig, *, n: int,
+                       seed: int, parameter: str = "contrast", low: float = 0.0,
+                       high: float = 1.0, steps: int = 8, threshold: float = 0.5,
+                       resolution_um: int | None = None) -> pd.DataFrame:
+    """Per positive scene, the smallest contrast (or size, mm) at which it is detected.
+
+    Bisection between `low` and `high` on every MC of the scene at once (`steps` halvings);
+    ``nan`` where the scene is missed even at `high`, `low` where it is found already there.
+    Returns one row per scene: index, threshold, found_at_high.
+    """
+    if parameter not in ("contrast", "size"):
+        raise ValueError(f"`parameter` must be 'contrast' or 'size'; got parameter={parameter!r}.")
+    if not (0 <= low < high) or (parameter == "contrast" and high > 1):
+        raise ValueError(f"`low` and `high` must satisfy 0 <= low < high; got {low}, {high}.")
+    res = resolution_um or predictor.resolution_um
+    config = base_config.replace(positive_fraction=1.0)
+    scenes = [synth.sample_scene(config, rng=np.random.default_rng([seed, i])) for i in range(n)]
+    field = "contrast" if parameter == "contrast" else "size_mm"
+
+    def detected(values: np.ndarray) -> np.ndarray:
+        images = np.stack([synth.render(dataclasses.replace(s, calcifications=tuple(
+            _with(mc, field, float(v)) for mc in s.calcifications)), res).image
+            for s, v in zip(scenes, values, strict=True)])
+        return _score(predictor, images) >= threshold
+
+    lo, hi = np.full(n, float(low)), np.full(n, float(high))
+    at_high, at_low = detected(hi), detected(lo)
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        hit = detected(mid)
+        hi, lo = np.where(hit, mid, hi), np.where(hit, lo, mid)
+    value = np.where(at_low, low, np.where(at_high, hi, np.nan))
+    return pd.DataFrame({"index": np.arange(n), "threshold": value, "found_at_high": at_high})
+
+
+def _with(mc: synth.Calcification, field: str, value: float) -> synth.Calcification:
+    changes: dict[str, Any] = {field: value}
+    return dataclasses.replace(mc, **changes)
+
+
+def cross_resolution(predictor: Predictor, base_config: synth.SceneConfig, *, n: int,
+                     seed: int, metrics: tuple[str, ...] = ("accuracy", "recall", "specificity",
+                                                              "roc_auc"),
+                     n_bootstrap: int = 500) -> pd.DataFrame:
+    """The same scenes rendered at 50, 70 and 100 µm, resampled to the model's input.
+
+    Returns rows (resolution_um, metric, value, ci_low, ci_high, native) — the papers' research
+    question on controlled data: how a model trained at one resolution fares at the others.
+    """
+    rows: list[tuple[Any, ...]] = []
+    for res in synth.RESOLUTIONS_UM:
+        batch = synth.generate(base_config, n, resolution_um=res, seed=seed)
+        view = at_resolution(predictor, res)
+        m = compute_metrics(batch.labels, _score(view, batch.images), n_bootstrap=n_bootstrap,
+                            seed=seed)
+        for name in metrics:
+            low, high = m.ci.get(name, (np.nan, np.nan))
+            rows.append((res, name, m[name], low, high, res == predictor.resolution_um))
+    return pd.DataFrame(rows, columns=["resolution_um", "metric", "value", "ci_low", "ci_high",
+                                       "native"])
+
+
+def at_resolution(predictor: Predictor, resolution_um: int) -> Predictor:
+    """The same model taking patches of another resolution, resampled to its input size."""
+    if resolution_um not in RESOLUTION_TO_SIZE:
+        raise ValueError(f"`resolution_um` must be one of (50, 70, 100); got {resolution_um!r}.")
+    view = Predictor(predictor._fn, input_size=predictor.model_input_size,
+                     channels=predictor.channels, resolution_um=resolution_um,
+                     name=predictor.name, sha256=predictor.sha256, n_params=predictor.n_params,
+                     batch_size=predictor.batch_size)
+    return view
