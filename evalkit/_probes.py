@@ -73,7 +73,7 @@ def behavioural_tests(predictor: Predictor, base_config: synth.SceneConfig, *, n
             _score(predictor, synth.generate(condition_config(
                 base_config.replace(positive_fraction=1.0), parameter, v), n,
                 resolution_um=res, seed=seed).images) for v in values])
-        falls = (np.diff(scores, axis=0) < -0.05).any(axis=0)
+        falls = np.asarray((np.diff(scores, axis=0) < -0.05).any(axis=0))
         record(f"score rises with {parameter.replace('_', ' ')}", "direction", falls,
                f"values {values}", np.arange(n))
     out = pd.DataFrame(rows, columns=TEST_COLUMNS)
