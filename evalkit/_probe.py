@@ -1,0 +1,118 @@
+"""A whole robustness probe of one model: clean metrics, sweeps, behavioural tests,
+cross-resolution matrix and a gallery of the worst errors, collected for the report."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import synth
+
+from ._metrics import Metrics, compute_metrics
+from ._predictor import Predictor
+from ._probes import behavioural_tests, cross_resolution
+from ._sweep import run_sweep
+
+_VERSIONED = ("mcc-toolkit", "numpy", "scipy", "pandas", "tensorflow", "keras", "onnxruntime")
+
+
+@dataclass(frozen=True, eq=False)
+class ProbeResults:
+    """Everything a report shows; every table is a tidy DataFrame."""
+
+    model: dict[str, Any]
+    scenario: dict[str, Any]
+    seed: int
+    n: int
+    resolution_um: int
+    metrics: Metrics
+    predictions: pd.DataFrame
+    sweeps: list[pd.DataFrame] = field(default_factory=list)
+    behaviour: pd.DataFrame | None = None
+    cross_resolution: pd.DataFrame | None = None
+    gallery: list[dict[str, Any]] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def model_card(predictor: Predictor) -> dict[str, Any]:
+    return {
+        "name": predictor.name,
+        "input": f"{predictor.model_input_size}x{predictor.model_input_size}x"
+                 f"{predictor.channels}",
+        "resolution_um": predictor.resolution_um,
+        "parameters": predictor.n_params,
+        "sha256": predictor.sha256,
+    }
+
+
+def run_probe(predictor: Predictor, scenario: synth.SceneConfig, *, n: int, seed: int,
+              sweeps: Sequence[tuple[str, Sequence[Any]]] = (), behaviour: bool = True,
+              resolutions: bool = True, gallery: int = 6, n_bootstrap: int = 1000,
+              progress: Callable[[str], None] | None = None) -> ProbeResults:
+    """Probe `predictor` on `scenario`: clean metrics, then each (parameter, values) sweep,
+    the behavioural tests and the cross-resolution matrix (each optional)."""
+    say = progress or (lambda stage: None)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"`n` must be an integer >= 2; got n={n!r}.")
+    res = predictor.resolution_um
+    say("clean metrics")
+    batch = synth.generate(scenario, n, resolution_um=res, seed=seed)
+    prob = np.asarray(predictor(batch.images[..., None]), dtype=np.float64)
+    metrics = compute_metrics(batch.labels, prob, n_bootstrap=n_bootstrap, seed=seed)
+    predictions = batch.patches.assign(probability=prob)
+    tables = []
+    for parameter, values in sweeps:
+        say(f"sweep {parameter}")
+        tables.append(run_sweep(predictor, scenario, parameter, values, n_per_condition=n,
+                                seed=seed, n_bootstrap=n_bootstrap))
+    say("behavioural tests") if behaviour else None
+    tests = behavioural_tests(predictor, scenario, n=min(n, 200), seed=seed) if behaviour else None
+    say("cross-resolution") if resolutions else None
+    matrix = cross_resolution(predictor, scenario, n=n, seed=seed,
+                              n_bootstrap=min(n_bootstrap, 500)) if resolutions else None
+    return ProbeResults(
+        model=model_card(predictor), scenario=scenario.to_dict(), seed=seed, n=n,
+        resolution_um=res, metrics=metrics, predictions=predictions, sweeps=tables,
+        behaviour=tests, cross_resolution=matrix,
+        gallery=_worst(batch, prob, metrics.threshold, gallery), provenance=provenance(),
+    )
+
+
+def _worst(batch: synth.Batch, prob: np.ndarray, threshold: float, k: int) -> list[dict]:
+    """The k most confident false negatives and false positives, with their scene parameters."""
+    out = []
+    labels = batch.labels
+    for kind, mask, order in (("false negative", (labels == 1) & (prob < threshold), 1),
+                              ("false positive", (labels == 0) & (prob >= threshold), -1)):
+        rows = np.flatnonzero(mask)
+        for i in rows[np.argsort(order * prob[rows])][:k]:
+            row = batch.patches.iloc[i]
+            mcs = batch.calcifications[batch.calcifications["index"] == row["index"]]
+            out.append({
+                "kind": kind, "index": int(row["index"]), "probability": float(prob[i]),
+                "image": batch.images[i], "scene": {
+                    "kind": row["kind"], "distribution": row["distribution"],
+                    "n_mcs": int(row["n_mcs"]), "density": round(float(row["density"]), 3),
+                    "beta": round(float(row["beta"]), 3),
+                    "mean_size_mm": round(float(mcs["size_mm"].mean()), 3) if len(mcs) else None,
+                    "mean_contrast": round(float(mcs["contrast"].mean()), 3) if len(mcs)
+                    else None,
+                }})
+    return out
+
+
+def provenance() -> dict[str, Any]:
+    versions = {}
+    for name in _VERSIONED:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return {"versions": versions, "python": platform.python_version(),
+            "platform": platform.platform()}

@@ -1,0 +1,201 @@
+"""Robustness reports: a self-contained HTML page (figures inline), JSON with every number and
+its provenance, and tidy CSVs — written all or nothing."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ._probe import ProbeResults
+
+# Seed 000 Table 9 and seed 001 Table 3 (real MEXBreast / INbreast patches).
+PAPER_REFERENCE = {
+    "Transfer-50 (seed 000)": (2966, 51, 50, 2967),
+    "Scratch-100 (seed 000)": (1981, 194, 520, 1655),
+    "Eval-70 on MEXBreast (seed 000)": (5281, 40, 124, 5177),
+}
+LIGHTWEIGHT_ACCURACY = 0.993  # seed 001, Table 3, 8,301 parameters
+_STYLE = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+          "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;"
+          "padding:3px 8px;text-align:right}th{background:#f3f3f3}.pass{color:#070}"
+          ".fail{color:#b00}figure{display:inline-block;margin:4px}pre{background:#f6f6f6;"
+          "padding:8px;overflow-x:auto}")
+
+
+def build_report(results: ProbeResults, out_dir: str | os.PathLike[str]) -> Path:
+    """Write report.html, report.json and CSVs into `out_dir`; return the HTML path.
+
+    Everything is built in a temporary folder beside `out_dir` and moved in at the end, so a
+    failure leaves no half report.
+    """
+    if not isinstance(results, ProbeResults):
+        raise TypeError("`results` must be the ProbeResults of evalkit.run_probe.")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"`out_dir` must be a folder; got out_dir={str(out)!r}, a file.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    files = {"report.html": _html(results).encode(), "report.json": _json(results).encode()}
+    for name, frame in _tables(results).items():
+        files[f"{name}.csv"] = frame.to_csv(index=False).encode()
+    staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
+    try:
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
+        out.mkdir(exist_ok=True)
+        for name in files:
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out / "report.html"
+
+
+def _tables(r: ProbeResults) -> dict[str, pd.DataFrame]:
+    tables = {"metrics": r.metrics.to_frame(), "predictions": r.predictions,
+              "paper_reference": _reference()}
+    if r.sweeps:
+        tables["sweeps"] = pd.concat(r.sweeps, ignore_index=True)
+    if r.behaviour is not None:
+        tables["behaviour"] = r.behaviour
+    if r.cross_resolution is not None:
+        tables["cross_resolution"] = r.cross_resolution
+    return tables
+
+
+def _reference() -> pd.DataFrame:
+    rows: list[tuple[Any, ...]] = [
+        (name, tn, fp, fn, tp, (tn + tp) / (tn + fp + fn + tp), tp / (tp + fn), tn / (tn + fp))
+        for name, (tn, fp, fn, tp) in PAPER_REFERENCE.items()
+    ]
+    rows.append(("Lightweight CNN (seed 001)", None, None, None, None, LIGHTWEIGHT_ACCURACY,
+                 None, None))
+    return pd.DataFrame(rows, columns=["model", "tn", "fp", "fn", "tp", "accuracy", "recall",
+                                       "specificity"])
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become null, numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _json(r: ProbeResults) -> str:
+    doc = {
+        "model": r.model, "scenario": r.scenario, "seed": r.seed, "n": r.n,
+        "resolution_um": r.resolution_um, "provenance": r.provenance,
+        "metrics": {"values": r.metrics.values, "ci": r.metrics.ci,
+                    "notes": r.metrics.reasons, "threshold": r.metrics.threshold,
+                    "confidence": r.metrics.confidence, "n_bootstrap": r.metrics.n_bootstrap},
+        "sweeps": [s.to_dict(orient="records") for s in r.sweeps],
+        "behaviour": None if r.behaviour is None else r.behaviour.to_dict(orient="records"),
+        "cross_resolution": None if r.cross_resolution is None
+        else r.cross_resolution.to_dict(orient="records"),
+        "gallery": [{k: v for k, v in g.items() if k != "image"} for g in r.gallery],
+        "paper_reference": _reference().to_dict(orient="records"),
+    }
+    return json.dumps(_clean(doc), indent=2, allow_nan=False)
+
+
+def _png(fig: Figure) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="figure" src="data:image/png;base64,{data}">'
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–",
+                         border=0, escape=True)
+
+
+def _sweep_figure(frame: pd.DataFrame) -> Figure:
+    fig = Figure(figsize=(7, 3.2))
+    ax = fig.add_subplot()
+    x = np.arange(frame.condition.nunique())
+    conditions = list(dict.fromkeys(frame.condition))
+    for metric in ("recall", "specificity", "roc_auc"):
+        part = frame[frame.metric == metric].set_index("condition").loc[conditions]
+        ax.plot(x, part.value, marker="o", label=metric)
+        ax.fill_between(x, part.ci_low.astype(float), part.ci_high.astype(float), alpha=0.2)
+    ax.set_xticks(x, conditions)
+    ax.set_xlabel(str(frame.parameter.iloc[0]))
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _reliability_figure(pred: pd.DataFrame) -> Figure:
+    fig = Figure(figsize=(3.6, 3.4))
+    ax = fig.add_subplot()
+    bins = np.minimum((pred.probability * 10).astype(int), 9)
+    grouped = pred.groupby(bins).agg(conf=("probability", "mean"), acc=("label", "mean"))
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
+    ax.plot(grouped.conf, grouped.acc, marker="o")
+    ax.set_xlabel("predicted probability")
+    ax.set_ylabel("observed share of class 1")
+    ax.set_title("reliability")
+    return fig
+
+
+def _gallery(r: ProbeResults) -> str:
+    items = []
+    for g in r.gallery:
+        fig = Figure(figsize=(1.8, 1.8))
+        ax = fig.add_subplot()
+        ax.imshow(g["image"], cmap="gray", vmin=0, vmax=1)
+        ax.axis("off")
+        scene = ", ".join(f"{k} {v}" for k, v in g["scene"].items() if v not in (None, ""))
+        items.append(f"<figure>{_png(fig)}<figcaption>{g['kind']} #{g['index']}, "
+                     f"p={g['probability']:.2f}<br><small>{html.escape(scene)}</small>"
+                     f"</figcaption></figure>")
+    return "".join(items) or "<p>No errors at this threshold.</p>"
+
+
+def _html(r: ProbeResults) -> str:
+    m = r.metrics
+    summary = (f"{m.n} patches at {r.resolution_um} µm (seed {r.seed}): accuracy "
+               f"{m['accuracy']:.3f}, sensitivity {m['recall']:.3f}, specificity "
+               f"{m['specificity']:.3f}, ROC AUC {m['roc_auc']:.3f}.")
+    confusion = pd.DataFrame({"": ["true 0", "true 1"], "predicted 0": [m["tn"], m["fn"]],
+                              "predicted 1": [m["fp"], m["tp"]]})
+    parts = [f"<h1>Robustness report: {html.escape(str(r.model['name']))}</h1>",
+             f"<p>{html.escape(summary)}</p>", "<h2>Model</h2>",
+             _table(pd.DataFrame([r.model])), "<h2>Scenario</h2>",
+             f"<pre>{html.escape(json.dumps(r.scenario, indent=1))}</pre>",
+             "<h2>Clean metrics (95 % bootstrap intervals)</h2>", _table(m.to_frame()),
+             _table(confusion), _png(_reliability_figure(r.predictions))]
+    for frame in r.sweeps:
+        parts += [f"<h2>Sweep: {html.escape(str(frame.parameter.iloc[0]))}</h2>",
+                  _png(_sweep_figure(frame))]
+    if r.behaviour is not None:
+        shown = r.behaviour.assign(passed=r.behaviour.passed.map({True: "pass", False: "FAIL"}))
+        parts += ["<h2>Behavioural tests</h2>", _table(shown)]
+    if r.cross_resolution is not None:
+        matrix = r.cross_resolution.pivot(index="metric", columns="resolution_um",
+                                          values="value").reset_index()
+        parts += ["<h2>Cross-resolution (same scenes, resampled to the model)</h2>",
+                  _table(matrix)]
+    parts += ["<h2>Worst errors</h2>", _gallery(r),
+              "<h2>The papers' reference values (real patches)</h2>", _table(_reference()),
+              f"<p><small>{html.escape(json.dumps(r.provenance))}</small></p>"]
+    body = "\n".join(parts)
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Robustness report</title>"
+            f"<style>{_STYLE}</style></head><body>{body}</body></html>")

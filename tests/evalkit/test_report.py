@@ -1,0 +1,56 @@
+import json
+import re
+
+import numpy as np
+import pytest
+
+import synth
+from evalkit import as_predictor, build_report, run_probe
+
+
+def brightness(x):
+    flat = x.reshape(len(x), -1)
+    peak = np.sort(flat, axis=1)[:, -20:].mean(axis=1) - np.median(flat, axis=1)
+    return np.clip(peak * 4.0, 0.0, 1.0)
+
+
+@pytest.fixture(scope="module")
+def results():
+    predictor = as_predictor(brightness, input_size=100)
+    return run_probe(predictor, synth.SceneConfig(acquisition=None), n=40, seed=1,
+                     sweeps=[("contrast", [0.1, 0.5])], n_bootstrap=100)
+
+
+def test_report_files_numbers_and_provenance(tmp_path, results):
+    page = build_report(results, tmp_path / "rep")
+    names = {p.name for p in (tmp_path / "rep").iterdir()}
+    assert {"report.html", "report.json", "metrics.csv", "sweeps.csv", "behaviour.csv",
+            "cross_resolution.csv", "predictions.csv", "paper_reference.csv"} == names
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert doc["metrics"]["values"]["tp"] == results.metrics["tp"]
+    assert doc["seed"] == 1 and "numpy" in doc["provenance"]["versions"]
+    assert doc["scenario"]["acquisition"] is None
+    assert page.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_html_is_self_contained(tmp_path, results):
+    text = build_report(results, tmp_path / "r").read_text()
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:|//)", text)
+    assert "http://" not in text and "https://" not in text
+    assert text.count("data:image/png;base64,") >= 3
+    for section in ("Behavioural tests", "Cross-resolution", "Worst errors", "Sweep: contrast",
+                    "reference values"):
+        assert section in text
+
+
+def test_a_failed_report_leaves_nothing(tmp_path, results, monkeypatch):
+    import evalkit._report as report
+
+    def broken(r):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(report, "_json", broken)
+    with pytest.raises(RuntimeError):
+        build_report(results, tmp_path / "rep")
+    assert not (tmp_path / "rep").exists()
+    assert not list(tmp_path.glob(".report-*"))
