@@ -6,11 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import _synth
-
-
-class UsageError(ValueError):
-    """Bad command-line input found after parsing."""
+from . import _probe, _synth
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     _synth.add_parser(commands)
+    _probe.add_parser(commands)
     return parser
 
 

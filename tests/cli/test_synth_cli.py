@@ -89,3 +89,10 @@ def test_verify_of_a_plain_folder_is_an_error(tmp_path, capsys):
 def test_unknown_resolution_is_rejected_by_the_parser():
     result = run("synth", "--n", "2", "--out", "x", "--resolution", "60")
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_the_cli_starts_without_tensorflow():
+    code = ("import sys, mcc_cli; mcc_cli._main.build_parser(); "
+            "print('tensorflow' in sys.modules or 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,53 @@
+import json
+
+import numpy as np
+import pytest
+
+from mcc_cli import main
+
+keras = pytest.importorskip("keras")
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((100, 100, 1))
+    x = keras.layers.Conv2D(2, 5, activation="relu")(inp)
+    x = keras.layers.GlobalMaxPooling2D()(x)
+    model = keras.Model(inp, keras.layers.Dense(1, activation="sigmoid")(x), name="toy")
+    path = tmp_path_factory.mktemp("m") / "toy.keras"
+    model.save(path)
+    return path
+
+
+def test_probe_writes_a_report(tmp_path, model_path, capsys):
+    out = tmp_path / "rep"
+    code = main(["probe", "--model", str(model_path), "--n", "30", "--bootstrap", "50",
+                 "--sweep", "contrast", "--values", "0.1", "0.6", "--no-cross-resolution",
+                 "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["model"]["name"] == "toy.keras" and len(doc["model"]["sha256"]) == 64
+    assert doc["sweeps"] and doc["cross_resolution"] is None
+    assert "accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--sweep", "colour", "--values", "1"], "parameter"),
+    (["--sweep", "contrast", "--values", "2.0"], "contrast_range"),
+    (["--sweep", "contrast"], "--values"),
+    (["--resolution", "70"], "resample"),
+])
+def test_bad_probe_input_is_one_line(tmp_path, model_path, capsys, args, needle):
+    code = main(["probe", "--model", str(model_path), "--n", "10", "--out",
+                 str(tmp_path / "o"), *args])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and needle in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_not_a_model_is_refused(tmp_path, capsys):
+    bad = tmp_path / "x.keras"
+    bad.write_bytes(np.arange(10).tobytes())
+    assert main(["probe", "--model", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "not a readable Keras model" in capsys.readouterr().err
