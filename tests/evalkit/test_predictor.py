@@ -82,3 +82,35 @@ def test_saved_model_folder(tmp_path, patches):
     model.export(tmp_path / "saved", verbose=False)
     predictor = as_predictor(tmp_path / "saved")
     np.testing.assert_allclose(predictor(patches), as_predictor(model)(patches), rtol=1e-5)
+
+
+def test_onnx_model(tmp_path, patches):
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    # probability = sigmoid(4 * max(x) - 2), per patch
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMax", ["x", "axes"], ["m"], keepdims=0),
+         helper.make_node("Mul", ["m", "four"], ["s"]),
+         helper.make_node("Sub", ["s", "two"], ["z"]),
+         helper.make_node("Sigmoid", ["z"], ["p"])],
+        "toy",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 100, 100, 1])],
+        [helper.make_tensor_value_info("p", TensorProto.FLOAT, ["N"])],
+        [helper.make_tensor("axes", TensorProto.INT64, [3], [1, 2, 3]),
+         helper.make_tensor("four", TensorProto.FLOAT, [], [4.0]),
+         helper.make_tensor("two", TensorProto.FLOAT, [], [2.0])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    path = tmp_path / "toy.onnx"
+    onnx.save(model, path)
+    predictor = as_predictor(path)
+    expected = 1 / (1 + np.exp(-(4 * patches.max(axis=(1, 2, 3)) - 2)))
+    assert predictor.resolution_um == 100
+    np.testing.assert_allclose(predictor(patches), expected, rtol=1e-5)
+    bad = tmp_path / "bad.onnx"
+    bad.write_text("nope")
+    with pytest.raises(ValueError, match="ONNX"):
+        as_predictor(bad)
