@@ -162,7 +162,7 @@ def _from_keras(model: Any) -> tuple[Callable, int, int, str, str | None, int]:
         raise ValueError(f"the model's input must be (S, S, 1) or (S, S, 3); got {shape[1:]}.")
 
     def call(x: np.ndarray) -> np.ndarray:
-        return np.asarray(model(x, training=False))
+        return np.asarray(model.predict_on_batch(x))  # compiled: ~5x an eager call on CPU
 
     return call, int(shape[1]), int(shape[3]), model.name, None, int(model.count_params())
 

@@ -1,0 +1,54 @@
+"""Cost of a paired sweep against bare `predict` on the same patches.
+
+Prints, for the lightweight CNN at 70 µm (random weights: speed does not depend on them), the
+time of `evalkit.run_sweep` over 4 contrast values, of generating the same patches with
+`synth.generate`, and of bare `model.predict` on them, and the ratio
+predict / (sweep - generation): how close the sweep's own work (adapter, metrics, bootstrap,
+bookkeeping) stays to bare inference (DESIGN target >= 0.8).
+
+Usage: python benchmarks/bench_sweep.py [--n 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import evalkit
+import mcc_core
+import synth
+
+VALUES = (0.1, 0.2, 0.4, 0.8)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000, help="patches per condition")
+    args = parser.parse_args()
+    model = mcc_core.build_shallow_cnn(144)
+    predictor = evalkit.as_predictor(model, batch_size=256)
+    base = synth.SceneConfig()
+    predictor(np.zeros((8, 144, 144, 1), np.float32))  # warm up
+    t = time.perf_counter()
+    evalkit.run_sweep(predictor, base, "contrast", VALUES, n_per_condition=args.n, seed=0)
+    sweep = time.perf_counter() - t
+    t = time.perf_counter()
+    images = [synth.generate(evalkit.condition_config(base, "contrast", v), args.n,
+                             resolution_um=70, seed=0).images for v in VALUES]
+    generation = time.perf_counter() - t
+    t = time.perf_counter()
+    for batch in images:
+        model.predict(batch[..., None], batch_size=256, verbose=0)
+    bare = time.perf_counter() - t
+    total = args.n * len(VALUES)
+    print(f"{len(VALUES)} conditions x {args.n} patches at 70 um, lightweight CNN")
+    print(f"run_sweep        {sweep:7.2f} s  ({total / sweep:6.0f} patches/s)")
+    print(f"  generation     {generation:7.2f} s")
+    print(f"bare predict     {bare:7.2f} s  ({total / bare:6.0f} patches/s)")
+    print(f"predict / (sweep - generation) = {bare / (sweep - generation):.2f}  (target >= 0.8)")
+
+
+if __name__ == "__main__":
+    main()
