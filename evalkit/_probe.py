@@ -16,7 +16,7 @@ import synth
 
 from ._metrics import Metrics, compute_metrics
 from ._predictor import Predictor
-from ._probes import behavioural_tests, cross_resolution
+from ._probes import behavioural_tests, cross_resolution, failure_thresholds
 from ._sweep import run_sweep
 
 _VERSIONED = ("mcc-toolkit", "numpy", "scipy", "pandas", "tensorflow", "keras", "onnxruntime")
@@ -36,6 +36,7 @@ class ProbeResults:
     sweeps: list[pd.DataFrame] = field(default_factory=list)
     behaviour: pd.DataFrame | None = None
     cross_resolution: pd.DataFrame | None = None
+    thresholds: pd.DataFrame | None = None
     gallery: list[dict[str, Any]] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
 
@@ -53,10 +54,12 @@ def model_card(predictor: Predictor) -> dict[str, Any]:
 
 def run_probe(predictor: Predictor, scenario: synth.SceneConfig, *, n: int, seed: int,
               sweeps: Sequence[tuple[str, Sequence[Any]]] = (), behaviour: bool = True,
-              resolutions: bool = True, gallery: int = 6, n_bootstrap: int = 1000,
+              resolutions: bool = True, thresholds: bool = True, gallery: int = 6,
+              n_bootstrap: int = 1000,
               progress: Callable[[str], None] | None = None) -> ProbeResults:
     """Probe `predictor` on `scenario`: clean metrics, then each (parameter, values) sweep,
-    the behavioural tests and the cross-resolution matrix (each optional)."""
+    the behavioural tests, the cross-resolution matrix and the per-scene contrast at which
+    clusters are first detected (on up to 60 positive scenes; each optional)."""
     say = progress or (lambda stage: None)
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(f"`n` must be an integer >= 2; got n={n!r}.")
@@ -76,10 +79,13 @@ def run_probe(predictor: Predictor, scenario: synth.SceneConfig, *, n: int, seed
     say("cross-resolution") if resolutions else None
     matrix = cross_resolution(predictor, scenario, n=n, seed=seed,
                               n_bootstrap=min(n_bootstrap, 500)) if resolutions else None
+    say("failure thresholds") if thresholds else None
+    limits = failure_thresholds(predictor, scenario, n=min(n, 60), seed=seed,
+                                steps=6) if thresholds else None
     return ProbeResults(
         model=model_card(predictor), scenario=scenario.to_dict(), seed=seed, n=n,
         resolution_um=res, metrics=metrics, predictions=predictions, sweeps=tables,
-        behaviour=tests, cross_resolution=matrix,
+        behaviour=tests, cross_resolution=matrix, thresholds=limits,
         gallery=_worst(batch, prob, metrics.threshold, gallery), provenance=provenance(),
     )
 

@@ -70,6 +70,8 @@ def _tables(r: ProbeResults) -> dict[str, pd.DataFrame]:
         tables["behaviour"] = r.behaviour
     if r.cross_resolution is not None:
         tables["cross_resolution"] = r.cross_resolution
+    if r.thresholds is not None:
+        tables["failure_thresholds"] = r.thresholds
     return tables
 
 
@@ -108,6 +110,8 @@ def _json(r: ProbeResults) -> str:
         "behaviour": None if r.behaviour is None else r.behaviour.to_dict(orient="records"),
         "cross_resolution": None if r.cross_resolution is None
         else r.cross_resolution.to_dict(orient="records"),
+        "failure_thresholds": None if r.thresholds is None
+        else r.thresholds.to_dict(orient="records"),
         "gallery": [{k: v for k, v in g.items() if k != "image"} for g in r.gallery],
         "paper_reference": _reference().to_dict(orient="records"),
     }
@@ -155,6 +159,23 @@ def _reliability_figure(pred: pd.DataFrame) -> Figure:
     return fig
 
 
+def _threshold_summary(frame: pd.DataFrame) -> str:
+    found = frame.threshold.dropna()
+    text = (f"<p>{len(found)} of {len(frame)} positive scenes detected at full contrast; "
+            f"{int((~frame.found_at_high).sum())} missed even then.</p>")
+    if len(found):
+        q = found.quantile([0.1, 0.5, 0.9])
+        text += (f"<p>Contrast needed: 10th percentile {q[0.1]:.3f}, median {q[0.5]:.3f}, "
+                 f"90th percentile {q[0.9]:.3f}.</p>")
+        fig = Figure(figsize=(4.5, 2.6))
+        ax = fig.add_subplot()
+        ax.hist(found, bins=12, range=(0, 1))
+        ax.set_xlabel("smallest detected contrast")
+        ax.set_ylabel("scenes")
+        text += _png(fig)
+    return text
+
+
 def _gallery(r: ProbeResults) -> str:
     items = []
     for g in r.gallery:
@@ -193,6 +214,9 @@ def _html(r: ProbeResults) -> str:
                                           values="value").reset_index()
         parts += ["<h2>Cross-resolution (same scenes, resampled to the model)</h2>",
                   _table(matrix)]
+    if r.thresholds is not None:
+        parts += ["<h2>Failure thresholds: smallest detected contrast per scene</h2>",
+                  _threshold_summary(r.thresholds)]
     parts += ["<h2>Worst errors</h2>", _gallery(r),
               "<h2>The papers' reference values (real patches)</h2>", _table(_reference()),
               f"<p><small>{html.escape(json.dumps(r.provenance))}</small></p>"]

@@ -36,6 +36,8 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--no-behaviour", action="store_true", help="skip the behavioural tests")
     p.add_argument("--no-cross-resolution", action="store_true",
                    help="skip the cross-resolution matrix")
+    p.add_argument("--no-thresholds", action="store_true",
+                   help="skip the per-scene failure thresholds (contrast bisection)")
     p.add_argument("--out", type=Path, required=True, help="report folder")
     p.set_defaults(run=run_probe)
 
@@ -75,7 +77,8 @@ def run_probe(args: argparse.Namespace) -> int:
                                      resample=args.resample)
     from tqdm import tqdm
 
-    stages = 1 + len(sweeps) + (not args.no_behaviour) + (not args.no_cross_resolution)
+    stages = (1 + len(sweeps) + (not args.no_behaviour) + (not args.no_cross_resolution)
+              + (not args.no_thresholds))
     with tqdm(total=stages, desc="probe", unit="stage") as bar:
         def advance(stage: str) -> None:
             bar.set_postfix_str(stage)
@@ -84,6 +87,7 @@ def run_probe(args: argparse.Namespace) -> int:
         results = evalkit.run_probe(
             predictor, scenario, n=args.n, seed=args.seed, sweeps=sweeps,
             behaviour=not args.no_behaviour, resolutions=not args.no_cross_resolution,
+            thresholds=not args.no_thresholds,
             n_bootstrap=args.bootstrap, progress=advance)
     page = evalkit.build_report(results, args.out)
     m = results.metrics

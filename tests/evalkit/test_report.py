@@ -25,7 +25,8 @@ def test_report_files_numbers_and_provenance(tmp_path, results):
     page = build_report(results, tmp_path / "rep")
     names = {p.name for p in (tmp_path / "rep").iterdir()}
     assert {"report.html", "report.json", "metrics.csv", "sweeps.csv", "behaviour.csv",
-            "cross_resolution.csv", "predictions.csv", "paper_reference.csv"} == names
+            "cross_resolution.csv", "predictions.csv", "paper_reference.csv",
+            "failure_thresholds.csv"} == names
     doc = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert doc["metrics"]["values"]["tp"] == results.metrics["tp"]
     assert doc["seed"] == 1 and "numpy" in doc["provenance"]["versions"]
@@ -39,8 +40,20 @@ def test_html_is_self_contained(tmp_path, results):
     assert "http://" not in text and "https://" not in text
     assert text.count("data:image/png;base64,") >= 3
     for section in ("Behavioural tests", "Cross-resolution", "Worst errors", "Sweep: contrast",
-                    "reference values"):
+                    "reference values", "Failure thresholds"):
         assert section in text
+    from html.parser import HTMLParser
+
+    class Images(HTMLParser):
+        count = 0
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                Images.count += 1
+                assert dict(attrs)["src"].startswith("data:image/png;base64,")
+
+    Images().feed(text)
+    assert Images.count >= 4
 
 
 def test_a_failed_report_leaves_nothing(tmp_path, results, monkeypatch):
