@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import _probe, _synth
+from . import _probe, _synth, _train, _tune
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     _synth.add_parser(commands)
     _probe.add_parser(commands)
+    _train.add_parser(commands)
+    _tune.add_parser(commands)
     return parser
 
 

@@ -11,6 +11,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from mcc_core._bundled import bundled_model_path, load_bundled_model
 from mcc_core._data import (
     AUGMENTATIONS,
     Splits,
@@ -47,26 +48,37 @@ from mcc_core._models import (
     build_shallow_cnn,
     transfer,
 )
+from mcc_core._runs import MODELS, Run, build_model, run_training
 from mcc_core._train import TrainResult, train
+from mcc_core._tune import PAPER_BEST, TABLE2_SPACE, TuneResult, count_params, tune
 
 __all__ = [
     "AUGMENTATIONS",
+    "MODELS",
+    "PAPER_BEST",
     "PATCH_SIZES",
     "BaselineName",
     "FeatureMaps",
     "FilterSpectra",
     "LoadedModel",
     "PatchSet",
+    "Run",
     "Splits",
+    "TABLE2_SPACE",
     "TrainResult",
+    "TuneResult",
     "augment",
     "build_baseline",
+    "build_model",
+    "bundled_model_path",
     "build_mobilenet_classifier",
     "build_shallow_cnn",
     "compute_confusion_metrics",
+    "count_params",
     "feature_maps",
     "filter_frequency_response",
     "grad_cam",
+    "load_bundled_model",
     "load_model",
     "load_patch_folder",
     "mc_band_cyc_per_mm",
@@ -76,6 +88,7 @@ __all__ = [
     "plot_grad_cam",
     "plot_mean_f2",
     "prepare_splits",
+    "run_training",
     "save_model",
     "sidecar_path",
     "split_indices",
@@ -84,4 +97,5 @@ __all__ = [
     "to_dataset",
     "train",
     "transfer",
+    "tune",
 ]

@@ -1,0 +1,113 @@
+"""One training run as the papers ran it, from data on disk or synthetic data, to a saved model.
+
+This is what `mcc train` does; the command line only parses its arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import synth
+
+from ._data import prepare_splits, split_indices, synthetic_arrays
+from ._folders import load_patch_folder
+from ._io import save_model
+from ._models import build_baseline, build_mobilenet_classifier, build_shallow_cnn
+from ._train import TrainResult, train
+
+MODELS = ("mobilenet", "shallow", "vgg16", "resnet50", "densenet121")
+_SIZES = {50: 200, 70: 144, 100: 100}
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run: the training result and where the model was saved."""
+
+    result: TrainResult
+    model_path: Path
+    metadata: dict[str, Any]
+
+
+def build_model(name: str, input_size: int) -> Any:
+    """The named classifier, uncompiled, at `input_size`."""
+    if name == "mobilenet":
+        return build_mobilenet_classifier(input_size)
+    if name == "shallow":
+        return build_shallow_cnn(input_size)
+    if name in MODELS:
+        return build_baseline(name, input_size)  # type: ignore[arg-type]
+    raise ValueError(f"`model` must be one of {MODELS}; got model={name!r}.")
+
+
+def run_training(model_name: str, resolution_um: int, data: str | os.PathLike[str], *,
+                 out_dir: str | os.PathLike[str], epochs: int, batch_size: int,
+                 learning_rate: float = 1e-3, scene: synth.SceneConfig | None = None,
+                 n: int = 2000, seed: int = 0, overwrite: bool = False,
+                 verbose: Any = "auto") -> Run:
+    """Train `model_name` at `resolution_um` on a patch folder or ``"synthetic"`` data.
+
+    A folder is split 64/16/20 (stratified, seeded) and its training subset augmented with the
+    papers' four transforms after the split; synthetic data (`n` patches of `scene`) is split
+    the same way, without augmentation (every patch is already new). The model with the best
+    validation accuracy is saved as ``out_dir/model.keras`` with its JSON sidecar.
+    """
+    if resolution_um not in _SIZES:
+        raise ValueError(f"`resolution_um` must be one of (50, 70, 100); "
+                         f"got resolution_um={resolution_um!r}.")
+    size = _SIZES[resolution_um]
+    out = Path(out_dir)
+    target = out / "model.keras"
+    if target.exists() and not overwrite:
+        raise ValueError(f"`out_dir` already holds a model ({target}); pass overwrite=True "
+                         "(CLI: --overwrite) to replace it.")
+    if str(data) == "synthetic":
+        config = scene or synth.SceneConfig()
+        x, y = synthetic_arrays(config, n, resolution_um=resolution_um, seed=seed)
+        parts = split_indices(y, seed=seed)
+        train_set, val_set, test_set = ((x[i], y[i]) for i in parts)
+        dataset = {"source": "synthetic", "n": n, "seed": seed, "scene": config.to_dict(),
+                   "sha256": hashlib.sha256(config.to_json().encode()).hexdigest()}
+    else:
+        patches = load_patch_folder(data, input_size=size)
+        splits = prepare_splits(patches, seed=seed, batch_size=batch_size)
+        train_set, val_set, test_set = splits.train, splits.val, splits.test
+        dataset = {"source": str(Path(data).resolve()), "n": len(patches), "seed": seed,
+                   "counts": splits.counts, "sha256": _manifest_hash(Path(data))}
+    model = build_model(model_name, size)
+    result = train(model, train_set, val_set, epochs=epochs, batch_size=batch_size,
+                   learning_rate=learning_rate, out_dir=out, test=test_set, verbose=verbose)
+    metadata = {
+        "builder": model_name, "input_size": size, "resolution_um": resolution_um,
+        "training": {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+                     "best_epoch": result.best_epoch,
+                     "best_val_accuracy": result.best_val_accuracy,
+                     "wall_time_s": result.wall_time_s},
+        "dataset": dataset,
+        "test_metrics": result.test_metrics,
+    }
+    save_model(model, target, metadata=_plain(metadata))
+    return Run(result, target, metadata)
+
+
+def _manifest_hash(folder: Path) -> str | None:
+    manifest = folder / "manifest.json"
+    return hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists() else None
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: NaN becomes None, numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value

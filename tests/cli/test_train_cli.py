@@ -1,0 +1,73 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mcc_cli import main
+
+pytest.importorskip("keras")
+
+
+def test_train_on_synthetic_data_writes_a_loadable_model(tmp_path, capsys):
+    import mcc_core
+
+    out = tmp_path / "run"
+    code = main(["train", "--model", "shallow", "--resolution", "100", "--data", "synthetic",
+                 "--n", "80", "--epochs", "1", "--batch-size", "16", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    loaded = mcc_core.load_model(out / "model.keras")
+    assert loaded.metadata["builder"] == "shallow" and loaded.metadata["resolution_um"] == 100
+    assert loaded.metadata["dataset"]["source"] == "synthetic"
+    assert {"history.csv", "curves.png", "result.json", "model.json"} <= {
+        p.name for p in out.iterdir()}
+    x = np.random.default_rng(0).random((3, 100, 100, 1), dtype=np.float32)
+    again = mcc_core.load_model(out / "model.keras").model
+    np.testing.assert_array_equal(loaded.model.predict(x, verbose=0),
+                                  again.predict(x, verbose=0))
+    assert main(["train", "--model", "shallow", "--resolution", "100", "--data", "synthetic",
+                 "--n", "80", "--epochs", "1", "--batch-size", "16", "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def _folder(root, classes=(0, 1), size=100):
+    for label in classes:
+        for i in range(3):
+            path = root / f"class_{label}" / f"{i}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.full((size, size), 40 * i, np.uint8)).save(path)
+    return root
+
+
+@pytest.mark.parametrize(("make", "needle"), [
+    (lambda p: p / "missing", "--data"),
+    (lambda p: _folder(p / "one", classes=(1,)), "class"),
+    (lambda p: _folder(p / "big", size=144), "144"),
+])
+def test_bad_data_is_one_line_and_writes_nothing(tmp_path, capsys, make, needle):
+    data = make(tmp_path)
+    out = tmp_path / "out"
+    code = main(["train", "--model", "shallow", "--resolution", "100", "--data", str(data),
+                 "--epochs", "1", "--batch-size", "4", "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and needle in err and len(err.splitlines()) == 1
+    assert not (out / "model.keras").exists()
+
+
+def test_parser_refuses_unknown_models_and_resolutions(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--model", "alexnet", "--resolution", "70", "--data", "synthetic",
+              "--epochs", "1", "--batch-size", "4", "--out", "x"])
+    assert info.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["train", "--model", "shallow", "--resolution", "60", "--data", "synthetic",
+              "--epochs", "1", "--batch-size", "4", "--out", "x"])
+
+
+def test_scene_file_only_with_synthetic_data(tmp_path, capsys):
+    scene = tmp_path / "s.json"
+    scene.write_text(json.dumps({"contrast_range": [0.3, 0.5]}))
+    code = main(["train", "--model", "shallow", "--resolution", "100", "--data",
+                 str(_folder(tmp_path / "d")), "--scene", str(scene), "--epochs", "1",
+                 "--batch-size", "4", "--out", str(tmp_path / "o")])
+    assert code == 2 and "--scene" in capsys.readouterr().err
