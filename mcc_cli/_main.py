@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import _probe, _synth, _train, _tune
+from . import _experiment, _probe, _synth, _train, _tune
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     _probe.add_parser(commands)
     _train.add_parser(commands)
     _tune.add_parser(commands)
+    _experiment.add_parser(commands)
     return parser
 
 

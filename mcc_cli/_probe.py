@@ -80,15 +80,17 @@ def run_probe(args: argparse.Namespace) -> int:
     stages = (1 + len(sweeps) + (not args.no_behaviour) + (not args.no_cross_resolution)
               + (not args.no_thresholds))
     with tqdm(total=stages, desc="probe", unit="stage") as bar:
-        def advance(stage: str) -> None:
+        def advance(stage: str) -> None:  # a stage starts: the one before it is done
+            if bar.postfix:
+                bar.update(1)
             bar.set_postfix_str(stage)
-            bar.update(1)
 
         results = evalkit.run_probe(
             predictor, scenario, n=args.n, seed=args.seed, sweeps=sweeps,
             behaviour=not args.no_behaviour, resolutions=not args.no_cross_resolution,
             thresholds=not args.no_thresholds,
             n_bootstrap=args.bootstrap, progress=advance)
+        bar.update(1)
     page = evalkit.build_report(results, args.out)
     m = results.metrics
     print(f"{page}: accuracy {m['accuracy']:.3f}, sensitivity {m['recall']:.3f}, "

@@ -22,6 +22,7 @@ from mcc_core._data import (
     synthetic_dataset,
     to_dataset,
 )
+from mcc_core._experiment import ExperimentResult, run_experiment
 from mcc_core._explain import (
     FeatureMaps,
     FilterSpectra,
@@ -58,6 +59,7 @@ __all__ = [
     "PAPER_BEST",
     "PATCH_SIZES",
     "BaselineName",
+    "ExperimentResult",
     "FeatureMaps",
     "FilterSpectra",
     "LoadedModel",
@@ -88,6 +90,7 @@ __all__ = [
     "plot_grad_cam",
     "plot_mean_f2",
     "prepare_splits",
+    "run_experiment",
     "run_training",
     "save_model",
     "sidecar_path",

@@ -51,3 +51,12 @@ def test_not_a_model_is_refused(tmp_path, capsys):
     bad.write_bytes(np.arange(10).tobytes())
     assert main(["probe", "--model", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "not a readable Keras model" in capsys.readouterr().err
+
+
+def test_probe_defaults_to_the_bundled_model(tmp_path, capsys):
+    code = main(["probe", "--resolution", "100", "--n", "20", "--bootstrap", "20",
+                 "--no-behaviour", "--no-cross-resolution", "--no-thresholds",
+                 "--out", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert doc["model"]["name"] == "shallow_100um.keras" and doc["model"]["parameters"] == 8301

@@ -1,0 +1,62 @@
+"""Training input speed: on-the-fly synthetic data against pre-materialised tensors.
+
+Prints, for the lightweight CNN and the MobileNetV2 classifier at 144 px (70 µm), training
+steps/s fed by `mcc_core.synthetic_dataset` (patches generated while the model trains) and by
+the same number of patches already in memory (`tf.data.Dataset.from_tensor_slices`), their
+ratio (DESIGN target >= 0.9: the generator must not starve the model), and inference
+patches/s. Random weights: speed does not depend on them.
+
+Usage: python benchmarks/bench_train.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import keras
+import tensorflow as tf
+
+import mcc_core
+import synth
+
+BATCH = 16
+
+
+def steps_per_second(model: keras.Model, dataset: tf.data.Dataset, steps: int) -> float:
+    model.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0)  # warm up (graph, threads)
+    t = time.perf_counter()
+    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+    return steps / (time.perf_counter() - t)
+
+
+def measure(name: str, model: keras.Model, steps: int) -> None:
+    config = synth.SceneConfig()
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    n = (steps + 2) * BATCH
+    x, y = mcc_core.synthetic_arrays(config, n, resolution_um=70, seed=1)
+    tensors = tf.data.Dataset.from_tensor_slices((x, y.astype("float32"))).batch(BATCH).repeat()
+    flowing = mcc_core.synthetic_dataset(config, resolution_um=70, seed=2, batch_size=BATCH)
+    fixed = steps_per_second(model, tensors, steps)
+    live = steps_per_second(model, flowing, steps)
+    model.predict(x[:64], batch_size=64, verbose=0)
+    t = time.perf_counter()
+    model.predict(x, batch_size=64, verbose=0)
+    infer = len(x) / (time.perf_counter() - t)
+    print(f"{name:<22} {live:8.2f} {fixed:8.2f} {live / fixed:6.2f} {infer:10.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps")
+    args = parser.parse_args()
+    print(f"batch {BATCH}, 70 um (144 px); steps/s on the fly, on tensors, ratio "
+          "(target >= 0.9), inference patches/s")
+    print(f"{'model':<22} {'on-fly':>8} {'tensors':>8} {'ratio':>6} {'infer/s':>10}")
+    measure("lightweight CNN", mcc_core.build_shallow_cnn(144), 40 if args.quick else 150)
+    measure("MobileNetV2 classifier", mcc_core.build_mobilenet_classifier(144),
+            6 if args.quick else 20)
+
+
+if __name__ == "__main__":
+    main()
