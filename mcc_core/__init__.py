@@ -22,7 +22,7 @@ from mcc_core._data import (
     synthetic_dataset,
     to_dataset,
 )
-from mcc_core._experiment import ExperimentResult, run_experiment
+from mcc_core._experiment import ExperimentResult, ExperimentScale, paper_tables, run_experiment
 from mcc_core._explain import (
     FeatureMaps,
     FilterSpectra,
@@ -60,6 +60,7 @@ __all__ = [
     "PATCH_SIZES",
     "BaselineName",
     "ExperimentResult",
+    "ExperimentScale",
     "FeatureMaps",
     "FilterSpectra",
     "LoadedModel",
@@ -89,6 +90,7 @@ __all__ = [
     "plot_filter_spectra",
     "plot_grad_cam",
     "plot_mean_f2",
+    "paper_tables",
     "prepare_splits",
     "run_experiment",
     "run_training",

@@ -223,15 +223,16 @@ def prepare_splits(patchset: PatchSet, *, seed: int, batch_size: int,
 
 
 def synthetic_dataset(config: synth.SceneConfig, *, resolution_um: int, seed: int,
-                      batch_size: int, n_batches: int | None = None, block: int = 512
-                      ) -> tf.data.Dataset:
+                      batch_size: int, n_batches: int | None = None, block: int = 512,
+                      processes: int = 1) -> tf.data.Dataset:
     """Batches of `synth` patches generated on the fly, in the background, while a model trains.
 
     Batch k holds dataset indices ``[k * batch_size, (k + 1) * batch_size)`` of `seed`: the
     stream is the same on every run and every pass (each starts at batch 0), whatever the timing.
-    A helper thread generates the next block while the current one is consumed; generating
-    blocks in worker processes (which re-import the ``__main__`` module, so guard scripts with
-    ``if __name__ == "__main__":``) keeps that work off the training process's cores.
+    A helper thread generates the next block while the current one is consumed; with
+    ``processes > 1`` the blocks are rendered in worker processes, out of reach of the training
+    process's interpreter lock (scripts must then guard their entry point with
+    ``if __name__ == "__main__":``, as with any multiprocessing).
 
     Parameters
     ----------
@@ -245,7 +246,9 @@ def synthetic_dataset(config: synth.SceneConfig, *, resolution_um: int, seed: in
         Batches per pass; None streams forever (give Keras ``steps_per_epoch``).
     block : int
         Patches per ``synth.generate_indices`` call, rounded down to whole batches (at least
-        one); `synth` shares blocks of 256 or more among worker processes.
+        one).
+    processes : int
+        Worker processes rendering each block (`synth.generate`'s `processes`).
 
     Returns
     -------
@@ -264,7 +267,8 @@ def synthetic_dataset(config: synth.SceneConfig, *, resolution_um: int, seed: in
         """Batches k, k + 1, ... of one block, concatenated."""
         count = per_block if n_batches is None else min(per_block, n_batches - k)
         rows = range(k * batch_size, (k + count) * batch_size)
-        made = synth.generate_indices(config, rows, resolution_um=resolution_um, seed=seed)
+        made = synth.generate_indices(config, rows, resolution_um=resolution_um, seed=seed,
+                                      processes=processes)
         return made.images[..., np.newaxis], made.labels.astype(np.float32)
 
     def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:

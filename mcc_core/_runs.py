@@ -53,10 +53,51 @@ def run_training(model_name: str, resolution_um: int, data: str | os.PathLike[st
     """Train `model_name` at `resolution_um` on a patch folder or ``"synthetic"`` data.
 
     A folder is split 64/16/20 (stratified, seeded) and its training subset augmented with the
-    papers' four transforms after the split; synthetic data (`n` patches of `scene`) is split
-    the same way, without augmentation (every patch is already new). The model with the best
-    validation accuracy is saved as ``out_dir/model.keras`` with its JSON sidecar.
+    papers' four transforms after the split; synthetic data (`n` patches of `scene`, patch *i*
+    drawn from ``default_rng([seed, i])``) is split the same way by index, without
+    augmentation (every patch is already new). The weights of the best validation-accuracy
+    epoch are saved as ``out_dir/model.keras`` with its JSON sidecar ``model.json``; ``train``
+    writes ``history.csv``, ``curves.png`` and ``result.json`` beside them.
+
+    Parameters
+    ----------
+    model_name : {"mobilenet", "shallow", "vgg16", "resnet50", "densenet121"}
+    resolution_um : {50, 70, 100}
+        Pixel spacing; the input size is 200, 144 or 100 px.
+    data : str or path-like
+        A patch folder (``class_0/`` ``class_1/`` PNGs or a `synth` dataset) or ``"synthetic"``.
+    out_dir : str or path-like
+        Output folder, written only after the data were read and accepted.
+    epochs, batch_size : int
+    learning_rate : float, optional
+        Adam learning rate, default 1e-3.
+    scene : synth.SceneConfig, optional
+        Scene of the synthetic data (default ``synth.SceneConfig()``).
+    n : int, optional
+        Number of synthetic patches (default 2000).
+    seed : int, optional
+        Seed of the synthetic data and of the split.
+    overwrite : bool, optional
+        Replace a model already in `out_dir` (refused by default).
+    verbose : {"auto", 0, 1, 2}, optional
+        Keras progress output.
+
+    Returns
+    -------
+    run : Run
+        The training result, the model's path and the sidecar metadata (builder, input size,
+        resolution, training configuration, dataset description with its SHA-256: of
+        ``manifest.json`` for a folder that has one, of the scene's JSON for synthetic data,
+        and the test metrics).
+
+    Raises
+    ------
+    ValueError
+        Unknown model or resolution, a model already in `out_dir`, or unusable data (missing,
+        empty or one-class folder, unreadable PNG, patches of another size).
     """
+    if model_name not in MODELS:
+        raise ValueError(f"`model` must be one of {MODELS}; got model={model_name!r}.")
     if resolution_um not in _SIZES:
         raise ValueError(f"`resolution_um` must be one of (50, 70, 100); "
                          f"got resolution_um={resolution_um!r}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ._models import build_shallow_cnn
+from ._validation import _check_images, _check_int, _check_labels
 
 TABLE2_SPACE: dict[str, tuple[Any, ...]] = {
     "filters1": (4, 6, 8, 10, 12),
@@ -23,16 +25,36 @@ TABLE2_SPACE: dict[str, tuple[Any, ...]] = {
     "batch_size": (16, 32, 64, 128),
     "learning_rate": (1e-2, 1e-3, 1e-4),
 }
-"""Seed 001, Table 2: the search space of the lightweight CNN."""
+"""Seed 001, Table 2: the search space of the lightweight CNN (CL1 filters and kernel side,
+CL2 filters and kernel side, mini-batch size, Adam learning rate)."""
 
-PAPER_BEST = {"filters1": 6, "kernel1": 9, "filters2": 16, "kernel2": 9, "batch_size": 64,
-              "learning_rate": 1e-3}
+PAPER_BEST: dict[str, Any] = {"filters1": 6, "kernel1": 9, "filters2": 16, "kernel2": 9,
+                              "batch_size": 64, "learning_rate": 1e-3}
 """The configuration the paper's search found (8,301 parameters)."""
+
+_TUNER_COLUMNS = {"tuner/epochs": "epochs", "tuner/initial_epoch": "initial_epoch",
+                  "tuner/bracket": "bracket", "tuner/round": "round"}
 
 
 @dataclass(frozen=True)
 class TuneResult:
-    """The best configuration, its validation accuracy and size, and every trial."""
+    """The outcome of `tune`.
+
+    Attributes
+    ----------
+    best : dict
+        The best configuration: one value for each key of `TABLE2_SPACE`.
+    best_val_accuracy : float
+        Its validation accuracy (the search's objective), in [0, 1].
+    n_params : int
+        Its parameter count (``build_shallow_cnn``).
+    trials : pandas.DataFrame
+        One row per completed trial, best first: ``trial_id``, the six hyperparameters,
+        Hyperband's ``epochs``, ``initial_epoch``, ``bracket`` and ``round``, ``val_accuracy``
+        and ``n_params``. Also written to ``out_dir/tuning.csv``.
+    out_dir : pathlib.Path
+        Folder holding ``tuning.csv``, ``best.json`` and keras-tuner's ``keras_tuner/``.
+    """
 
     best: dict[str, Any]
     best_val_accuracy: float
@@ -42,13 +64,27 @@ class TuneResult:
 
 
 def count_params(config: Mapping[str, Any], input_size: int = 144) -> int:
-    """Parameters of the lightweight CNN with a configuration of the space."""
+    """Parameters of the lightweight CNN built with a configuration of the space.
+
+    Parameters
+    ----------
+    config : mapping
+        Holds ``filters1``, ``kernel1``, ``filters2`` and ``kernel2`` (other keys are ignored).
+    input_size : int
+        Patch side in px; the count does not depend on it (global max pooling).
+
+    Returns
+    -------
+    int
+        E.g. 8,301 for `PAPER_BEST`; 2,589 with 5×5 kernels and 6/16 filters (Table 1).
+    """
     model = build_shallow_cnn(input_size, filters=(config["filters1"], config["filters2"]),
                               kernel_sizes=(config["kernel1"], config["kernel2"]))
     return int(model.count_params())
 
 
 def _hypermodel(input_size: int, space: Mapping[str, Sequence[Any]]) -> Any:
+    """A keras-tuner HyperModel whose `fit` also tunes the mini-batch size."""
     import keras_tuner
 
     class ShallowHyperModel(keras_tuner.HyperModel):  # type: ignore[misc]
@@ -59,7 +95,7 @@ def _hypermodel(input_size: int, space: Mapping[str, Sequence[Any]]) -> Any:
                          hp.Choice("filters2", list(space["filters2"]))),
                 kernel_sizes=(hp.Choice("kernel1", list(space["kernel1"])),
                               hp.Choice("kernel2", list(space["kernel2"]))))
-            rate = hp.Choice("learning_rate", [float(v) for v in space["learning_rate"]])
+            rate = hp.Choice("learning_rate", list(space["learning_rate"]))
             model.compile(optimizer=keras.optimizers.Adam(rate), loss="binary_crossentropy",
                           metrics=["accuracy"])
             return model
@@ -71,51 +107,137 @@ def _hypermodel(input_size: int, space: Mapping[str, Sequence[Any]]) -> Any:
     return ShallowHyperModel()
 
 
+def _check_space(space: object) -> dict[str, list[Any]]:
+    """Return `space` as lists of values, or raise naming `space` and the offending key."""
+    if not isinstance(space, Mapping) or set(space) != set(TABLE2_SPACE):
+        keys = sorted(space) if isinstance(space, Mapping) else type(space).__name__
+        raise ValueError(f"`space` must map exactly the keys {sorted(TABLE2_SPACE)} to values; "
+                         f"got {keys}.")
+    checked: dict[str, list[Any]] = {}
+    cast: type[int] | type[float]
+    for key in TABLE2_SPACE:
+        values = space[key]
+        if isinstance(values, str) or not isinstance(values, Sequence) or not values:
+            raise ValueError(f"`space[{key!r}]` must be a non-empty sequence; got {values!r}.")
+        if key == "learning_rate":
+            ok = all(isinstance(v, float | int | np.number) and not isinstance(v, bool)
+                     and math.isfinite(v) and v > 0 for v in values)
+            rule, cast = "positive numbers", float
+        else:
+            ok = all(isinstance(v, int | np.integer) and not isinstance(v, bool) and v > 0
+                     for v in values)
+            rule, cast = "positive integers", int
+        if not ok or len(set(values)) != len(values):
+            raise ValueError(f"`space[{key!r}]` must hold distinct {rule}; got {values!r}.")
+        checked[key] = [cast(v) for v in values]  # keras-tuner wants plain Python values
+    return checked
+
+
+def _check_subset(name: str, subset: object, input_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (images, labels) of a subset, or raise naming `name`."""
+    if not isinstance(subset, tuple | list) or len(subset) != 2:
+        raise ValueError(f"`{name}` must be an (images, labels) pair; got {type(subset).__name__}.")
+    try:
+        images = _check_images(subset[0])
+        labels = _check_labels(subset[1], len(images))
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"`{name}`: {exc}") from None
+    if images.shape[1:3] != (input_size, input_size) or len(images) == 0:
+        raise ValueError(f"`{name}` images must have shape (N >= 1, {input_size}, {input_size}, 1)"
+                         f" for input_size={input_size}; got shape {images.shape}.")
+    return images.astype(np.float32, copy=False), labels.astype(np.float32)
+
+
+def _trial_table(oracle: Any, input_size: int) -> pd.DataFrame:
+    """One row per completed trial, best first, with each configuration's parameter count."""
+    counts: dict[tuple[int, ...], int] = {}
+    rows = []
+    for trial in oracle.get_best_trials(len(oracle.trials)):  # completed ones first, by score
+        if trial.status != "COMPLETED" or trial.score is None:
+            continue
+        values = trial.hyperparameters.values
+        shape = tuple(values[k] for k in ("filters1", "kernel1", "filters2", "kernel2"))
+        if shape not in counts:
+            counts[shape] = count_params(values, input_size)
+        rows.append({"trial_id": trial.trial_id, **{k: values[k] for k in TABLE2_SPACE},
+                     **{new: values.get(old) for old, new in _TUNER_COLUMNS.items()},
+                     "val_accuracy": float(trial.score), "n_params": counts[shape]})
+    return pd.DataFrame(rows)
+
+
 def tune(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], *,
          input_size: int, max_epochs: int, out_dir: str | os.PathLike[str], seed: int = 0,
          factor: int = 3, hyperband_iterations: int = 1,
          space: Mapping[str, Sequence[Any]] = TABLE2_SPACE) -> TuneResult:
-    """Hyperband search (objective: validation accuracy) of the lightweight CNN.
+    """Hyperband search of the lightweight CNN's filters, kernels, batch size and learning rate.
 
-    Writes ``tuning.csv`` (every trial) and ``best.json`` to `out_dir`; keras-tuner's working
-    files go to ``out_dir/keras_tuner`` (replaced on every call).
+    keras-tuner's Hyperband (objective: validation accuracy) trains configurations drawn from
+    `space` (the paper's Table 2 by default) with Adam and binary cross-entropy.
+
+    Parameters
+    ----------
+    train, val : (images, labels)
+        images : ndarray of shape (N, input_size, input_size, 1), float32 in [0, 1];
+        labels : ndarray of shape (N,), int in {0, 1}.
+    input_size : int
+        Patch side in px (200, 144 or 100 at 50, 70 or 100 µm).
+    max_epochs : int
+        Most epochs a configuration is trained for (Hyperband's ``max_epochs``, >= 1).
+    out_dir : path
+        Receives ``tuning.csv`` (every completed trial) and ``best.json``, written atomically;
+        keras-tuner's working files go to ``out_dir/keras_tuner`` (replaced on every call).
+    seed : int
+        Seeds the configurations drawn and Keras' weight initialisation.
+    factor : int
+        Hyperband's reduction factor (>= 2).
+    hyperband_iterations : int
+        Times the whole Hyperband algorithm is run (>= 1).
+    space : mapping
+        Candidate values for each key of `TABLE2_SPACE`; give a smaller mapping for a quick search.
+
+    Returns
+    -------
+    TuneResult
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the argument at fault.
     """
     import keras_tuner
 
-    if set(space) != set(TABLE2_SPACE) or any(not len(v) for v in space.values()):
-        raise ValueError(f"`space` must give values for each of {sorted(TABLE2_SPACE)}.")
-    for name, value in (("max_epochs", max_epochs), ("factor", factor),
-                        ("hyperband_iterations", hyperband_iterations)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < (2 if name == "factor"
-                                                                             else 1):
-            raise ValueError(f"`{name}` must be an integer >= {2 if name == 'factor' else 1}; "
-                             f"got {name}={value!r}.")
+    size = _check_int("input_size", input_size, 1)
+    for name, value, low in (("max_epochs", max_epochs, 1), ("seed", seed, 0),
+                             ("factor", factor, 2),
+                             ("hyperband_iterations", hyperband_iterations, 1)):
+        _check_int(name, value, low)
+    checked = _check_space(space)
+    data = _check_subset("train", train, size)
+    validation = _check_subset("val", val, size)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     tuner = keras_tuner.Hyperband(
-        _hypermodel(input_size, space), objective="val_accuracy", max_epochs=max_epochs,
+        _hypermodel(size, checked), objective="val_accuracy", max_epochs=max_epochs,
         factor=factor, hyperband_iterations=hyperband_iterations, seed=seed,
         directory=str(out), project_name="keras_tuner", overwrite=True)
-    tuner.search(train[0], train[1], validation_data=val, verbose=0)
-    rows = []
-    for trial in tuner.oracle.trials.values():
-        if trial.score is not None:
-            rows.append({**trial.hyperparameters.values, "val_accuracy": trial.score,
-                         "n_params": count_params(trial.hyperparameters.values, input_size)})
-    trials = pd.DataFrame(rows).sort_values("val_accuracy", ascending=False, kind="stable")
-    best = {k: v for k, v in tuner.get_best_hyperparameters(1)[0].values.items()
-            if k in TABLE2_SPACE}
-    result = TuneResult(best, float(trials.val_accuracy.iloc[0]), count_params(best, input_size),
-                        trials.reset_index(drop=True), out)
+    tuner.search(*data, validation_data=validation, verbose=0)
+    trials = _trial_table(tuner.oracle, size)
+    if trials.empty:
+        raise RuntimeError("keras-tuner completed no trial; see out_dir/keras_tuner.")
+    top = trials.iloc[0]
+    best = {k: np.asarray(top[k]).item() for k in TABLE2_SPACE}  # plain Python, for JSON
+    result = TuneResult(best, float(top["val_accuracy"]), int(top["n_params"]), trials, out)
     _write(out / "tuning.csv", trials.to_csv(index=False))
     _write(out / "best.json", json.dumps({"best": best, "val_accuracy": result.best_val_accuracy,
-                                          "n_params": result.n_params,
-                                          "paper_best": PAPER_BEST}, indent=2))
+                                          "n_params": result.n_params, "input_size": size,
+                                          "max_epochs": max_epochs, "seed": seed,
+                                          "space": checked, "paper_best": PAPER_BEST}, indent=2))
     return result
 
 
 def _write(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically (temporary name, then rename)."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
