@@ -8,7 +8,6 @@ each subset, so no transformed copy of a patch can land in another subset than i
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -229,7 +228,8 @@ def synthetic_dataset(config: synth.SceneConfig, *, resolution_um: int, seed: in
 
     Batch k holds dataset indices ``[k * batch_size, (k + 1) * batch_size)`` of `seed`: the
     stream is the same on every run and every pass (each starts at batch 0), whatever the timing.
-    A helper thread generates the next block while the current one is consumed; with
+    A helper thread generates the next block while the current one is consumed (blocks grow
+    from one batch to `block` patches, so a pass starts after one batch's work); with
     ``processes > 1`` the blocks are rendered in worker processes, out of reach of the training
     process's interpreter lock (scripts must then guard their entry point with
     ``if __name__ == "__main__":``, as with any multiprocessing).
@@ -263,25 +263,33 @@ def synthetic_dataset(config: synth.SceneConfig, *, resolution_um: int, seed: in
         n_batches = _check_int("n_batches", n_batches, 1)
     per_block = max(1, _check_int("block", block, 1) // batch_size)
 
-    def make(k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Batches k, k + 1, ... of one block, concatenated."""
-        count = per_block if n_batches is None else min(per_block, n_batches - k)
+    def make(k: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batches k, ..., k + count - 1, concatenated."""
         rows = range(k * batch_size, (k + count) * batch_size)
         made = synth.generate_indices(config, rows, resolution_um=resolution_um, seed=seed,
                                       processes=processes)
         return made.images[..., np.newaxis], made.labels.astype(np.float32)
 
+    def blocks() -> Iterator[tuple[int, int]]:
+        """(first batch, batch count) of each block: 1, 2, 4, ... batches up to `per_block`,
+        so a new pass waits for one batch, not for a whole block."""
+        k, count = 0, 1
+        while n_batches is None or k < n_batches:
+            count = min(count, per_block) if n_batches is None else min(
+                count, per_block, n_batches - k)
+            yield k, count
+            k, count = k + count, 2 * count
+
     def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield one block's batches while a helper thread generates the next block."""
-        firsts = itertools.count(0, per_block) if n_batches is None else iter(
-            range(0, n_batches, per_block))
+        plan = blocks()
         ahead = ThreadPoolExecutor(1, thread_name_prefix="mcc-synthetic-dataset")
         try:
-            upcoming: Future | None = ahead.submit(make, next(firsts))
+            upcoming: Future | None = ahead.submit(make, *next(plan))
             while upcoming is not None:
                 images, labels = upcoming.result()
-                following = next(firsts, None)
-                upcoming = None if following is None else ahead.submit(make, following)
+                following = next(plan, None)
+                upcoming = None if following is None else ahead.submit(make, *following)
                 for j in range(0, len(labels), batch_size):
                     yield images[j:j + batch_size], labels[j:j + batch_size]
         finally:

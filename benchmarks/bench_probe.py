@@ -6,7 +6,7 @@ time of `evalkit.run_sweep` over 4 contrast values, of generating the same patch
 predict / (sweep - generation): how close the sweep's own work (adapter, metrics, bootstrap,
 bookkeeping) stays to bare inference (DESIGN target >= 0.8).
 
-Usage: python benchmarks/bench_sweep.py [--n 1000]
+Usage: python benchmarks/bench_probe.py [--n 1000]
 """
 
 from __future__ import annotations
