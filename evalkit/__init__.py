@@ -1,9 +1,11 @@
 """Robustness evaluation: model predictors and metrics with confidence intervals.
 
-Paired sweeps over any scene property, behavioural tests, failure thresholds and the
-cross-resolution matrix, and self-contained HTML/JSON/CSV reports. Keras, TensorFlow
-and onnxruntime are imported only when a model of theirs is given to `as_predictor`."""
+Paired sweeps over any scene property, behavioural tests, failure thresholds, the
+cross-resolution matrix, FROC of whole-mammogram scans, and self-contained HTML/JSON/CSV
+reports. Keras, TensorFlow and onnxruntime are imported only when a model of theirs is given
+to `as_predictor`."""
 
+from ._froc import FROCResult, ScoredImage, compute_froc
 from ._metrics import (
     Metrics,
     compute_metrics,
@@ -17,14 +19,17 @@ from ._report import build_report
 from ._sweep import PARAMETERS, condition_config, run_sweep
 
 __all__ = [
+    "FROCResult",
     "Metrics",
     "PARAMETERS",
     "Predictor",
     "ProbeResults",
+    "ScoredImage",
     "as_predictor",
     "at_resolution",
     "behavioural_tests",
     "build_report",
+    "compute_froc",
     "compute_metrics",
     "condition_config",
     "cross_resolution",

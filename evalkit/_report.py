@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ._froc import FROCResult
 from ._probe import ProbeResults
 
 # Seed 000 Table 9 and seed 001 Table 3 (real MEXBreast / INbreast patches).
@@ -34,20 +35,27 @@ _STYLE = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#2
           "padding:8px;overflow-x:auto}")
 
 
-def build_report(results: ProbeResults, out_dir: str | os.PathLike[str]) -> Path:
+def build_report(results: ProbeResults, out_dir: str | os.PathLike[str], *,
+                 froc: FROCResult | None = None) -> Path:
     """Write report.html, report.json and CSVs into `out_dir`; return the HTML path.
 
-    Everything is built in a temporary folder beside `out_dir` and moved in at the end, so a
-    failure leaves no half report.
+    With `froc` (from `compute_froc` on whole-mammogram scans) the report gains an FROC
+    section (plot and table), `froc.csv` (sensitivity at each rate), `froc_curve.csv` and a
+    `froc` block in report.json (null without it). Everything is built in a temporary folder
+    beside `out_dir` and moved in at the end, so a failure leaves no half report.
     """
     if not isinstance(results, ProbeResults):
         raise TypeError("`results` must be the ProbeResults of evalkit.run_probe.")
+    if froc is not None and not isinstance(froc, FROCResult):
+        raise TypeError("`froc` must be the FROCResult of evalkit.compute_froc or None; "
+                        f"got froc of type {type(froc).__name__}.")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"`out_dir` must be a folder; got out_dir={str(out)!r}, a file.")
     out.parent.mkdir(parents=True, exist_ok=True)
-    files = {"report.html": _html(results).encode(), "report.json": _json(results).encode()}
-    for name, frame in _tables(results).items():
+    files = {"report.html": _html(results, froc).encode(),
+             "report.json": _json(results, froc).encode()}
+    for name, frame in _tables(results, froc).items():
         files[f"{name}.csv"] = frame.to_csv(index=False).encode()
     staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
     try:
@@ -61,7 +69,7 @@ def build_report(results: ProbeResults, out_dir: str | os.PathLike[str]) -> Path
     return out / "report.html"
 
 
-def _tables(r: ProbeResults) -> dict[str, pd.DataFrame]:
+def _tables(r: ProbeResults, froc: FROCResult | None = None) -> dict[str, pd.DataFrame]:
     tables = {"metrics": r.metrics.to_frame(), "predictions": r.predictions,
               "paper_reference": _reference()}
     if r.sweeps:
@@ -72,6 +80,9 @@ def _tables(r: ProbeResults) -> dict[str, pd.DataFrame]:
         tables["cross_resolution"] = r.cross_resolution
     if r.thresholds is not None:
         tables["failure_thresholds"] = r.thresholds
+    if froc is not None:
+        tables["froc"] = froc.table
+        tables["froc_curve"] = froc.curve
     return tables
 
 
@@ -99,7 +110,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _json(r: ProbeResults) -> str:
+def _json(r: ProbeResults, froc: FROCResult | None = None) -> str:
     doc = {
         "model": r.model, "scenario": r.scenario, "seed": r.seed, "n": r.n,
         "resolution_um": r.resolution_um, "provenance": r.provenance,
@@ -114,6 +125,7 @@ def _json(r: ProbeResults) -> str:
         else r.thresholds.to_dict(orient="records"),
         "gallery": [{k: v for k, v in g.items() if k != "image"} for g in r.gallery],
         "paper_reference": _reference().to_dict(orient="records"),
+        "froc": None if froc is None else froc.to_dict(),
     }
     return json.dumps(_clean(doc), indent=2, allow_nan=False)
 
@@ -190,7 +202,26 @@ def _gallery(r: ProbeResults) -> str:
     return "".join(items) or "<p>No errors at this threshold.</p>"
 
 
-def _html(r: ProbeResults) -> str:
+def _froc_section(froc: FROCResult) -> list[str]:
+    summary = (f"{froc.n_clusters} annotated clusters in {froc.n_images} scanned mammograms; "
+               f"a cluster is found when a window scoring at or above the threshold overlaps "
+               f"its box. CPM (mean sensitivity over the rates) {froc.cpm:.3f}.")
+    fig = Figure(figsize=(4.8, 3.2))
+    ax = fig.add_subplot()
+    curve = pd.concat([pd.DataFrame({"fp_per_image": [0.0], "sensitivity": [0.0]}),
+                       froc.curve[["fp_per_image", "sensitivity"]]])
+    ax.plot(curve.fp_per_image, curve.sensitivity, drawstyle="steps-post")
+    ax.plot(froc.table.fp_per_image, froc.table.sensitivity, "o")
+    ax.set_xscale("symlog", linthresh=min(froc.fp_rates))
+    ax.set_xlim(0, max(max(froc.fp_rates), float(curve.fp_per_image.max())) * 1.1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("mean false-positive windows per image")
+    ax.set_ylabel("sensitivity (clusters found)")
+    return ["<h2>FROC on whole mammograms</h2>", f"<p>{html.escape(summary)}</p>", _png(fig),
+            _table(froc.table)]
+
+
+def _html(r: ProbeResults, froc: FROCResult | None = None) -> str:
     m = r.metrics
     summary = (f"{m.n} patches at {r.resolution_um} µm (seed {r.seed}): accuracy "
                f"{m['accuracy']:.3f}, sensitivity {m['recall']:.3f}, specificity "
@@ -217,6 +248,8 @@ def _html(r: ProbeResults) -> str:
     if r.thresholds is not None:
         parts += ["<h2>Failure thresholds: smallest detected contrast per scene</h2>",
                   _threshold_summary(r.thresholds)]
+    if froc is not None:
+        parts += _froc_section(froc)
     parts += ["<h2>Worst errors</h2>", _gallery(r),
               "<h2>The papers' reference values (real patches)</h2>", _table(_reference()),
               f"<p><small>{html.escape(json.dumps(r.provenance))}</small></p>"]

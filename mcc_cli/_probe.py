@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ._scan import load_mammogram_set, load_scan_model, read_grey_image
 from ._synth import load_config
 
 
@@ -17,7 +18,9 @@ def add_parser(commands: Any) -> None:
             "Score a model on synthetic patches of a scenario, vary properties one at a time "
             "(--sweep PARAM --values ...), run the behavioural tests and the cross-resolution "
             "matrix, and write report.html, report.json and CSVs to --out. Without --model the "
-            "bundled lightweight CNN of --resolution is used."
+            "bundled lightweight CNN of --resolution is used. With --mammograms, every PNG of "
+            "that folder is also scanned whole (mcc scan) and the report gains an FROC of the "
+            "annotated clusters."
         ),
     )
     p.add_argument("--model", type=Path, help=".keras, .h5, SavedModel folder or .onnx")
@@ -38,6 +41,12 @@ def add_parser(commands: Any) -> None:
                    help="skip the cross-resolution matrix")
     p.add_argument("--no-thresholds", action="store_true",
                    help="skip the per-scene failure thresholds (contrast bisection)")
+    p.add_argument("--mammograms", type=Path, metavar="DIR",
+                   help="folder of whole PNG mammograms at --resolution to scan for an FROC "
+                        "(a .keras or .h5 model only)")
+    p.add_argument("--annotations", type=Path, metavar="FILE",
+                   help="cluster boxes of --mammograms: CSV with image, X1, Y1, X2, Y2 "
+                        "(default DIR/annotations.csv, as `synth.write_mammograms` writes it)")
     p.add_argument("--out", type=Path, required=True, help="report folder")
     p.set_defaults(run=run_probe)
 
@@ -75,10 +84,12 @@ def run_probe(args: argparse.Namespace) -> int:
         model_path = args.model
     predictor = evalkit.as_predictor(model_path, resolution_um=args.resolution,
                                      resample=args.resample)
+    mammograms = _mammograms(args, model_path, predictor.resolution_um)
     from tqdm import tqdm
 
     stages = (1 + len(sweeps) + (not args.no_behaviour) + (not args.no_cross_resolution)
-              + (not args.no_thresholds))
+              + (not args.no_thresholds) + (mammograms is not None))
+    froc = None
     with tqdm(total=stages, desc="probe", unit="stage") as bar:
         def advance(stage: str) -> None:  # a stage starts: the one before it is done
             if bar.postfix:
@@ -90,9 +101,45 @@ def run_probe(args: argparse.Namespace) -> int:
             behaviour=not args.no_behaviour, resolutions=not args.no_cross_resolution,
             thresholds=not args.no_thresholds,
             n_bootstrap=args.bootstrap, progress=advance)
+        if mammograms is not None:
+            advance(f"scan {len(mammograms[1])} mammograms")
+            froc = _froc(*mammograms, predictor.resolution_um)
         bar.update(1)
-    page = evalkit.build_report(results, args.out)
+    page = evalkit.build_report(results, args.out, froc=froc)
     m = results.metrics
     print(f"{page}: accuracy {m['accuracy']:.3f}, sensitivity {m['recall']:.3f}, "
           f"specificity {m['specificity']:.3f} on {m.n} patches at {predictor.resolution_um} µm")
+    if froc is not None:
+        print(f"FROC on {froc.n_images} mammograms ({froc.n_clusters} clusters): CPM "
+              f"{froc.cpm:.3f}")
     return 0
+
+
+def _mammograms(args: argparse.Namespace, model_path: Path,
+                resolution_um: int) -> tuple[Any, list[tuple[Path, Any]]] | None:
+    """The model to scan with and the annotated mammograms, checked before the probe runs."""
+    if args.mammograms is None:
+        if args.annotations is not None:
+            raise ValueError("`--annotations` needs --mammograms DIR.")
+        return None
+    if args.resample:
+        raise ValueError("`--mammograms` cannot be scanned with --resample; give the "
+                         "mammograms at the model's own resolution.")
+    cases = load_mammogram_set(args.mammograms, args.annotations)
+    if not any(len(boxes) for _, boxes in cases):
+        raise ValueError("`--annotations` must list at least one cluster for an FROC; got none "
+                         f"for the {len(cases)} mammograms of {str(args.mammograms)!r}.")
+    model, _ = load_scan_model(str(model_path), resolution_um)
+    return model, cases
+
+
+def _froc(model: Any, cases: list[tuple[Path, Any]], resolution_um: int) -> Any:
+    """Scan every mammogram with `model` and compute the FROC of the annotated clusters."""
+    import evalkit
+    import mcc_core
+
+    scored = []
+    for path, boxes in cases:
+        result = mcc_core.scan(model, read_grey_image(path), resolution_um=resolution_um)
+        scored.append(evalkit.ScoredImage(result.windows, boxes, name=path.name))
+    return evalkit.compute_froc(scored)

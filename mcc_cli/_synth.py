@@ -1,4 +1,5 @@
-"""`mcc synth`: write synthetic patch datasets; `mcc synth verify DIR`: check one."""
+"""`mcc synth`: write synthetic patch datasets; `mcc synth verify DIR`: check one;
+`mcc synth mammogram`: write full-field mammograms (`_synth_mammogram`)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,21 @@ from typing import Any
 
 import synth
 
+from . import _synth_mammogram
+
 RESOLUTION_CHOICES = ("50", "70", "100", "all")
 
 
 def add_parser(commands: Any) -> None:
     p = commands.add_parser(
         "synth",
-        help="generate a synthetic patch dataset (or `mcc synth verify DIR`)",
+        help="generate a synthetic patch dataset (or `mcc synth verify DIR`, "
+             "`mcc synth mammogram`)",
         description=(
             "Generate synthetic 1 cm² patches with microcalcification clusters and write them "
             "as class_0/ class_1/ PNG folders with patches.csv, calcifications.csv and "
-            "manifest.json. `mcc synth verify DIR` checks a written dataset against its manifest."
+            "manifest.json. `mcc synth verify DIR` checks a written dataset against its manifest; "
+            "`mcc synth mammogram` writes full-field mammograms with MCC boxes."
         ),
     )
     p.add_argument("--resolution", choices=RESOLUTION_CHOICES, default="70",
@@ -36,10 +41,11 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace a dataset of another config or seed in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    sub = p.add_subparsers(dest="action", metavar="verify")
+    sub = p.add_subparsers(dest="action", metavar="{verify,mammogram}")
     v = sub.add_parser("verify", help="check a dataset folder against its manifest")
     v.add_argument("dir", type=Path)
     v.set_defaults(run=run_verify)
+    _synth_mammogram.add_parser(sub)
     p.set_defaults(run=run_synth)
 
 
@@ -87,8 +93,8 @@ def run_verify(args: argparse.Namespace) -> int:
 class _progress:
     """A tqdm bar driven by `write_dataset`'s cumulative progress callback."""
 
-    def __init__(self, total: int, label: str, *, disabled: bool) -> None:
-        self._args = {"total": total, "desc": label, "unit": "patch", "disable": disabled}
+    def __init__(self, total: int, label: str, *, disabled: bool, unit: str = "patch") -> None:
+        self._args = {"total": total, "desc": label, "unit": unit, "disable": disabled}
         self._bar: Any = None  # opened on the first report, after the inputs were accepted
 
     def __enter__(self) -> _progress:

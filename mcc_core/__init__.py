@@ -1,7 +1,8 @@
 """The papers' models and protocols: builders for the MobileNetV2 and lightweight CNN
 classifiers and the Table 6 baselines, cross-resolution transfer, saving with a JSON sidecar,
-patch folders and splits, on-the-fly synthetic data, training with the papers' metrics, and
-the explainability views.
+patch folders and splits, on-the-fly synthetic data, training with the papers' metrics,
+the explainability views, and whole-mammogram scanning (`scan`, with the case-study overlay
+and heat map).
 
 Importing this package imports Keras (TensorFlow backend); TensorFlow's C++ logging is quieted
 to warnings-and-errors level unless ``TF_CPP_MIN_LOG_LEVEL`` is already set.
@@ -38,6 +39,8 @@ from mcc_core._explain_plots import (
     plot_grad_cam,
     plot_mean_f2,
 )
+from mcc_core._extract import ExtractedPatches, extract_patches
+from mcc_core._extract_io import extract_dataset, read_annotations
 from mcc_core._folders import PatchSet, load_patch_folder
 from mcc_core._io import LoadedModel, load_model, save_model, sidecar_path
 from mcc_core._metrics import compute_confusion_metrics
@@ -50,6 +53,9 @@ from mcc_core._models import (
     transfer,
 )
 from mcc_core._runs import MODELS, Run, build_model, run_training
+from mcc_core._scan import scan
+from mcc_core._scan_grid import ScanResult
+from mcc_core._scan_views import render_case_study, render_heatmap
 from mcc_core._train import TrainResult, train
 from mcc_core._tune import PAPER_BEST, TABLE2_SPACE, TuneResult, count_params, tune
 
@@ -61,11 +67,13 @@ __all__ = [
     "BaselineName",
     "ExperimentResult",
     "ExperimentScale",
+    "ExtractedPatches",
     "FeatureMaps",
     "FilterSpectra",
     "LoadedModel",
     "PatchSet",
     "Run",
+    "ScanResult",
     "Splits",
     "TABLE2_SPACE",
     "TrainResult",
@@ -78,6 +86,8 @@ __all__ = [
     "build_shallow_cnn",
     "compute_confusion_metrics",
     "count_params",
+    "extract_dataset",
+    "extract_patches",
     "feature_maps",
     "filter_frequency_response",
     "grad_cam",
@@ -92,9 +102,13 @@ __all__ = [
     "plot_mean_f2",
     "paper_tables",
     "prepare_splits",
+    "read_annotations",
     "run_experiment",
+    "render_case_study",
+    "render_heatmap",
     "run_training",
     "save_model",
+    "scan",
     "sidecar_path",
     "split_indices",
     "synthetic_arrays",

@@ -2,7 +2,9 @@
 
 Two stages: `sample_scene` draws every random number of a scene (in mm, resolution-free);
 `render` turns a scene into pixels at 50, 70 or 100 µm. `generate` and `write_dataset` do this
-for many patches, reproducibly per (seed, index). This package never imports TensorFlow.
+for many patches, reproducibly per (seed, index). `sample_mammogram` and
+`render_mammogram_scene` do the same for full-field mammograms (`render_mammogram`,
+`write_mammograms`). This package never imports TensorFlow.
 """
 
 from ._config import (
@@ -16,6 +18,9 @@ from ._config import (
 )
 from ._dataset import VerifyReport, verify_dataset, write_dataset
 from ._generate import Batch, generate, generate_indices
+from ._mammogram import Mammogram, render_mammogram, render_mammogram_scene
+from ._mammogram_io import write_mammograms
+from ._mammogram_scene import MammogramScene, sample_mammogram
 from ._render import Patch, render
 from ._scene import Calcification, Lumps, Scene, sample_scene
 
@@ -28,6 +33,8 @@ __all__ = [
     "Batch",
     "Calcification",
     "Lumps",
+    "Mammogram",
+    "MammogramScene",
     "Patch",
     "Scene",
     "SceneConfig",
@@ -36,7 +43,11 @@ __all__ = [
     "generate_indices",
     "patch_size_px",
     "render",
+    "render_mammogram",
+    "render_mammogram_scene",
+    "sample_mammogram",
     "sample_scene",
     "verify_dataset",
     "write_dataset",
+    "write_mammograms",
 ]

@@ -40,7 +40,7 @@ def render_calcifications(scenes: Sequence[Scene], images: np.ndarray, masks: np
     cols = _columns(owners, px_mm, n)
     if not owners:
         return cols
-    comp, counts = _components_px(owners, px_mm, n, blur_mm)
+    comp, counts = _components_px(owners, px_mm, 0.5 * (n - 1), blur_mm)
     patch = cols["patch"]
     pix = np.rint(np.column_stack([cols["row_px"], cols["col_px"]])).astype(int)
     tissue = images[patch, pix[:, 0].clip(0, n - 1), pix[:, 1].clip(0, n - 1)].astype(float)
@@ -92,9 +92,9 @@ def _scatter(boxes: _Boxes, patch: np.ndarray, scale: np.ndarray, images: np.nda
     """Add `scale` × profile of every MC to its patch; mark pixels at half its peak or more.
 
     Only pixels an MC reaches (beyond 1e-7 of its peak) are touched. Returns each MC's signal
-    summed over the pixels inside its patch.
+    summed over the pixels inside its patch. `images` may be (B, H, W) with H != W.
     """
-    n = images.shape[-1]
+    n_rows, n_cols = images.shape[-2:]
     peak = np.maximum.reduceat(boxes.profile, boxes.offset[:-1])
     which = np.repeat(np.arange(len(patch)), np.diff(boxes.offset))
     at = np.flatnonzero(boxes.profile > _NEGLIGIBLE * peak[which])
@@ -102,18 +102,21 @@ def _scatter(boxes: _Boxes, patch: np.ndarray, scale: np.ndarray, images: np.nda
     local = at - boxes.offset[which]
     r = boxes.origin[which, 0] + local // boxes.shape[which, 1]
     c = boxes.origin[which, 1] + local % boxes.shape[which, 1]
-    ok = (r >= 0) & (r < n) & (c >= 0) & (c < n)
+    ok = (r >= 0) & (r < n_rows) & (c >= 0) & (c < n_cols)
     which, profile = which[ok], profile[ok]
-    flat = (patch[which] * n + r[ok]) * n + c[ok]
+    flat = (patch[which] * n_rows + r[ok]) * n_cols + c[ok]
     signal = profile * scale[which]
     np.add.at(images.reshape(-1), flat, signal.astype(np.float32))
     masks.reshape(-1)[flat[profile >= MASK_LEVEL * peak[which]]] = True
     return np.bincount(which, signal, len(patch))
 
 
-def _components_px(owners: list[tuple[int, Calcification]], px_mm: float, n: int,
+def _components_px(owners: list[tuple[int, Calcification]], px_mm: float, origin_px: float,
                    blur_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All components in pixel units: (K, 6) rows (μ row, μ col, Σyy, Σxy, Σxx, mass)."""
+    """All components in pixel units: (K, 6) rows (μ row, μ col, Σyy, Σxy, Σxx, mass).
+
+    `origin_px` is the pixel coordinate (pixel centres at integers) of 0 mm on both axes.
+    """
     morph = np.array([MORPHOLOGIES.index(mc.morphology) for _, mc in owners])
     size = np.array([mc.size_mm for _, mc in owners])
     orient = np.radians([mc.orientation_deg for _, mc in owners])
@@ -127,8 +130,8 @@ def _components_px(owners: list[tuple[int, Calcification]], px_mm: float, n: int
     a2, b2 = c[:, 2] ** 2, c[:, 3] ** 2
     cos, sin = np.cos(c[:, 4]), -np.sin(c[:, 4])  # major axis direction (x, y)
     out = np.empty((len(c), 6))
-    out[:, 0] = (centre[:, 1] + c[:, 1]) / px_mm + 0.5 * (n - 1)
-    out[:, 1] = (centre[:, 0] + c[:, 0]) / px_mm + 0.5 * (n - 1)
+    out[:, 0] = (centre[:, 1] + c[:, 1]) / px_mm + origin_px
+    out[:, 1] = (centre[:, 0] + c[:, 0]) / px_mm + origin_px
     out[:, 2] = (a2 * sin**2 + b2 * cos**2 + blur2) / px_mm**2
     out[:, 3] = (a2 - b2) * cos * sin / px_mm**2
     out[:, 4] = (a2 * cos**2 + b2 * sin**2 + blur2) / px_mm**2

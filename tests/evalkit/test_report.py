@@ -59,7 +59,7 @@ def test_html_is_self_contained(tmp_path, results):
 def test_a_failed_report_leaves_nothing(tmp_path, results, monkeypatch):
     import evalkit._report as report
 
-    def broken(r):
+    def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(report, "_json", broken)

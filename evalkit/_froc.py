@@ -1,0 +1,242 @@
+"""Free-response ROC (FROC) of whole-mammogram scans against annotated cluster boxes.
+
+Pure NumPy/pandas: the scans come in as tables (one row per scanned window, as in
+``mcc_core.ScanResult.windows``), so evalkit never needs the model or mcc_core.
+
+Rules
+-----
+- Windows ``image[y1:y2, x1:x2]`` and boxes ``image[Y1:Y2, X1:X2]`` are half-open pixel
+  rectangles (the boxes of ``synth.write_mammograms`` and ``mcc_core.read_annotations``); they
+  *overlap* when their intersection has positive area
+  (``x1 < X2 and X1 < x2 and y1 < Y2 and Y1 < y2``; touching edges do not count).
+- At threshold ``t`` a cluster is *found* when some window with probability >= ``t`` overlaps
+  its box; a *false-positive window* is a window with probability >= ``t`` that overlaps no
+  box. Windows with a NaN probability (background, not scored) are ignored.
+- The curve sweeps every distinct score that can change it (each cluster's best overlapping
+  window, each non-overlapping window): sensitivity = found clusters / all clusters against
+  the mean number of false-positive windows per image.
+- Sensitivity at a rate ``r`` is the highest sensitivity of a curve point with mean FP per
+  image <= ``r``, with no interpolation between points (0 when no point qualifies: the
+  operating point that flags nothing). Its threshold is the highest one reaching that
+  sensitivity (the fewest false positives).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["FROCResult", "ScoredImage", "compute_froc"]
+
+WINDOW_COLUMNS = ("x1", "y1", "x2", "y2", "probability")
+BOX_COLUMNS = ("X1", "Y1", "X2", "Y2")
+DEFAULT_FP_RATES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+@dataclass(frozen=True, eq=False)
+class ScoredImage:
+    """One scanned mammogram with its annotated cluster boxes.
+
+    Parameters
+    ----------
+    windows : pandas.DataFrame
+        One row per scanned window with columns ``x1``, ``y1``, ``x2``, ``y2`` (pixels, ends
+        exclusive) and ``probability`` (NaN for background windows, which are ignored), such
+        as ``mcc_core.scan(...).windows``.
+    boxes : pandas.DataFrame
+        One row per annotated microcalcification cluster with columns ``X1``, ``Y1``, ``X2``,
+        ``Y2`` (the box ``image[Y1:Y2, X1:X2]``, ``X1 < X2`` and ``Y1 < Y2``); empty for an
+        image without clusters (the columns may then be missing).
+    name : str, optional
+        Label of the image (file name), for messages.
+
+    Raises
+    ------
+    TypeError
+        If ``windows`` or ``boxes`` is not a DataFrame.
+    ValueError
+        If a column is missing or not numeric, or a box is inverted or empty.
+    """
+
+    windows: pd.DataFrame
+    boxes: pd.DataFrame
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        _check_table("windows", self.windows, WINDOW_COLUMNS, self.name)
+        if not isinstance(self.boxes, pd.DataFrame) or len(self.boxes):
+            _check_table("boxes", self.boxes, BOX_COLUMNS, self.name)
+        bad = _inverted(self.boxes)
+        if bad is not None:
+            corners = self.boxes.loc[bad, list(BOX_COLUMNS)].tolist()
+            raise ValueError(f"`boxes` must have X1 < X2 and Y1 < Y2; got boxes row {bad} of "
+                             f"image {self.name!r}: (X1, Y1, X2, Y2)={tuple(corners)}.")
+
+
+@dataclass(frozen=True, eq=False)
+class FROCResult:
+    """An FROC curve and the sensitivity at chosen false-positive rates.
+
+    Attributes
+    ----------
+    curve : pandas.DataFrame
+        ``threshold`` (descending), ``sensitivity`` and ``fp_per_image`` (mean false-positive
+        windows per image) at every distinct score.
+    table : pandas.DataFrame
+        One row per requested rate: ``fp_per_image`` (the rate), ``sensitivity`` (highest
+        reachable at or below it), ``threshold`` (NaN when no threshold qualifies) and
+        ``achieved_fp_per_image`` (the mean FP per image at that threshold).
+    n_images, n_clusters : int
+        Images scanned and annotated clusters in them.
+    cpm : float
+        Competition performance metric: mean of ``table.sensitivity``.
+    fp_rates : tuple of float
+        The requested rates.
+    """
+
+    curve: pd.DataFrame
+    table: pd.DataFrame
+    n_images: int
+    n_clusters: int
+    cpm: float
+    fp_rates: tuple[float, ...] = field(default=DEFAULT_FP_RATES)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Counts, CPM and the rate table, JSON-ready (the curve stays a table)."""
+        return {"n_images": self.n_images, "n_clusters": self.n_clusters, "cpm": self.cpm,
+                "fp_rates": list(self.fp_rates), "table": self.table.to_dict(orient="records")}
+
+
+def compute_froc(
+    scans: Sequence[ScoredImage | tuple[pd.DataFrame, pd.DataFrame]],
+    *,
+    fp_rates: Sequence[float] = DEFAULT_FP_RATES,
+) -> FROCResult:
+    """Compute the FROC of whole-mammogram scans (rules in the module docstring).
+
+    Parameters
+    ----------
+    scans : sequence of ScoredImage or (windows, boxes) pairs
+        One entry per image; images without clusters add only false positives.
+    fp_rates : sequence of float, optional
+        Mean false-positive windows per image at which to report the sensitivity
+        (default 0.25, 0.5, 1, 2, 4, 8).
+
+    Returns
+    -------
+    froc : FROCResult
+
+    Raises
+    ------
+    TypeError
+        If an entry of ``scans`` is neither a ScoredImage nor a pair of DataFrames.
+    ValueError
+        If ``scans`` is empty or holds no annotated cluster, a table is malformed, a box is
+        inverted, or ``fp_rates`` is empty or holds a value that is not a positive number.
+    """
+    images = _check_scans(scans)
+    rates = _check_rates(fp_rates)
+    cluster_parts, fp_parts = zip(*(_image_scores(image) for image in images), strict=True)
+    clusters = np.concatenate(cluster_parts)
+    false_pos = np.concatenate(fp_parts)
+    if clusters.size == 0:
+        raise ValueError(f"`scans` must hold at least one annotated cluster; got {len(images)} "
+                         "images without boxes.")
+    curve = _curve(clusters, false_pos, len(images))
+    table = pd.DataFrame([_at_rate(curve, rate) for rate in rates])
+    return FROCResult(curve=curve, table=table, n_images=len(images),
+                      n_clusters=int(clusters.size), cpm=float(table["sensitivity"].mean()),
+                      fp_rates=rates)
+
+
+def _check_table(name: str, frame: object, columns: Sequence[str], image: str) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"`{name}` must be a pandas DataFrame; got {name} of type "
+                        f"{type(frame).__name__} (image {image!r}).")
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"`{name}` must have columns {list(columns)}; got {name} of image "
+                         f"{image!r} without {missing}.")
+    for column in columns:  # an empty table has object columns, which are fine
+        if len(frame) and not pd.api.types.is_numeric_dtype(frame[column]):
+            raise ValueError(f"`{name}` column {column!r} must be numeric; got dtype "
+                             f"{frame[column].dtype} (image {image!r}).")
+
+
+def _inverted(boxes: pd.DataFrame) -> Any:
+    """Index label of the first box with X2 <= X1 or Y2 <= Y1 (or a NaN corner), else None."""
+    if not len(boxes):
+        return None
+    ok = (boxes["X1"] < boxes["X2"]) & (boxes["Y1"] < boxes["Y2"])
+    return None if bool(ok.all()) else ok.index[~ok.to_numpy()][0]
+
+
+def _check_scans(scans: object) -> list[ScoredImage]:
+    if isinstance(scans, (str, bytes, ScoredImage)) or not isinstance(scans, Sequence):
+        raise TypeError("`scans` must be a sequence of ScoredImage; got scans of type "
+                        f"{type(scans).__name__}.")
+    if not scans:
+        raise ValueError("`scans` must hold at least one image; got scans=[].")
+    images = []
+    for i, item in enumerate(scans):
+        if isinstance(item, ScoredImage):
+            images.append(item)
+        elif isinstance(item, tuple) and len(item) == 2:
+            images.append(ScoredImage(item[0], item[1], name=f"#{i}"))
+        else:
+            raise TypeError(f"`scans` must hold ScoredImage or (windows, boxes) pairs; got "
+                            f"scans[{i}] of type {type(item).__name__}.")
+    return images
+
+
+def _check_rates(fp_rates: object) -> tuple[float, ...]:
+    if isinstance(fp_rates, (str, bytes)) or not isinstance(fp_rates, Sequence) or not fp_rates:
+        raise ValueError(f"`fp_rates` must be a non-empty sequence of positive numbers; got "
+                         f"fp_rates={fp_rates!r}.")
+    for rate in fp_rates:
+        if (isinstance(rate, bool) or not isinstance(rate, int | float | np.number)
+                or not math.isfinite(float(rate)) or float(rate) <= 0):
+            raise ValueError(f"`fp_rates` must hold positive finite numbers; got "
+                             f"fp_rates={tuple(fp_rates)!r}.")
+    return tuple(float(rate) for rate in fp_rates)
+
+
+def _image_scores(image: ScoredImage) -> tuple[np.ndarray, np.ndarray]:
+    """Each cluster's best overlapping score (-inf if none) and the non-overlapping scores."""
+    windows = image.windows[image.windows["probability"].notna()]
+    prob = windows["probability"].to_numpy(np.float64)
+    w = [windows[c].to_numpy(np.float64)[:, np.newaxis] for c in ("x1", "y1", "x2", "y2")]
+    if not len(image.boxes):
+        return np.zeros(0), prob
+    b = [image.boxes[c].to_numpy(np.float64)[np.newaxis, :] for c in BOX_COLUMNS]
+    overlap = (w[0] < b[2]) & (b[0] < w[2]) & (w[1] < b[3]) & (b[1] < w[3])
+    best = np.where(overlap, prob[:, np.newaxis], -np.inf).max(axis=0, initial=-np.inf)
+    return best, prob[~overlap.any(axis=1)]
+
+
+def _curve(clusters: np.ndarray, false_pos: np.ndarray, n_images: int) -> pd.DataFrame:
+    """Sensitivity and mean FP windows per image at every distinct score, descending."""
+    found = np.sort(clusters[np.isfinite(clusters)])
+    fps = np.sort(false_pos)
+    thresholds = np.unique(np.concatenate([found, fps]))[::-1]
+    n_found = found.size - np.searchsorted(found, thresholds, side="left")
+    n_fp = fps.size - np.searchsorted(fps, thresholds, side="left")
+    return pd.DataFrame({"threshold": thresholds, "sensitivity": n_found / clusters.size,
+                         "fp_per_image": n_fp / n_images})
+
+
+def _at_rate(curve: pd.DataFrame, rate: float) -> dict[str, float]:
+    """The best sensitivity with mean FP per image <= ``rate`` (the highest threshold)."""
+    ok = curve[curve["fp_per_image"] <= rate * (1 + 1e-12)]
+    if ok.empty or float(ok["sensitivity"].max()) == 0.0:
+        return {"fp_per_image": rate, "sensitivity": 0.0, "threshold": math.nan,
+                "achieved_fp_per_image": 0.0}
+    best = ok[ok["sensitivity"] == ok["sensitivity"].max()].iloc[0]
+    return {"fp_per_image": rate, "sensitivity": float(best["sensitivity"]),
+            "threshold": float(best["threshold"]),
+            "achieved_fp_per_image": float(best["fp_per_image"])}

@@ -1,0 +1,168 @@
+"""Pictures of a scan, in pure NumPy (plus a Matplotlib colour map): the lightweight paper's
+case-study overlay and a probability heat map. No TensorFlow here."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import to_rgb
+
+from ._scan_grid import ScanResult, as_unit_image, cover_max
+
+__all__ = ["render_case_study", "render_heatmap"]
+
+_BACKGROUND, _NEGATIVE, _POSITIVE = 0, 1, 2
+_BLOCK_ROWS = 256  # colours are mixed a block of rows at a time to bound memory
+
+
+def _checked(image: object, result: object) -> np.ndarray:
+    """``image`` as float32 in [0, 1], after checking it is the image ``result`` scanned."""
+    if not isinstance(result, ScanResult):
+        raise TypeError(f"`result` must be the ScanResult of mcc_core.scan; "
+                        f"got result of type {type(result).__name__}.")
+    unit = as_unit_image(image)
+    if unit.shape != result.image_shape:
+        raise ValueError(f"`image` must be the scanned image of shape {result.image_shape}; "
+                         f"got image of shape {unit.shape}.")
+    return unit
+
+
+def _check_fraction(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"`{name}` must be a number within [0, 1]; got {name}={value!r}.")
+    return float(value)
+
+
+def _mix(out: np.ndarray, hit: np.ndarray, colour: np.ndarray, weight: float) -> None:
+    """In place: ``out[hit] = (1 - weight) * out[hit] + weight * colour`` (rounded uint8)."""
+    mixed = (1.0 - weight) * out[hit].astype(np.float32) + weight * colour.astype(np.float32)
+    out[hit] = np.rint(mixed).astype(np.uint8)
+
+
+def _grey_rgb(unit: np.ndarray) -> np.ndarray:
+    """float32 (H, W) in [0, 1] → uint8 (H, W, 3) grey."""
+    grey = np.rint(unit * 255.0).astype(np.uint8)
+    return np.repeat(grey[:, :, np.newaxis], 3, axis=2)
+
+
+def render_case_study(
+    image: np.ndarray,
+    result: ScanResult,
+    *,
+    mode: Literal["grey", "tint"] = "grey",
+    grey: float = 0.85,
+    color: str | tuple[float, float, float] = "red",
+    alpha: float = 0.4,
+) -> np.ndarray:
+    """Repaint a scanned mammogram as the lightweight paper's web application does.
+
+    Each pixel takes the verdict of the scored windows covering it: *positive* if any
+    positive window covers it, else *negative* if a scored negative window covers it, else
+    *untouched* (only background windows, or the unscanned edge strip, cover it). Negative
+    pixels become flat light grey; positive pixels are kept as they are (``mode="grey"``) or
+    tinted with ``color`` (``mode="tint"``). Exactly-black pixels (background) are always
+    left untouched, also inside scored windows at the breast edge.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W)
+        The scanned image (float in [0, 1], uint8 or uint16, as given to
+        :func:`mcc_core.scan`).
+    result : ScanResult
+        Its scan.
+    mode : {"grey", "tint"}, optional
+        Keep positive pixels ("grey", the paper's default) or tint them ("tint").
+    grey : float, optional
+        Grey level in [0, 1] of negative pixels (default 0.85, light grey).
+    color : str or tuple of float, optional
+        Matplotlib colour of the tint (default "red").
+    alpha : float, optional
+        Weight in [0, 1] of the tint colour: ``(1 - alpha) * pixel + alpha * color``.
+
+    Returns
+    -------
+    overlay : ndarray of shape (H, W, 3), uint8
+        RGB picture.
+
+    Raises
+    ------
+    TypeError
+        If ``result`` is not a ScanResult or ``image`` has an unsupported dtype.
+    ValueError
+        If ``image`` is not the scanned image's shape, ``mode`` is unknown, or ``grey`` or
+        ``alpha`` is outside [0, 1].
+    """
+    unit = _checked(image, result)
+    if mode not in ("grey", "tint"):
+        raise ValueError(f"`mode` must be one of ('grey', 'tint'); got mode={mode!r}.")
+    level = round(_check_fraction("grey", grey) * 255.0)
+    weight = _check_fraction("alpha", alpha)
+    codes = np.where(result.windows["background"].to_numpy(), _BACKGROUND,
+                     np.where(result.windows["positive"].to_numpy(), _POSITIVE, _NEGATIVE))
+    verdict = cover_max(codes.astype(np.uint8).reshape(result.probabilities.shape),
+                        result.image_shape, result.patch_px, result.stride_px, _BACKGROUND)
+    verdict[unit == 0] = _BACKGROUND
+    out = _grey_rgb(unit)
+    out[verdict == _NEGATIVE] = level
+    if mode == "tint":
+        tint = np.asarray(to_rgb(color), np.float32) * 255.0
+        for top in range(0, out.shape[0], _BLOCK_ROWS):
+            rows = slice(top, top + _BLOCK_ROWS)
+            _mix(out[rows], verdict[rows] == _POSITIVE, tint, weight)
+    return out
+
+
+def render_heatmap(
+    image: np.ndarray,
+    result: ScanResult,
+    *,
+    cmap: str = "inferno",
+    alpha: float = 0.5,
+) -> np.ndarray:
+    """Blend a heat map of the window probabilities over the scanned mammogram.
+
+    Each pixel's heat is the maximum probability of the scored windows covering it, coloured
+    with ``cmap`` (0 → the map's low end, 1 → its high end) and blended over the grey image;
+    pixels no scored window covers (background, unscanned edge strip) and exactly-black
+    pixels stay as they are.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W)
+        The scanned image (float in [0, 1], uint8 or uint16).
+    result : ScanResult
+        Its scan.
+    cmap : str, optional
+        Name of a Matplotlib colour map (default "inferno").
+    alpha : float, optional
+        Weight in [0, 1] of the heat colour over the grey image (default 0.5).
+
+    Returns
+    -------
+    heatmap : ndarray of shape (H, W, 3), uint8
+        RGB picture.
+
+    Raises
+    ------
+    TypeError
+        If ``result`` is not a ScanResult or ``image`` has an unsupported dtype.
+    ValueError
+        If ``image`` is not the scanned image's shape, ``cmap`` is unknown or ``alpha`` is
+        outside [0, 1].
+    """
+    unit = _checked(image, result)
+    weight = _check_fraction("alpha", alpha)
+    if cmap not in colormaps:
+        raise ValueError(f"`cmap` must name a Matplotlib colour map; got cmap={cmap!r}.")
+    lut = np.rint(colormaps[cmap](np.linspace(0.0, 1.0, 256))[:, :3] * 255.0)
+    scores = np.nan_to_num(result.probabilities, nan=-1.0).astype(np.float32)
+    heat = cover_max(scores, result.image_shape, result.patch_px, result.stride_px,
+                     np.float32(-1.0))
+    out = _grey_rgb(unit)
+    for top in range(0, out.shape[0], _BLOCK_ROWS):
+        rows = slice(top, top + _BLOCK_ROWS)
+        hit = (heat[rows] >= 0) & (unit[rows] > 0)
+        _mix(out[rows], hit, lut[np.rint(heat[rows][hit] * 255.0).astype(np.intp)], weight)
+    return out

@@ -1,0 +1,183 @@
+"""Stage two of a full-field mammogram: render a `MammogramScene` at 50, 70 or 100 µm. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ._background import texture_level
+from ._breast import breast_profile, render_texture, texture_units
+from ._calcifications import _components_px, _profiles, _scatter
+from ._config import SceneConfig, check_resolution
+from ._detector import apply_noise, blur_mm, quantise
+from ._generate import check_seed
+from ._mammogram_scene import MammogramScene, sample_mammogram
+
+BOX_MARGIN_MM = 1.0
+"""Annotation boxes enclose every MC of their cluster (centre ± half its size) plus this."""
+ANNOTATION_COLUMNS = ("X1", "Y1", "X2", "Y2", "cluster", "distribution", "n_calcifications")
+CALCIFICATION_COLUMNS = ("cluster", "x_mm", "y_mm", "x_px", "y_px", "size_mm", "morphology",
+                         "contrast", "local_tissue", "integrated_signal")
+
+
+@dataclass(frozen=True, eq=False)
+class Mammogram:
+    """A rendered full-field mammogram.
+
+    Attributes
+    ----------
+    image : ndarray of shape (H, W), float32 in [0, 1]
+        Exactly 0.0 outside the breast, above 0 inside.
+    breast_mask : ndarray of shape (H, W), bool
+        Pixels whose centre lies inside the skin line.
+    mc_mask : ndarray of shape (H, W), bool
+        Pixels where an MC reaches half its own peak.
+    annotations : DataFrame
+        One row per MCC (`ANNOTATION_COLUMNS`): the box ``image[Y1:Y2, X1:X2]`` (int pixel
+        corners, X = column, Y = row, X2 and Y2 exclusive) encloses all the cluster's MCs with
+        a 1 mm margin, clipped to the image; then the cluster's index, distribution and MC count.
+    calcifications : DataFrame
+        One row per MC (`CALCIFICATION_COLUMNS`): cluster (-1 for hard negatives), centre in mm
+        from the image's top-left corner and in px (``x_px = x_mm / spacing - 0.5``: pixel
+        centres at integers), size, morphology, contrast, local tissue level, integrated signal.
+    resolution_um : int
+    scene : MammogramScene
+    """
+
+    image: np.ndarray
+    breast_mask: np.ndarray
+    mc_mask: np.ndarray
+    annotations: pd.DataFrame
+    calcifications: pd.DataFrame
+    resolution_um: int
+    scene: MammogramScene = field(repr=False)
+
+
+def image_shape(size_mm: tuple[float, float], resolution_um: int) -> tuple[int, int]:
+    """Pixels (H, W) of a `size_mm` image at `resolution_um` (rounded to whole pixels)."""
+    return (int(round(size_mm[0] * 1000.0 / resolution_um)),
+            int(round(size_mm[1] * 1000.0 / resolution_um)))
+
+
+def render_mammogram(
+    config: SceneConfig,
+    *,
+    resolution_um: int,
+    seed: int,
+    size_mm: tuple[float, float] | None = None,
+    n_clusters_range: tuple[int, int] = (2, 5),
+    n_hard_negatives_range: tuple[int, int] = (2, 6),
+) -> Mammogram:
+    """A synthetic full-field mammogram with microcalcification clusters and hard negatives.
+
+    ``sample_mammogram(config, size_mm=size_mm, rng=numpy.random.default_rng(seed))`` then
+    `render_mammogram_scene`: the same seed gives the same breast, tissue and MCs (in mm) at
+    every resolution.
+
+    Parameters
+    ----------
+    config : SceneConfig
+    resolution_um : int
+        50, 70 or 100 (a 240 × 300 mm image is 4800 × 6000, 3429 × 4286 or 2400 × 3000 px).
+    seed : int
+    size_mm : (float, float), optional
+        (height, width) in mm, at least 20 each; default 240 × 300 mm.
+    n_clusters_range, n_hard_negatives_range : (int, int)
+        See `sample_mammogram`.
+
+    Returns
+    -------
+    Mammogram
+    """
+    res = check_resolution(resolution_um)
+    scene = sample_mammogram(config, size_mm=size_mm, rng=np.random.default_rng(check_seed(seed)),
+                             n_clusters_range=n_clusters_range,
+                             n_hard_negatives_range=n_hard_negatives_range)
+    return render_mammogram_scene(scene, res)
+
+
+def render_mammogram_scene(scene: MammogramScene, resolution_um: int) -> Mammogram:
+    """Render a full-field scene at `resolution_um`; pure (same scene → same bytes).
+
+    Tissue: level and 1/f^beta texture of the scene's density (as for patches), times the
+    breast's thickness profile, 0 outside the skin line. MCs: pixel-integrated Gaussian sums
+    with contrast relative to the local tissue, rendered on the pixels near each MC only. Then
+    the detector (blur in the texture spectrum and MC covariances, noise, quantisation) and the
+    background set to exactly 0. `SceneConfig.lumpy_strength` is not rendered at full field.
+    """
+    if not isinstance(scene, MammogramScene):
+        raise TypeError(f"`scene` must be a MammogramScene; got {type(scene).__name__}.")
+    res = check_resolution(resolution_um)
+    px = res / 1000.0
+    shape = image_shape(scene.size_mm, res)
+    blur = blur_mm(scene.acquisition)
+    level, std = texture_level(np.array(scene.density))
+    image = render_texture(scene.background_key, beta=scene.beta, std=float(std), blur_mm=blur,
+                           units=(texture_units(scene.size_mm[0]),
+                                  texture_units(scene.size_mm[1])),
+                           shape=shape, resolution_um=res)
+    image += np.float32(level)
+    x = ((np.arange(shape[1], dtype=np.float32) + np.float32(0.5)) * np.float32(px))[None, :]
+    y = ((np.arange(shape[0], dtype=np.float32) + np.float32(0.5)) * np.float32(px))[:, None]
+    distance = scene.skin_distance_mm(x, y)
+    breast = distance > 0
+    image *= breast_profile(distance, scene.skin_falloff_mm)
+    del distance
+    mc_mask = np.zeros(shape, dtype=bool)
+    table = _add_calcifications(scene, image, mc_mask, px, blur)
+    if scene.acquisition is not None:
+        apply_noise(image[None], [scene.acquisition], [scene.noise_key], px)
+    np.clip(image, 0.0, 1.0, out=image)
+    quantise(image[None], [scene.acquisition])
+    image[~breast] = 0.0
+    return Mammogram(image, breast, mc_mask, _annotations(scene, table, shape, px), table, res,
+                     scene)
+
+
+def _add_calcifications(scene: MammogramScene, image: np.ndarray, mc_mask: np.ndarray,
+                        px: float, blur: float) -> pd.DataFrame:
+    """Add every MC to `image` (only the pixels it reaches) and return the per-MC table.
+
+    The local tissue level is read at each MC's centre pixel before any MC is added.
+    """
+    mcs = scene.calcifications
+    x_mm = np.array([mc.x_mm for mc in mcs], dtype=float)
+    y_mm = np.array([mc.y_mm for mc in mcs], dtype=float)
+    x_px, y_px = x_mm / px - 0.5, y_mm / px - 0.5
+    contrast = np.array([mc.contrast for mc in mcs], dtype=float)
+    tissue, signal = np.zeros(len(mcs)), np.zeros(len(mcs))
+    if mcs:
+        comp, counts = _components_px([(0, mc) for mc in mcs], px, -0.5, np.array([blur]))
+        rows = np.rint(y_px).astype(int).clip(0, image.shape[0] - 1)
+        cols = np.rint(x_px).astype(int).clip(0, image.shape[1] - 1)
+        tissue = image[rows, cols].astype(float)
+        signal = _scatter(_profiles(comp, counts), np.zeros(len(mcs), dtype=np.int64),
+                          contrast * tissue, image[None], mc_mask[None]) * px**2
+    return pd.DataFrame({
+        "cluster": np.array(scene.cluster, dtype=np.int64), "x_mm": x_mm, "y_mm": y_mm,
+        "x_px": x_px, "y_px": y_px, "size_mm": np.array([mc.size_mm for mc in mcs], dtype=float),
+        "morphology": np.array([mc.morphology for mc in mcs], dtype=object),
+        "contrast": contrast, "local_tissue": tissue, "integrated_signal": signal,
+    }, columns=list(CALCIFICATION_COLUMNS))
+
+
+def _annotations(scene: MammogramScene, table: pd.DataFrame, shape: tuple[int, int],
+                 px: float) -> pd.DataFrame:
+    """One box per cluster around its MCs (± half size + margin), half-open, clipped."""
+    rows = []
+    for k, distribution in enumerate(scene.distributions):
+        mcs = table[table["cluster"] == k]
+        reach = (0.5 * mcs["size_mm"].to_numpy() + BOX_MARGIN_MM) / px
+        x, y = mcs["x_px"].to_numpy(), mcs["y_px"].to_numpy()
+        # Pixel j spans [j - 0.5, j + 0.5]: [X1, X2) covers [X1 - 0.5, X2 - 0.5].
+        x1 = int(np.floor((x - reach).min() + 0.5))
+        x2 = int(np.ceil((x + reach).max() + 0.5))
+        y1 = int(np.floor((y - reach).min() + 0.5))
+        y2 = int(np.ceil((y + reach).max() + 0.5))
+        rows.append((max(x1, 0), max(y1, 0), min(x2, shape[1]), min(y2, shape[0]), k,
+                     distribution, len(mcs)))
+    frame = pd.DataFrame(rows, columns=list(ANNOTATION_COLUMNS))
+    return frame.astype({"X1": np.int64, "Y1": np.int64, "X2": np.int64, "Y2": np.int64,
+                         "cluster": np.int64, "n_calcifications": np.int64})

@@ -1,0 +1,165 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from mcc_cli import main
+
+keras = pytest.importorskip("keras")
+
+OUTPUTS = {"case_study.png", "heatmap.png", "scores.csv", "scan.json"}
+
+
+def breast(shape, seed=0):
+    """Float image in [0, 1]: a textured half ellipse on black, with a few bright dots."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:shape[0], 0:shape[1]]
+    inside = (x / (0.8 * shape[1])) ** 2 + ((y - shape[0] / 2) / (0.48 * shape[0])) ** 2 <= 1
+    image = 0.45 + 0.08 * rng.standard_normal(shape)
+    image[150:156, 100:106] += 0.5
+    return np.where(inside, np.clip(image, 0.02, 1.0), 0.0)
+
+
+@pytest.fixture(scope="module")
+def png16(tmp_path_factory):
+    path = tmp_path_factory.mktemp("img") / "mammo16.png"
+    Image.fromarray(np.rint(breast((300, 380)) * 65535).astype(np.uint16)).save(path)
+    return path
+
+
+def run(args, capsys):
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err.strip()
+
+
+def test_scan_writes_the_four_files(tmp_path, png16, capsys):
+    out = tmp_path / "scan"
+    code, stdout, err = run(["scan", str(png16), "--resolution", "100", "--out", str(out),
+                             "--no-progress"], capsys)
+    assert code == 0, err
+    assert {p.name for p in out.iterdir()} == OUTPUTS
+    doc = json.loads((out / "scan.json").read_text())
+    scores = pd.read_csv(out / "scores.csv")
+    assert doc["model"] == "bundled:shallow_100um.keras" and doc["method"] == "fully_convolutional"
+    assert doc["image_dtype"] == "uint16" and doc["stride_px"] == 15
+    assert doc["n_windows"] == len(scores) == ((300 - 100) // 15 + 1) * ((380 - 100) // 15 + 1)
+    assert doc["n_background"] == int(scores.background.sum()) > 0
+    assert doc["n_positive"] == int(scores.positive.sum())
+    assert doc["n_positive"] + doc["n_negative"] + doc["n_background"] == doc["n_windows"]
+    for name in ("case_study.png", "heatmap.png"):
+        with Image.open(out / name) as img:
+            assert img.mode == "RGB" and img.size == (380, 300)
+    assert str(out) in stdout and "negative windows" in stdout
+    assert not list(tmp_path.glob(".*"))  # no staging folder left
+
+
+def test_scan_with_a_model_file_an_rgb_grey_png_and_tint(tmp_path, capsys):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((100, 100, 1))
+    x = keras.layers.Conv2D(2, 5, activation="relu")(inputs)
+    x = keras.layers.GlobalMaxPooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+    model.save(tmp_path / "toy.h5")
+    grey = np.rint(breast((200, 230), seed=1) * 255).astype(np.uint8)
+    Image.fromarray(np.repeat(grey[..., None], 3, axis=2)).save(tmp_path / "rgb.png")
+    out = tmp_path / "o"
+    out.mkdir()  # an empty folder is fine
+    code, _, err = run(["scan", str(tmp_path / "rgb.png"), "--resolution", "100", "--model",
+                        str(tmp_path / "toy.h5"), "--mode", "tint", "--method", "patches",
+                        "--out", str(out), "--no-progress"], capsys)
+    assert code == 0, err
+    doc = json.loads((out / "scan.json").read_text())
+    assert doc["method"] == "patches" and doc["model"].endswith("toy.h5")
+    assert doc["image_dtype"] == "uint8"
+
+
+@pytest.fixture
+def bad_inputs(tmp_path):
+    (tmp_path / "text.png").write_text("not an image")
+    Image.fromarray(np.full((60, 400), 100, np.uint8)).save(tmp_path / "small.png")
+    colour = np.zeros((200, 200, 3), np.uint8)
+    colour[..., 0] = 90
+    Image.fromarray(colour).save(tmp_path / "colour.png")
+    (tmp_path / "broken.keras").write_bytes(b"PK\x03\x04 not really a zip")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x.txt").write_text("x")
+    return tmp_path
+
+
+@pytest.mark.parametrize(("image", "extra", "needle"), [
+    ("missing.png", [], "IMAGE"),
+    ("text.png", [], "cannot be read as an image"),
+    ("small.png", [], "at least one patch"),
+    ("colour.png", [], "greyscale"),
+    ("mammo16", ["--model", "{tmp}/broken.keras"], "path"),
+    ("mammo16", ["--model", "{tmp}/nothing.keras"], "--model"),
+    ("mammo16", ["--resolution", "60"], "resolution_um"),
+    ("mammo16", ["--resolution", "70", "--model", "{b100}"], "144 × 144"),
+    ("mammo16", ["--threshold", "2"], "threshold"),
+])
+def test_bad_input_is_one_line_exit_2_and_nothing_written(bad_inputs, png16, capsys, image,
+                                                          extra, needle):
+    source = png16 if image == "mammo16" else bad_inputs / image
+    from mcc_core import bundled_model_path
+
+    extra = [arg.format(tmp=bad_inputs, b100=bundled_model_path(100)) for arg in extra]
+    resolution = [] if "--resolution" in extra else ["--resolution", "100"]
+    out = bad_inputs / "out"
+    code, _, err = run(["scan", str(source), *resolution, *extra, "--out", str(out),
+                        "--no-progress"], capsys)
+    assert code == 2 and needle in err and len(err.splitlines()) == 1, err
+    assert not out.exists() and not list(bad_inputs.glob(".out*"))
+
+
+def test_a_non_empty_out_is_refused(bad_inputs, png16, capsys):
+    code, _, err = run(["scan", str(png16), "--resolution", "100", "--out",
+                        str(bad_inputs / "full")], capsys)
+    assert code == 2 and "--out" in err
+    assert [p.name for p in (bad_inputs / "full").iterdir()] == ["x.txt"]
+
+
+@pytest.fixture(scope="module")
+def mammograms(tmp_path_factory):
+    """Two hand-built 100 µm mammograms (8 and 16 bit) and annotations.csv beside them."""
+    folder = tmp_path_factory.mktemp("mammograms")
+    Image.fromarray(np.rint(breast((260, 300), seed=2) * 255).astype(np.uint8)).save(
+        folder / "m0.png")
+    Image.fromarray(np.rint(breast((240, 320), seed=3) * 65535).astype(np.uint16)).save(
+        folder / "m1.png")
+    pd.DataFrame({"image": ["m0.png", "m0.png", "m1.png"], "X1": [95, 10, 95],
+                  "Y1": [145, 20, 145], "X2": [115, 40, 115], "Y2": [165, 60, 165]}).to_csv(
+        folder / "annotations.csv", index=False)
+    pd.DataFrame({"image": ["m9.png"], "X1": [1], "Y1": [1], "X2": [5], "Y2": [5]}).to_csv(
+        folder / "other.csv", index=False)
+    return folder
+
+
+PROBE = ["probe", "--resolution", "100", "--n", "20", "--bootstrap", "20", "--no-behaviour",
+         "--no-cross-resolution", "--no-thresholds"]
+
+
+def test_probe_adds_the_froc_of_scanned_mammograms(tmp_path, mammograms, capsys):
+    code, stdout, err = run([*PROBE, "--mammograms", str(mammograms), "--out",
+                             str(tmp_path / "rep")], capsys)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert doc["froc"]["n_images"] == 2 and doc["froc"]["n_clusters"] == 3
+    assert len(pd.read_csv(tmp_path / "rep" / "froc.csv")) == 6
+    assert "FROC on whole mammograms" in (tmp_path / "rep" / "report.html").read_text()
+    assert "CPM" in stdout
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    (["--annotations", "{dir}/annotations.csv"], "--mammograms"),
+    (["--mammograms", "{dir}/m0.png"], "folder"),
+    (["--mammograms", "{dir}", "--annotations", "{dir}/nothing.csv"], "annotations"),
+    (["--mammograms", "{dir}", "--annotations", "{dir}/other.csv"], "not in"),
+])
+def test_bad_mammogram_options_are_refused(tmp_path, mammograms, capsys, extra, needle):
+    extra = [arg.format(dir=mammograms) for arg in extra]
+    code, _, err = run([*PROBE, *extra, "--out", str(tmp_path / "rep")], capsys)
+    assert code == 2 and needle in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "rep").exists()
