@@ -1,10 +1,10 @@
-# `make test` and `make bench` work from a fresh clone with only Python 3.11 and pip.
+# `make app`, `make test` and `make bench` work from a fresh clone with only Python 3.11 and pip.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint bench install clean
+.PHONY: app test lint bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,13 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# The dashboard on the bundled models (http://localhost:8501; APP_ARGS="--port 8600" etc.).
+app: $(STAMP)
+	$(BIN)/mcc app $(APP_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy synth evalkit
+	$(BIN)/mypy synth evalkit mcc_cli mcc_app
 
 test: lint
 	$(BIN)/python -m pytest -q

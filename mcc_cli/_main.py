@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import _experiment, _extract, _probe, _scan, _synth, _train, _tune
+from . import _app, _experiment, _extract, _probe, _scan, _synth, _train, _tune
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     _experiment.add_parser(commands)
     _scan.add_parser(commands)
     _extract.add_parser(commands)
+    _app.add_parser(commands)
     return parser
 
 

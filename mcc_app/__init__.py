@@ -1,0 +1,58 @@
+"""The Streamlit dashboard (`streamlit_app.py`): its pages and the plain functions behind them.
+
+The page scripts live in ``mcc_app/pages/`` and call `synth`, `mcc_core` and `evalkit`; what
+is not a widget — scenario ↔ control values, the `mcc probe` command line, reading uploads,
+the pictures and charts — is a plain function here, tested without Streamlit. Importing this
+package imports neither Streamlit nor TensorFlow.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._command import SWEEP_SUGGESTIONS, ProbeSettings, parse_values, probe_command
+from ._controls import config_from_controls, controls_from_config
+from ._uploads import MODEL_SUFFIXES, read_png, read_scenario, store_upload
+from ._views import cross_resolution_matrix, for_display, overlay_mask, plain, sweep_chart
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One dashboard page: its script (relative to `streamlit_app.py`), title, icon, URL."""
+
+    path: str
+    title: str
+    icon: str
+    url_path: str
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("mcc_app/pages/generate.py", "Generate", ":material/grain:", "generate"),
+    PageSpec("mcc_app/pages/probe.py", "Probe", ":material/query_stats:", "probe"),
+    PageSpec("mcc_app/pages/scan.py", "Scan", ":material/radiology:", "scan"),
+    PageSpec("mcc_app/pages/report.py", "Report", ":material/description:", "report"),
+)
+"""The pages in navigation order; the first is the default."""
+
+APP_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+"""Where `streamlit_app.py` sits when it is installed beside this package."""
+
+__all__ = [
+    "APP_SCRIPT",
+    "MODEL_SUFFIXES",
+    "PAGES",
+    "PageSpec",
+    "ProbeSettings",
+    "SWEEP_SUGGESTIONS",
+    "config_from_controls",
+    "controls_from_config",
+    "cross_resolution_matrix",
+    "for_display",
+    "overlay_mask",
+    "parse_values",
+    "plain",
+    "probe_command",
+    "read_png",
+    "read_scenario",
+    "store_upload",
+    "sweep_chart",
+]

@@ -1,0 +1,98 @@
+"""Sweep values typed in the dashboard, and the `mcc probe` command that repeats a probe."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+SWEEP_SUGGESTIONS: dict[str, str] = {
+    "contrast": "0.1 0.3 0.6",
+    "mc_size": "0.1 0.2 0.4",
+    "mc_count": "3 6 12",
+    "density": "0.2 0.5 0.8",
+    "beta": "2.0 2.8 3.4",
+    "cluster_extent": "1 3 6",
+    "orientation": "0 45 90",
+    "distribution": "clustered linear segmental regional diffuse",
+    "morphology": "punctate amorphous fine_pleomorphic",
+    "dose": "100000 1000000 10000000",
+    "blur": "0 20 60",
+    "electronic_noise": "0 5 50",
+    "bit_depth": "8 12 16",
+}
+"""The properties the Probe page offers to sweep, with values to start from."""
+
+
+def parse_values(text: str) -> list[Any]:
+    """Values typed as ``"0.1 0.3, 0.6"``: integers, then floats, else words.
+
+    Raises
+    ------
+    ValueError
+        If `text` holds no value.
+    """
+    words = text.replace(",", " ").split()
+    if not words:
+        raise ValueError("the sweep needs at least one value; got none.")
+    return [_parse(word) for word in words]
+
+
+def _parse(word: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(word)
+        except ValueError:
+            continue
+    return word
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeSettings:
+    """What a dashboard probe ran with; `probe_command` writes it as an `mcc probe` line."""
+
+    model: str | None
+    resolution_um: int
+    sweeps: Sequence[tuple[str, Sequence[Any]]] = ()
+    n: int = 200
+    seed: int = 0
+    n_bootstrap: int = 200
+    behaviour: bool = True
+    cross_resolution: bool = True
+    thresholds: bool = False
+
+
+def probe_command(settings: ProbeSettings, *, scenario_file: str = "scenario.json",
+                  out: str = "report") -> str:
+    """The `mcc probe` command line that repeats the probe of `settings`.
+
+    Parameters
+    ----------
+    settings : ProbeSettings
+        ``model`` None means the bundled model of ``resolution_um``; otherwise the file name
+        the user uploaded (it is run from the folder holding it).
+    scenario_file : str
+        Where the scenario JSON downloaded beside the command is saved.
+    out : str
+        The report folder.
+
+    Returns
+    -------
+    str
+        One shell-quoted line.
+    """
+    argv = ["mcc", "probe"]
+    if settings.model is None:
+        argv += ["--resolution", str(settings.resolution_um)]
+    else:
+        argv += ["--model", settings.model]
+    argv += ["--scenario", scenario_file]
+    for name, values in settings.sweeps:
+        argv += ["--sweep", name, "--values", *(str(v) for v in values)]
+    argv += ["--n", str(settings.n), "--seed", str(settings.seed),
+             "--bootstrap", str(settings.n_bootstrap)]
+    argv += [flag for flag, on in (("--no-behaviour", settings.behaviour),
+                                   ("--no-cross-resolution", settings.cross_resolution),
+                                   ("--no-thresholds", settings.thresholds)) if not on]
+    return shlex.join([*argv, "--out", out])

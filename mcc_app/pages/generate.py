@@ -1,0 +1,197 @@
+"""Generate: every SceneConfig field as a control, a preview at 50/70/100 µm, sample patches of
+both classes, dataset export and the scenario as JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+import synth
+from mcc_app import _controls as c
+from mcc_app import _state as state
+from mcc_app import config_from_controls, overlay_mask, read_scenario
+
+_PATCHES = "gen_patches"  # (resolution, seed) last applied; survives visits to other pages
+_MC_COLUMNS = ["x_mm", "y_mm", "col_px", "row_px", "size_mm", "morphology", "contrast",
+               "orientation_deg", "inside"]
+
+
+def load_scenario_upload() -> None:
+    """A scenario JSON restores the controls (once per uploaded file)."""
+    upload = st.file_uploader("Restore a scenario (JSON)", type=["json"], key="scenario_upload")
+    if upload is None or st.session_state.get("scenario_upload_id") == upload.file_id:
+        return
+    st.session_state["scenario_upload_id"] = upload.file_id
+    try:
+        config = read_scenario(upload.getvalue(), upload.name)
+    except ValueError as exc:
+        state.show_error(exc)
+        return
+    state.set_scenario(config, controls=True)
+    st.success(f"Scenario restored from {upload.name}.")
+
+
+def range_slider(name: str, label: str) -> None:
+    low, high, step = c.RANGES[name]
+    kind = int if name == "mc_count_range" else float
+    st.slider(label, kind(low), kind(high), step=kind(step), key=c.key(name))
+
+
+def scalar_slider(name: str, label: str) -> None:
+    low, high, step = c.SCALARS[name]
+    st.slider(label, low, high, step=step, key=c.key(name))
+
+
+def weights(names: tuple[str, ...], prefix: str) -> None:
+    cols = st.columns(2)
+    for k, name in enumerate(names):
+        cols[k % 2].number_input(name.replace("_", " "), 0.0, 100.0, step=0.05,
+                                 key=c.key(prefix + name))
+
+
+def detector_controls() -> None:
+    st.toggle("Detector model (off: ideal image)", key=c.key("detector"))
+    for name, label in (("blur_sigma_um", "Blur σ (µm)"), ("dose", "Dose (quanta/mm²)"),
+                        ("electronic_noise", "Electronic noise (quanta/pixel)")):
+        low, high, step = c.DETECTOR[name]
+        on, number = st.columns((1, 3), vertical_alignment="bottom")
+        on.checkbox("on", key=c.key(f"{name}_on"))
+        number.number_input(label, low, high, step=step, format="%g", key=c.key(name))
+    st.selectbox("Bit depth", c.BIT_DEPTHS, key=c.key("bit_depth"),
+                 format_func=lambda b: "none (float)" if b is None else f"{b} bit")
+
+
+def scenario_form() -> None:
+    with st.form("scenario_form"):
+        tabs = st.tabs(["Cluster", "MCs", "Tissue", "Detector", "Weights", "Patches"])
+        with tabs[0]:
+            st.selectbox("Distribution", (c.MIXED, *synth.DISTRIBUTIONS),
+                         key=c.key("distribution"))
+            range_slider("mc_count_range", "MCs per cluster")
+            st.number_input("Cluster min count (label 1 from)", 1, 20,
+                            key=c.key("cluster_min_count"))
+            range_slider("cluster_extent_mm", "Cluster extent (mm)")
+            range_slider("orientation_range_deg", "Orientation (°)")
+            st.selectbox("Placement", c.PLACEMENTS, key=c.key("placement"))
+            scalar_slider("margin_mm", "Margin (mm)")
+        with tabs[1]:
+            range_slider("mc_size_range_mm", "MC size (mm)")
+            range_slider("contrast_range", "Contrast")
+            scalar_slider("positive_fraction", "Positive fraction")
+            scalar_slider("hard_negative_fraction", "Hard-negative fraction (of negatives)")
+        with tabs[2]:
+            range_slider("beta_range", "β (1/f^β spectrum)")
+            range_slider("density_range", "Density (glandular fraction)")
+            scalar_slider("lumpy_strength", "Lumpy background")
+        with tabs[3]:
+            detector_controls()
+        with tabs[4]:
+            st.caption("Distributions (used by a weighted mix)")
+            weights(synth.DISTRIBUTIONS, "dist_")
+            st.caption("Morphologies")
+            weights(synth.MORPHOLOGIES, "morph_")
+        with tabs[5]:
+            st.selectbox("Resolution (µm per pixel)", synth.RESOLUTIONS_UM, key="gen_resolution")
+            st.number_input("Seed", 0, 2**31 - 1, key="gen_seed")
+        submitted = st.form_submit_button("Apply", type="primary")
+    if submitted:
+        st.session_state[_PATCHES] = (st.session_state.gen_resolution, st.session_state.gen_seed)
+        try:
+            state.set_scenario(config_from_controls(st.session_state.to_dict()),
+                               controls=False)
+        except (ValueError, TypeError) as exc:
+            state.show_error(exc, "Scenario not applied: ")
+
+
+@st.fragment
+def preview_panel(config: synth.SceneConfig, seed: int, resolution: int) -> None:
+    st.subheader("Preview")
+    if "preview_index" not in st.session_state:  # start on a patch with a cluster
+        labels = state.samples(config.to_json(), resolution, seed, 32).labels
+        st.session_state.preview_index = next((i for i, y in enumerate(labels) if y == 1), 0)
+    a, b = st.columns(2)
+    index = a.number_input("Patch index", 0, 10**6, key="preview_index",
+                           help="patch i of the dataset with this seed, at every resolution")
+    overlay = b.toggle("Show MC mask", key="preview_mask")
+    batches = state.preview(config.to_json(), seed, index)
+    cols = st.columns(3)
+    for col, batch in zip(cols, batches, strict=True):
+        image = batch.images[0]
+        shown = overlay_mask(image, batch.masks[0]) if overlay else image
+        col.image(shown, width="stretch", output_format="PNG",
+                  caption=f"{batch.resolution_um} µm · {image.shape[0]} px · label "
+                          f"{int(batch.labels[0])}")
+    chosen = batches[synth.RESOLUTIONS_UM.index(resolution)]
+    row = chosen.patches.iloc[0]
+    st.caption(f"{row['kind'].replace('_', ' ')} scene, {int(row['n_mcs'])} MCs "
+               f"({int(row['n_inside'])} inside), distribution {row['distribution'] or '—'}, "
+               f"density {row['density']:.2f}, β {row['beta']:.2f}. MC table at {resolution} µm:")
+    st.dataframe(chosen.calcifications[_MC_COLUMNS], hide_index=True, height=220)
+
+
+@st.fragment
+def samples_panel(config: synth.SceneConfig, seed: int, resolution: int) -> None:
+    st.subheader(f"Sample patches at {resolution} µm")
+    batch = state.samples(config.to_json(), resolution, seed, 32)
+    for label in (1, 0):
+        picked = [i for i in range(len(batch)) if batch.labels[i] == label][:6]
+        if not picked:
+            st.caption(f"No class-{label} patch in the first 32 of this scenario.")
+            continue
+        st.image([batch.images[i] for i in picked], width=110, output_format="PNG",
+                 caption=[f"class {label} · #{i} · {int(batch.patches['n_mcs'].iloc[i])} MCs"
+                          for i in picked])
+
+
+def export_panel(config: synth.SceneConfig, seed: int, resolution: int) -> None:
+    st.subheader("Export")
+    st.download_button("Download the scenario (JSON)", config.to_json(),
+                       file_name="scenario.json", mime="application/json", on_click="ignore")
+    with st.form("export_form"):
+        a, b, d = st.columns(3)
+        out = a.text_input("Output folder", "data/synth", key="export_out")
+        n = b.number_input("Patches", 1, 1_000_000, 200, key="export_n")
+        bits = d.selectbox("Bit depth", (8, 16), key="export_bits")
+        masks = st.checkbox("Also write MC masks", key="export_masks")
+        overwrite = st.checkbox("Replace another dataset in this folder", key="export_overwrite")
+        go = st.form_submit_button("Write the dataset")
+    if not go:
+        return
+    bar = st.progress(0.0, text="writing…")
+
+    def advance(done: int) -> None:
+        bar.progress(done / n, text=f"{done} / {n} patches")
+
+    try:
+        manifest = synth.write_dataset(
+            config, Path(out).expanduser(), int(n), resolution_um=resolution, seed=seed,
+            bit_depth=bits, masks=masks, overwrite=overwrite, progress=advance)
+    except (ValueError, TypeError, OSError) as exc:
+        bar.empty()
+        state.show_error(exc, "Dataset not written: ")
+        return
+    st.success(f"Wrote {manifest['n']} patches at {resolution} µm to {out} "
+               f"(manifest.json lists every file).")
+
+
+def main() -> None:
+    st.title("Generate synthetic patches")
+    with st.expander("Restore a scenario from a JSON file"):
+        load_scenario_upload()
+    state.ensure_controls()
+    resolution, seed = st.session_state.setdefault(_PATCHES, (70, 0))
+    st.session_state.setdefault("gen_resolution", resolution)
+    st.session_state.setdefault("gen_seed", seed)
+    left, right = st.columns((2, 3), gap="large")
+    with left:
+        scenario_form()
+    config = state.scenario()
+    resolution, seed = (int(v) for v in st.session_state[_PATCHES])
+    with right:
+        preview_panel(config, seed, resolution)
+    samples_panel(config, seed, resolution)
+    export_panel(config, seed, resolution)
+
+
+main()

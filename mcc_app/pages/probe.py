@@ -1,0 +1,186 @@
+"""Probe: a robustness probe of a bundled or uploaded model on the session's scenario —
+metric curves with CI bands, behavioural tests, the cross-resolution matrix, the worst errors,
+the explainability views, and the equivalent `mcc probe` command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+import synth
+from mcc_app import (
+    SWEEP_SUGGESTIONS,
+    ProbeSettings,
+    cross_resolution_matrix,
+    parse_values,
+    plain,
+    probe_command,
+    sweep_chart,
+)
+from mcc_app import _state as state
+
+_NO_SWEEP = "(none)"
+
+
+def settings_form(choice: state.ModelChoice) -> tuple[ProbeSettings, bool]:
+    with st.form("probe_form"):
+        a, b, d = st.columns(3)
+        parameter = a.selectbox("Sweep", (*SWEEP_SUGGESTIONS, _NO_SWEEP), key="probe_param")
+        text = b.text_input("Values (blank: suggested)", key="probe_values",
+                            help="; ".join(f"{k}: {v}" for k, v in SWEEP_SUGGESTIONS.items()))
+        n = d.number_input("Patches per condition", 8, 5000, 200, step=8, key="probe_n")
+        a, b, d = st.columns(3)
+        seed = a.number_input("Seed", 0, 2**31 - 1, 0, key="probe_seed")
+        boot = b.number_input("Bootstrap resamples", 50, 5000, 200, step=50, key="probe_boot")
+        behaviour = d.checkbox("Behavioural tests", True, key="probe_behaviour")
+        cross = d.checkbox("Cross-resolution matrix", True, key="probe_cross")
+        limits = d.checkbox("Failure thresholds (slower)", False, key="probe_thresholds")
+        go = st.form_submit_button("Run the probe", type="primary")
+    sweeps: list[tuple[str, list[Any]]] = []
+    if parameter != _NO_SWEEP:
+        sweeps = [(parameter, parse_values(text or SWEEP_SUGGESTIONS[parameter]))]
+    settings = ProbeSettings(
+        model=None if choice.bundled else choice.name, resolution_um=choice.bundled or 0,
+        sweeps=sweeps, n=int(n), seed=int(seed), n_bootstrap=int(boot), behaviour=behaviour,
+        cross_resolution=cross, thresholds=limits)
+    return settings, go
+
+
+def run(choice: state.ModelChoice, predictor: Any, settings: ProbeSettings,
+        config: synth.SceneConfig) -> None:
+    import evalkit
+
+    for name, values in settings.sweeps:  # refuse bad values before any work
+        for value in values:
+            evalkit.condition_config(config, name, value)
+    stages = (1 + len(settings.sweeps) + settings.behaviour + settings.cross_resolution
+              + settings.thresholds)
+    bar = st.progress(0.0, text="starting…")
+    done = [0]
+
+    def advance(stage: str) -> None:
+        bar.progress(done[0] / stages, text=f"{stage}…")
+        done[0] += 1
+
+    try:
+        results = evalkit.run_probe(
+            predictor, config, n=settings.n, seed=settings.seed, sweeps=settings.sweeps,
+            behaviour=settings.behaviour, resolutions=settings.cross_resolution,
+            thresholds=settings.thresholds, n_bootstrap=settings.n_bootstrap, progress=advance)
+    except Exception as exc:  # the model is the user's: whatever it raises becomes one line
+        raise ValueError(state.one_line(exc)) from None
+    finally:
+        bar.empty()
+    run_id = st.session_state.get("probe_counter", 0) + 1
+    st.session_state["probe_counter"] = run_id
+    st.session_state[state.PROBE] = state.ProbeRun(results, settings, config, choice, run_id)
+
+
+def show_results(probe: state.ProbeRun) -> None:
+    r = probe.results
+    m = r.metrics
+    st.subheader(f"Results: {r.model['name']} on {m.n} patches at {r.resolution_um} µm")
+    cols = st.columns(4)
+    for col, (label, name) in zip(cols, (("Accuracy", "accuracy"), ("Sensitivity", "recall"),
+                                         ("Specificity", "specificity"),
+                                         ("ROC AUC", "roc_auc")), strict=True):
+        low, high = m.ci.get(name, (float("nan"), float("nan")))
+        col.metric(label, f"{m[name]:.3f}", help=f"95 % CI {low:.3f} – {high:.3f}")
+    with st.expander("All clean metrics"):
+        st.dataframe(m.to_frame(), hide_index=True)
+    for frame in r.sweeps:
+        st.altair_chart(sweep_chart(frame), width="stretch")
+    if r.behaviour is not None:
+        st.markdown("**Behavioural tests**")
+        st.dataframe(plain(r.behaviour), hide_index=True)
+    if r.cross_resolution is not None:
+        st.markdown("**Cross-resolution** (the same scenes at each resolution, resampled to "
+                    "the model's input)")
+        st.dataframe(cross_resolution_matrix(r.cross_resolution), hide_index=True)
+    if r.thresholds is not None:
+        st.markdown("**Failure thresholds**: smallest contrast at which each positive scene "
+                    "is detected")
+        st.dataframe(r.thresholds, hide_index=True)
+    st.markdown("**Worst errors**")
+    if r.gallery:
+        state.image_grid([g["image"] for g in r.gallery],
+                         [f"{g['kind']} #{g['index']} p={g['probability']:.2f}"
+                          for g in r.gallery])
+    else:
+        st.caption("No errors at this threshold.")
+
+
+@st.fragment
+def explain_panel(probe: state.ProbeRun) -> None:
+    import mcc_core
+
+    if not st.toggle("Show the explainability views", key="explain_on"):
+        return
+    model = state.keras_for(probe.model)
+    if model is None:
+        st.info("The explainability views need a Keras model (.keras or .h5).")
+        return
+    r = probe.results
+    options = [f"worst error: {g['kind']} #{g['index']}" for g in r.gallery]
+    options += ["a sample patch of the scenario"]
+    pick = st.selectbox("Patch", options, key="explain_pick")
+    if pick == options[-1]:
+        index = st.number_input("Patch index", 0, 10**6, 0, key="explain_index")
+        patch = state.one_patch(probe.scenario.to_json(), r.resolution_um,
+                                probe.settings.seed, int(index)).images[0]
+    else:
+        patch = r.gallery[options.index(pick)]["image"]
+    views = st.tabs(["Feature maps", "Filter spectra", "Grad-CAM"])
+    try:
+        with views[0]:
+            st.pyplot(mcc_core.plot_feature_maps(mcc_core.feature_maps(model, patch)))
+        with views[1]:
+            spectra = mcc_core.filter_frequency_response(model, resolution_um=r.resolution_um)
+            st.pyplot(mcc_core.plot_filter_spectra(spectra))
+        with views[2]:
+            st.pyplot(mcc_core.plot_grad_cam(patch[None], mcc_core.grad_cam(model, patch[None])))
+    except (ValueError, TypeError) as exc:
+        state.show_error(exc, "Explainability views unavailable: ")
+
+
+def export_panel(probe: state.ProbeRun) -> None:
+    st.markdown("The same probe from the command line (save the scenario beside it):")
+    st.code(probe_command(probe.settings), language="bash")
+    st.download_button("Download the scenario (JSON)", probe.scenario.to_json(),
+                       file_name="scenario.json", mime="application/json", on_click="ignore",
+                       key="probe_scenario_download")
+
+
+def probe_controls(config: synth.SceneConfig) -> None:
+    choice = state.pick_model("probe")
+    predictor = state.predictor_for(choice) if choice is not None else None
+    if choice is None or predictor is None:
+        return
+    st.caption(f"{choice.name}: {predictor!r}")
+    try:
+        settings, go = settings_form(choice)
+        if go:
+            run(choice, predictor, settings, config)
+    except (ValueError, TypeError) as exc:
+        state.show_error(exc, "Probe not run: ")
+
+
+def main() -> None:
+    st.title("Probe a model")
+    config = state.scenario()
+    with st.expander("Scenario (set it on the Generate page)"):
+        st.code(config.to_json(), language="json")
+    probe_controls(config)
+    probe = st.session_state.get(state.PROBE)
+    if probe is None:
+        st.info("Choose a model and run a probe: the results appear here.")
+        return
+    show_results(probe)
+    st.subheader("Explain")
+    explain_panel(probe)
+    with st.expander("Export: the equivalent `mcc probe` command"):
+        export_panel(probe)
+
+
+main()

@@ -1,0 +1,201 @@
+"""The dashboard's plain functions, without Streamlit."""
+
+import io
+import shlex
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+import synth
+from mcc_app import (
+    PAGES,
+    SWEEP_SUGGESTIONS,
+    ProbeSettings,
+    config_from_controls,
+    controls_from_config,
+    cross_resolution_matrix,
+    for_display,
+    overlay_mask,
+    parse_values,
+    probe_command,
+    read_png,
+    read_scenario,
+    store_upload,
+    sweep_chart,
+)
+from mcc_app._controls import PLACEMENTS, key
+from mcc_cli._main import build_parser
+from mcc_cli._probe import _sweeps
+
+
+@pytest.mark.parametrize("config", [
+    synth.SceneConfig(),
+    synth.SceneConfig(distribution="linear", acquisition=None, placement="center",
+                      mc_count_range=(5, 40), cluster_min_count=4, lumpy_strength=0.3),
+    synth.SceneConfig(acquisition=synth.Acquisition(blur_sigma_um=None, dose=None,
+                                                    electronic_noise=None, bit_depth=None)),
+    synth.SceneConfig(distribution={"segmental": 2.0, "diffuse": 1.0},
+                      morphology_weights={"amorphous": 1.0}, orientation_range_deg=(-30, 250),
+                      acquisition=synth.ACQUISITION_PRESETS["CsI 100um"]),
+])
+def test_controls_round_trip_every_field(config):
+    controls = controls_from_config(config)
+    assert all(name.startswith("sc_") for name in controls)
+    back = config_from_controls(controls)
+    assert back == config
+    assert back.to_json() == config.to_json()
+
+
+def test_a_changed_control_changes_its_field_and_bad_values_name_the_field():
+    controls = controls_from_config(synth.SceneConfig())
+    controls[key("mc_count_range")] = (20, 30)
+    controls[key("dose_on")] = controls[key("electronic_noise_on")] = False
+    config = config_from_controls(controls)
+    assert config.mc_count_range == (20, 30) and config.acquisition.dose is None
+    assert config.acquisition.electronic_noise is None and config.acquisition.blur_sigma_um == 20
+    with pytest.raises(ValueError, match="electronic_noise"):  # noise needs a dose
+        config_from_controls({**controls, key("electronic_noise_on"): True})
+    with pytest.raises(ValueError, match="mc_count_range"):
+        config_from_controls({**controls, key("mc_count_range"): (1, 5)})
+    with pytest.raises(ValueError, match="contrast_range"):
+        del controls[key("contrast_range")]
+        config_from_controls(controls)
+
+
+def test_placements_are_the_configs():
+    for placement in PLACEMENTS:
+        assert synth.SceneConfig(placement=placement).placement == placement
+    with pytest.raises(ValueError):
+        synth.SceneConfig(placement="nowhere")
+
+
+def test_parse_values():
+    assert parse_values("0.1 0.3, 2  linear") == [0.1, 0.3, 2, "linear"]
+    with pytest.raises(ValueError, match="at least one value"):
+        parse_values("  ,")
+
+
+def test_probe_command_is_what_mcc_probe_parses():
+    settings = ProbeSettings(model=None, resolution_um=100,
+                             sweeps=[("contrast", [0.1, 0.6])], n=64, seed=3, n_bootstrap=100,
+                             behaviour=True, cross_resolution=False, thresholds=False)
+    line = probe_command(settings)
+    argv = shlex.split(line)
+    assert argv[:2] == ["mcc", "probe"]
+    args = build_parser().parse_args(argv[1:])
+    assert args.model is None and args.resolution == 100 and args.n == 64 and args.seed == 3
+    assert args.bootstrap == 100 and args.no_cross_resolution and args.no_thresholds
+    assert not args.no_behaviour and str(args.scenario) == "scenario.json"
+    assert _sweeps(args) == [("contrast", [0.1, 0.6])]
+    uploaded = probe_command(ProbeSettings(model="my model.keras", resolution_um=70))
+    assert "--model 'my model.keras'" in uploaded and "--resolution" not in uploaded
+
+
+def test_every_suggested_sweep_is_valid_for_the_default_scenario():
+    import evalkit
+
+    for name, text in SWEEP_SUGGESTIONS.items():
+        for value in parse_values(text):
+            evalkit.condition_config(synth.SceneConfig(), name, value)
+
+
+def _png(array: np.ndarray, mode: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_read_png_8_and_16_bit_and_colour():
+    grey8 = np.array([[0, 255], [51, 102]], np.uint8)
+    assert np.allclose(read_png(_png(grey8)), grey8 / 255.0)
+    grey16 = np.array([[0, 65535], [4095, 30000]], np.uint16)
+    out = read_png(_png(grey16))
+    assert out.dtype == np.float32 and np.allclose(out, grey16 / 65535.0)
+    colour = np.zeros((3, 4, 3), np.uint8)
+    colour[..., 1] = 200
+    assert read_png(_png(colour)).shape == (3, 4)
+
+
+@pytest.mark.parametrize("data", [b"not an image at all", b"\x89PNG\r\n\x1a\n broken", b""])
+def test_read_png_refuses_what_is_not_an_image(data):
+    with pytest.raises(ValueError, match="not a readable image"):
+        read_png(data, "scan.png")
+
+
+def test_read_png_refuses_other_formats():
+    buffer = io.BytesIO()
+    Image.new("L", (4, 4)).save(buffer, format="JPEG")
+    with pytest.raises(ValueError, match="JPEG"):
+        read_png(buffer.getvalue())
+
+
+def test_read_scenario():
+    config = synth.SceneConfig(distribution="diffuse")
+    assert read_scenario(config.to_json().encode()) == config
+    for data, needle in ((b"\xff\xfe\x00", "not a text file"), (b"{oops", "valid JSON"),
+                         (b'{"colour": 1}', "colour"), (b"[1, 2]", "JSON object")):
+        with pytest.raises(ValueError, match=needle):
+            read_scenario(data, "s.json")
+
+
+def test_store_upload_keeps_the_name_and_stores_once(tmp_path):
+    first = store_upload(b"abc", "My Model.keras", tmp_path)
+    again = store_upload(b"abc", "My Model.keras", tmp_path)
+    other = store_upload(b"abd", "My Model.keras", tmp_path)
+    assert first == again != other
+    assert first.name == "My_Model.keras" and first.read_bytes() == b"abc"
+    with pytest.raises(ValueError, match="not a model file"):
+        store_upload(b"abc", "notes.txt", tmp_path)
+
+
+def test_overlay_mask_paints_only_the_mask():
+    image = np.full((4, 5), 0.5, np.float32)
+    mask = np.zeros((4, 5), bool)
+    mask[1, 2] = True
+    out = overlay_mask(image, mask, color=(255, 0, 0), alpha=1.0)
+    assert out.shape == (4, 5, 3) and out.dtype == np.uint8
+    assert tuple(out[1, 2]) == (255, 0, 0) and tuple(out[0, 0]) == (128, 128, 128)
+    assert np.array_equal(out[~mask], overlay_mask(image, np.zeros_like(mask))[~mask])
+    with pytest.raises(ValueError, match="mask"):
+        overlay_mask(image, mask[:2])
+
+
+def test_for_display_shrinks_big_pictures_only():
+    small = np.full((10, 20), 0.5, np.float32)
+    assert for_display(small).shape == (10, 20) and for_display(small).dtype == np.uint8
+    big = np.zeros((3000, 1500, 3), np.uint8)
+    assert for_display(big, max_side=1000).shape == (1000, 500, 3)
+
+
+def test_sweep_chart_has_a_band_and_a_line_per_metric():
+    rows = [("contrast", c, m, v, v - 0.1, v + 0.1, 10, "")
+            for c, v in (("0.1", 0.4), ("0.6", 0.9)) for m in ("recall", "specificity",
+                                                                 "roc_auc", "accuracy")]
+    frame = pd.DataFrame(rows, columns=["parameter", "condition", "metric", "value", "ci_low",
+                                        "ci_high", "n", "note"])
+    frame.attrs["predictions"] = pd.DataFrame({"a": [1]})  # as evalkit.run_sweep leaves it
+    spec = sweep_chart(frame).to_dict()
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+             for layer in spec["layer"]]
+    assert marks == ["area", "line"]
+    values = next(iter(spec["datasets"].values()))
+    assert {v["metric"] for v in values} == {"recall", "specificity", "roc_auc"}
+
+
+def test_cross_resolution_matrix():
+    frame = pd.DataFrame({"resolution_um": [50, 70, 50, 70], "metric": ["a", "a", "b", "b"],
+                          "value": [1.0, 2.0, 3.0, 4.0]})
+    table = cross_resolution_matrix(frame)
+    assert list(table.columns) == ["metric", "50 µm", "70 µm"]
+    assert table.set_index("metric").loc["b", "70 µm"] == 4.0
+
+
+def test_pages_exist():
+    from mcc_app import APP_SCRIPT
+
+    assert APP_SCRIPT.is_file()
+    for page in PAGES:
+        assert (APP_SCRIPT.parent / page.path).is_file()
+    assert [p.url_path for p in PAGES] == ["generate", "probe", "scan", "report"]

@@ -1,0 +1,260 @@
+"""Each dashboard page under `streamlit.testing.v1.AppTest` (uploads through AppTest's own
+file_uploader support)."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import synth
+
+pytest.importorskip("streamlit.testing.v1")
+
+
+def no_trouble(at):
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def errors(at):
+    return [e.value for e in at.error]
+
+
+def submit(at, form):
+    for button in at.button:
+        if button.proto.form_id == form:
+            return button.click().run()
+    raise AssertionError(f"no submit button in form {form}")
+
+
+def preview_state(at):
+    urls = [img.url for element in at.get("image") for img in element.proto.imgs]
+    return urls[:3], at.dataframe[0].value  # the MC table is the only table on the page
+
+
+def png(array):
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- Generate
+
+
+def test_generate_page_shows_the_preview_and_samples(app):
+    at = no_trouble(app())
+    assert at.title[0].value == "Generate synthetic patches"
+    captions = [img.caption for element in at.get("image") for img in element.proto.imgs]
+    assert [c.split(" µm")[0] for c in captions[:3]] == ["50", "70", "100"]
+    assert any(c.startswith("class 1") for c in captions)
+    assert any(c.startswith("class 0") for c in captions)
+    assert len(at.slider) >= 11 and not errors(at)
+    assert at.get("download_button")[0].proto.label == "Download the scenario (JSON)"
+
+
+def test_more_mcs_change_the_preview_and_the_mc_table(app):
+    at = app()
+    at.slider(key="sc_positive_fraction").set_value(1.0)
+    at.slider(key="sc_mc_count_range").set_value((3, 4))
+    at = no_trouble(submit(at, "scenario_form"))
+    few_urls, few = preview_state(at)
+    at.slider(key="sc_mc_count_range").set_value((30, 40))
+    at = no_trouble(submit(at, "scenario_form"))
+    many_urls, many = preview_state(at)
+    assert 3 <= len(few) <= 4 and 30 <= len(many) <= 40
+    assert all(a != b for a, b in zip(few_urls, many_urls, strict=True))
+    assert at.session_state["scenario"].mc_count_range == (30, 40)
+    at.toggle(key="preview_mask").set_value(True).run()  # the fragment: mask overlay
+    assert preview_state(no_trouble(at))[0] != many_urls
+
+
+def test_a_scenario_json_restores_the_controls(app):
+    at = app()
+    config = synth.SceneConfig(distribution="linear", mc_count_range=(7, 9),
+                               contrast_range=(0.3, 0.5), acquisition=None)
+    at.file_uploader(key="scenario_upload").set_value(
+        ("mine.json", config.to_json().encode(), "application/json"))
+    at = no_trouble(at.run())
+    assert at.session_state["scenario"] == config
+    assert at.selectbox(key="sc_distribution").value == "linear"
+    assert at.slider(key="sc_mc_count_range").value == (7, 9)
+    assert at.toggle(key="sc_detector").value is False
+    assert "restored" in at.success[0].value
+    at.file_uploader(key="scenario_upload").set_value(
+        ("bad.json", b'{"mc_count_range": [1, 2], "colour": 3}', "application/json"))
+    at = no_trouble(at.run())
+    assert any("colour" in e for e in errors(at))
+    assert at.session_state["scenario"] == config  # the last good one stays
+
+
+def test_invalid_controls_give_an_error_and_keep_the_scenario(app):
+    at = app()
+    at.number_input(key="sc_cluster_min_count").set_value(5)
+    at = no_trouble(submit(at, "scenario_form"))  # mc_count_range starts at 3 < 5
+    assert any("mc_count_range" in e for e in errors(at))
+    assert at.session_state["scenario"] == synth.SceneConfig()
+
+
+def test_export_writes_a_dataset(app, tmp_path):
+    at = app()
+    at.text_input(key="export_out").set_value(str(tmp_path / "ds"))
+    at.number_input(key="export_n").set_value(6)
+    at = no_trouble(submit(at, "export_form"))
+    assert "Wrote 6 patches" in at.success[0].value
+    manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
+    assert manifest["n"] == 6 and manifest["resolution_um"] == 70
+
+
+# --------------------------------------------------------------------------- Probe, Report
+
+
+def test_probe_run_gives_charts_tables_explain_and_report(app):
+    at = no_trouble(app("probe"))
+    assert at.selectbox(key="probe_bundled_res").value == 100
+    at.number_input(key="probe_n").set_value(64)
+    at.selectbox(key="probe_param").set_value("contrast")
+    at.text_input(key="probe_values").set_value("0.1 0.6")
+    at.number_input(key="probe_boot").set_value(100)
+    at.checkbox(key="probe_cross").set_value(False)
+    at = no_trouble(submit(at, "probe_form"))
+    assert not errors(at)
+    chart = at.get("vega_lite_chart")
+    assert len(chart) == 1 and "contrast" in chart[0].proto.spec
+    tables = [d.value for d in at.dataframe]
+    assert any("test" in t and "obvious clusters are found" in t["test"].values for t in tables)
+    assert [m.label for m in at.metric] == ["Accuracy", "Sensitivity", "Specificity", "ROC AUC"]
+    command = [c.value for c in at.code if c.value.startswith("mcc probe")]
+    assert command and "--sweep contrast --values 0.1 0.6" in command[0]
+
+    at.toggle(key="explain_on").set_value(True).run()
+    no_trouble(at)
+    assert len(at.get("image")) >= 3 and not errors(at)  # feature maps, spectra, Grad-CAM
+
+    at.switch_page("mcc_app/pages/report.py").run()
+    no_trouble(at)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert {"report.html", "report.json", "metrics.csv", "sweeps.csv"} <= set(labels)
+
+
+def test_report_page_without_a_probe(app):
+    at = no_trouble(app("report"))
+    assert "No probe yet" in at.info[0].value and not at.get("download_button")
+
+
+@pytest.mark.parametrize(("name", "data", "needle"), [
+    ("model.keras", b"this is not a model", "'model.keras' is not a readable Keras model"),
+    ("model.onnx", b"\x00\x01", "ONNX"),
+    ("odd64.keras", None, "matches no resolution"),
+], ids=["text as keras", "junk onnx", "64 px input"])
+def test_bad_model_uploads_give_an_error(app, odd_model, name, data, needle):
+    at = app("probe")
+    at.radio(key="probe_source").set_value("Upload a model").run()
+    at.file_uploader(key="probe_upload").set_value(
+        (name, data if data is not None else odd_model.read_bytes(), "application/octet-stream"))
+    at = no_trouble(at.run())
+    assert any(needle in e for e in errors(at)), errors(at)
+    assert at.title[0].value == "Probe a model"  # the rest of the page still draws
+
+
+def test_bad_sweep_values_give_an_error(app):
+    at = app("probe")
+    at.number_input(key="probe_n").set_value(16)
+    at.text_input(key="probe_values").set_value("0.2 1.5")
+    at = no_trouble(submit(at, "probe_form"))
+    assert any("contrast_range" in e for e in errors(at))
+
+
+# --------------------------------------------------------------------------- Scan
+
+
+def test_scan_a_synthetic_mammogram(app):
+    at = app("scan")
+    at.number_input(key="scan_h").set_value(40)
+    at.number_input(key="scan_w").set_value(50)
+    at = no_trouble(at.run())
+    at = no_trouble(at.button(key="scan_go").click().run())
+    counts = {m.label: m.value for m in at.metric}
+    result = at.session_state["scan_result"].result
+    assert counts["Positive patches"] == str(result.n_positive)
+    assert counts["Negative patches"] == str(result.n_negative)
+    assert result.n_positive + result.n_negative > 0
+    case_study = at.get("image")[-1].proto.imgs[0].url
+    at.radio(key="scan_view").set_value("Probability heat map").run()
+    assert at.get("image")[-1].proto.imgs[0].url != case_study
+
+
+@pytest.mark.parametrize(("data", "needle"), [
+    (png(np.full((50, 60), 128, np.uint8)), "at least one patch"),
+    (b"just text, not a PNG", "not a readable image"),
+], ids=["smaller than a patch", "not an image"])
+def test_bad_mammograms_give_an_error(app, data, needle):
+    at = app("scan")
+    at.radio(key="scan_image").set_value("Upload a PNG").run()
+    at.file_uploader(key="scan_png").set_value(("m.png", data, "image/png"))
+    at = no_trouble(at.run())
+    if not errors(at):
+        at = no_trouble(at.button(key="scan_go").click().run())
+    assert any(needle in e for e in errors(at)), errors(at)
+    assert "scan_result" not in at.session_state
+
+
+def test_scan_of_an_uploaded_16_bit_png(app):
+    image = (np.random.default_rng(0).random((260, 230)) * 60000).astype(np.uint16)
+    at = app("scan")
+    at.radio(key="scan_image").set_value("Upload a PNG").run()
+    at.selectbox(key="scan_up_res").set_value(100)
+    at.file_uploader(key="scan_png").set_value(("m16.png", png(image), "image/png"))
+    at = no_trouble(at.run())
+    at = no_trouble(at.button(key="scan_go").click().run())
+    result = at.session_state["scan_result"].result
+    assert result.probabilities.shape == (11, 9)  # (260 - 100) // 15 + 1, (230 - 100) // 15 + 1
+    assert {m.label for m in at.metric} >= {"Positive patches", "Negative patches"}
+
+
+def test_scan_with_a_model_of_another_input_gives_an_error(app, odd_model):
+    at = app("scan")
+    at.number_input(key="scan_h").set_value(30)
+    at.number_input(key="scan_w").set_value(30)
+    at.radio(key="scan_source").set_value("Upload a model").run()
+    at.file_uploader(key="scan_upload").set_value(
+        ("odd64.keras", odd_model.read_bytes(), "application/octet-stream"))
+    at = no_trouble(at.run())
+    at = no_trouble(at.button(key="scan_go").click().run())
+    assert any("64 × 64" in e for e in errors(at)), errors(at)
+    assert "scan_result" not in at.session_state
+
+
+def test_an_uploaded_onnx_model_is_probed(app):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(  # probability = sigmoid(4 * max(x) - 2), per patch
+        [helper.make_node("ReduceMax", ["x", "axes"], ["m"], keepdims=0),
+         helper.make_node("Mul", ["m", "four"], ["s"]),
+         helper.make_node("Sub", ["s", "two"], ["z"]),
+         helper.make_node("Sigmoid", ["z"], ["p"])],
+        "toy", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 100, 100, 1])],
+        [helper.make_tensor_value_info("p", TensorProto.FLOAT, ["N"])],
+        [helper.make_tensor("axes", TensorProto.INT64, [3], [1, 2, 3]),
+         helper.make_tensor("four", TensorProto.FLOAT, [], [4.0]),
+         helper.make_tensor("two", TensorProto.FLOAT, [], [2.0])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    at = app("probe")
+    at.radio(key="probe_source").set_value("Upload a model").run()
+    at.file_uploader(key="probe_upload").set_value(
+        ("toy.onnx", model.SerializeToString(), "application/octet-stream"))
+    at = no_trouble(at.run())
+    at.number_input(key="probe_n").set_value(32)
+    at.text_input(key="probe_values").set_value("0.1 0.8")
+    at.checkbox(key="probe_behaviour").set_value(False)
+    at.checkbox(key="probe_cross").set_value(False)
+    at = no_trouble(submit(at, "probe_form"))
+    assert not errors(at) and len(at.get("vega_lite_chart")) == 1
+    assert at.session_state["probe_run"].results.model["name"] == "toy.onnx"
+    assert any("--model toy.onnx" in c.value for c in at.code)
+    at.toggle(key="explain_on").set_value(True).run()
+    assert any("need a Keras model" in i.value for i in no_trouble(at).info)
