@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ._quiet import import_tensorflow
+
 
 def add_parser(commands: Any) -> None:
     p = commands.add_parser(
@@ -47,6 +49,7 @@ def run_experiment(args: argparse.Namespace) -> int:
             if not Path(value).is_dir():
                 raise ValueError(f"no patch folder at {str(value)!r}.")
         folders = given
+    import_tensorflow()
     import mcc_core
 
     result = mcc_core.run_experiment(args.out, scale=args.scale, seed=args.seed,

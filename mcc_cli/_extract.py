@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ._quiet import import_tensorflow
+
 
 def add_parser(commands: Any) -> None:
     p = commands.add_parser(
@@ -50,6 +52,7 @@ def run_extract(args: argparse.Namespace) -> int:
         raise ValueError(f"`--annotations`: there is no file {args.annotations}.")
     if not args.images.is_dir():
         raise ValueError(f"`--images`: there is no folder {args.images}.")
+    import_tensorflow()
     from mcc_core._extract_io import extract_dataset, read_annotations  # imports TensorFlow
 
     n_images = read_annotations(args.annotations)["image"].nunique()

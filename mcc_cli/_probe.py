@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ._quiet import import_tensorflow
 from ._scan import load_mammogram_set, load_scan_model, read_grey_image
 from ._synth import load_config
 
@@ -76,6 +77,8 @@ def run_probe(args: argparse.Namespace) -> int:
     for name, values in sweeps:  # refuse bad sweeps before loading anything heavy
         for value in values:
             evalkit.condition_config(scenario, name, value)
+    if args.model is None or not str(args.model).endswith(".onnx"):
+        import_tensorflow()
     if args.model is None:
         from mcc_core import bundled_model_path
 
@@ -136,6 +139,7 @@ def _mammograms(args: argparse.Namespace, model_path: Path,
 def _froc(model: Any, cases: list[tuple[Path, Any]], resolution_um: int) -> Any:
     """Scan every mammogram with `model` and compute the FROC of the annotated clusters."""
     import evalkit
+    import_tensorflow()
     import mcc_core
 
     scored = []

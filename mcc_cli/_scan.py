@@ -18,6 +18,8 @@ import pandas as pd
 
 import synth
 
+from ._quiet import import_tensorflow
+
 OUTPUTS = ("case_study.png", "heatmap.png", "scores.csv", "scan.json")
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 
@@ -62,6 +64,7 @@ def run_scan(args: argparse.Namespace) -> int:
         raise ValueError(f"`IMAGE` must be at least one patch ({patch} × {patch} px at "
                          f"{args.resolution} µm); got {str(args.image)!r} of "
                          f"{image.shape[0]} × {image.shape[1]} px.")
+    import_tensorflow()
     import mcc_core
 
     model, label = load_scan_model(args.model, args.resolution)
@@ -132,6 +135,7 @@ def _pixels(img: Any) -> np.ndarray:
 
 def load_scan_model(spec: str, resolution_um: int) -> tuple[Any, str]:
     """The Keras model named by ``spec`` (a .keras / .h5 file, or 'bundled') and its label."""
+    import_tensorflow()
     import mcc_core
 
     if spec == "bundled":
@@ -143,6 +147,7 @@ def load_scan_model(spec: str, resolution_um: int) -> tuple[Any, str]:
                          f"got {spec!r}.")
     if path.suffix == ".keras":
         return mcc_core.load_model(path, require_metadata=False).model, str(path)
+    import_tensorflow()
     import keras
 
     try:
@@ -165,6 +170,7 @@ def load_mammogram_set(folder: Path, annotations: Path | None) -> list[tuple[Pat
     if not images:
         raise ValueError(f"`--mammograms` must hold PNG mammograms; got {str(folder)!r} "
                          "without any .png file.")
+    import_tensorflow()
     import mcc_core
 
     source = annotations or folder / "annotations.csv"

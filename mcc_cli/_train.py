@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ._quiet import import_tensorflow
 from ._synth import load_config
 
 MODELS = ("mobilenet", "shallow", "vgg16", "resnet50", "densenet121")
@@ -46,6 +47,7 @@ def run_train(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1:
             raise ValueError(f"`--{name.replace('_', '-')}` must be >= 1; "
                              f"got {getattr(args, name)}.")
+    import_tensorflow()
     import mcc_core
 
     run = mcc_core.run_training(

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ._quiet import import_tensorflow
 from ._synth import load_config
 
 _SIZES = {50: 200, 70: 144, 100: 100}
@@ -46,6 +47,7 @@ def run_tune(args: argparse.Namespace) -> int:
             raise ValueError(f"`--{name.replace('_', '-')}` must be >= {low}; "
                              f"got {getattr(args, name)}.")
     scene = load_config(args.scene, None)
+    import_tensorflow()
     import mcc_core  # imports TensorFlow: only once the arguments are known to be good
 
     size = _SIZES[args.resolution]
