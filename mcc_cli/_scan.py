@@ -193,7 +193,10 @@ def load_mammogram_set(folder: Path, annotations: Path | None) -> list[tuple[Pat
 def check_empty_out(out: Path) -> Path:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"`--out` must be a missing or empty folder; got {str(out)!r}.")
-    return out
+    if out.exists() and out.resolve() == Path.cwd().resolve():
+        raise ValueError(f"`--out` must not be the current folder, which the finished output "
+                         f"replaces; got {str(out)!r}: name a new folder.")
+    return Path(os.path.abspath(out))  # "." or "a/.." have no name: stage beside the real one
 
 
 def write_folder(out: Path, files: dict[str, bytes]) -> None:

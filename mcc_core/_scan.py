@@ -174,6 +174,8 @@ def _check_number(name: str, value: object, low: float, high: float) -> float:
 def _stride_px(stride_mm: object, patch: int) -> int:
     """Window step in pixels: ``stride_mm`` as a share of the 1 cm patch, rounded half up."""
     value = _check_number("stride_mm", stride_mm, 0.0, math.inf)
+    if not math.isfinite(value):
+        raise ValueError(f"`stride_mm` must be a finite number of mm; got stride_mm={stride_mm!r}.")
     stride = int(math.floor(value / 10.0 * patch + 0.5))
     if stride < 1:
         raise ValueError(f"`stride_mm` must give a step of at least 1 px ({10.0 / patch:.3g} mm "

@@ -16,7 +16,8 @@ from typing import Any
 
 
 def check_empty_out(out_dir: Any, name: str = "out_dir") -> Path:
-    """`out_dir` as a Path if it is missing or an empty folder; else a `ValueError` naming it."""
+    """`out_dir` as an absolute Path if it is missing or an empty folder other than the current
+    one; else a `ValueError` naming it."""
     if not isinstance(out_dir, (str, os.PathLike)):
         raise TypeError(f"`{name}` must be a str or path-like; got {type(out_dir).__name__}.")
     out = Path(out_dir)
@@ -24,7 +25,10 @@ def check_empty_out(out_dir: Any, name: str = "out_dir") -> Path:
         what = "a file" if not out.is_dir() else "a folder that is not empty"
         raise ValueError(f"`{name}` must be a missing or empty folder; got {name}={str(out)!r}, "
                          f"{what}.")
-    return out
+    if out.exists() and out.resolve() == Path.cwd().resolve():
+        raise ValueError(f"`{name}` must not be the current folder, which the finished output "
+                         f"replaces; got {name}={str(out)!r}: name a new folder.")
+    return Path(os.path.abspath(out))  # "." or "a/.." have no name: stage beside the real one
 
 
 @contextlib.contextmanager

@@ -51,6 +51,13 @@ def test_synth_mammogram_refuses_a_non_empty_out(mammograms, capsys):
     _one_line_error(capsys, "empty")
 
 
+def test_synth_mammogram_refuses_the_current_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main([*MAMMOGRAM_ARGS, "--out", "."]) == 2
+    _one_line_error(capsys, "current folder")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_extract_writes_a_dataset_that_verifies_and_loads(mammograms, tmp_path, capsys):
     import mcc_core
 

@@ -121,6 +121,24 @@ def test_a_non_empty_out_is_refused(bad_inputs, png16, capsys):
     assert [p.name for p in (bad_inputs / "full").iterdir()] == ["x.txt"]
 
 
+def test_the_current_folder_is_refused_and_an_empty_one_by_another_name_works(
+        tmp_path, png16, capsys, monkeypatch):
+    empty = tmp_path / "here"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    code, _, err = run(["scan", str(png16), "--resolution", "100", "--out", ".",
+                        "--no-progress"], capsys)
+    assert code == 2 and "current folder" in err and len(err.splitlines()) == 1, err
+    assert list(empty.iterdir()) == []
+    (empty / "sub").mkdir()
+    code, _, err = run(["scan", str(png16), "--resolution", "100", "--out", "sub/.",
+                        "--no-progress"], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in (empty / "sub").iterdir()) == [
+        "case_study.png", "heatmap.png", "scan.json", "scores.csv"]
+    assert [p.name for p in empty.iterdir()] == ["sub"]  # no staging folder left
+
+
 @pytest.fixture(scope="module")
 def mammograms(tmp_path_factory):
     """Two hand-built 100 µm mammograms (8 and 16 bit) and annotations.csv beside them."""

@@ -169,6 +169,7 @@ def test_auto_cuts_patches_for_models_that_are_not_convolution_only(image):
     (dict(resolution_um=60), "resolution_um"),
     (dict(resolution_um=70), r"144 × 144.*100 × 100"),
     (dict(stride_mm=0.0), "stride_mm"),
+    (dict(stride_mm=float("inf")), "stride_mm"),
     (dict(threshold=1.5), "threshold"),
     (dict(method="fast"), "method"),
     (dict(background_fraction=-0.1), "background_fraction"),
