@@ -3,6 +3,7 @@ case-study overlay and a probability heat map. No TensorFlow here."""
 
 from __future__ import annotations
 
+import numbers
 from typing import Literal
 
 import numpy as np
@@ -30,7 +31,7 @@ def _checked(image: object, result: object) -> np.ndarray:
 
 
 def _check_fraction(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
         raise ValueError(f"`{name}` must be a number within [0, 1]; got {name}={value!r}.")
     return float(value)
 

@@ -253,3 +253,12 @@ def test_views_refuse_another_image_or_mode(scans, image):
         render_heatmap(image, scans[0], cmap="no-such-map")
     with pytest.raises(TypeError, match="result"):
         render_heatmap(image, scans[0].windows)
+    with pytest.raises(ValueError, match="alpha"):
+        render_heatmap(image, scans[0], alpha=float("nan"))
+
+
+def test_views_take_numpy_scalars(scans, image):
+    np.testing.assert_array_equal(render_heatmap(image, scans[0], alpha=np.float32(0.5)),
+                                  render_heatmap(image, scans[0], alpha=0.5))
+    np.testing.assert_array_equal(render_case_study(image, scans[0], grey=np.float32(0.85)),
+                                  render_case_study(image, scans[0], grey=0.85))
