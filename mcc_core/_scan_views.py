@@ -3,6 +3,7 @@ case-study overlay and a probability heat map. No TensorFlow here."""
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Literal
 
@@ -31,9 +32,10 @@ def _checked(image: object, result: object) -> np.ndarray:
 
 
 def _check_fraction(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+    number = float(value) if isinstance(value, numbers.Real) else math.nan
+    if isinstance(value, bool) or not 0 <= number <= 1:
         raise ValueError(f"`{name}` must be a number within [0, 1]; got {name}={value!r}.")
-    return float(value)
+    return number
 
 
 def _mix(out: np.ndarray, hit: np.ndarray, colour: np.ndarray, weight: float) -> None:
