@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+# The exported `mcc probe` line must sweep exactly these values: parse them as the CLI does.
+from mcc_cli._probe import parse_value
+
 SWEEP_SUGGESTIONS: dict[str, str] = {
     "contrast": "0.1 0.3 0.6",
     "mc_size": "0.1 0.2 0.4",
@@ -36,16 +39,7 @@ def parse_values(text: str) -> list[Any]:
     words = text.replace(",", " ").split()
     if not words:
         raise ValueError("the sweep needs at least one value; got none.")
-    return [_parse(word) for word in words]
-
-
-def _parse(word: str) -> Any:
-    for kind in (int, float):
-        try:
-            return kind(word)
-        except ValueError:
-            continue
-    return word
+    return [parse_value(word) for word in words]
 
 
 @dataclass(frozen=True, kw_only=True)

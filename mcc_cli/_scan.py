@@ -6,9 +6,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 import synth
+from synth._atomic import check_empty_out, staging_folder
 
 from ._quiet import import_tensorflow
 
@@ -57,7 +55,7 @@ def add_parser(commands: Any) -> None:
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    out = check_empty_out(args.out)
+    out = check_empty_out(args.out, "--out")
     patch = synth.patch_size_px(args.resolution)
     image = read_grey_image(args.image)
     if min(image.shape) < patch:
@@ -75,13 +73,16 @@ def run_scan(args: argparse.Namespace) -> int:
             background_fraction=args.background_fraction, progress=advance)
     summary = {"image": str(args.image), "image_dtype": str(image.dtype), "model": label,
                "stride_mm": args.stride_mm, **result.to_dict()}
-    write_folder(out, {
+    files = {
         "case_study.png": png_bytes(mcc_core.render_case_study(image, result, mode=args.mode)),
         "heatmap.png": png_bytes(mcc_core.render_heatmap(image, result)),
         "scores.csv": result.windows.to_csv(index=False).encode(),
         "scan.json": (json.dumps(summary, indent=2) + "\n").encode(),
-    })
-    print(f"{out}: {result.n_positive} positive and {result.n_negative} negative windows "
+    }
+    with staging_folder(out) as stage:  # all four files appear at once, or none
+        for name, data in files.items():
+            (stage / name).write_bytes(data)
+    print(f"{args.out}: {result.n_positive} positive and {result.n_negative} negative windows "
           f"({result.n_background} background skipped) at {args.resolution} µm, "
           f"{result.method.replace('_', '-')} in {result.seconds:.1f} s")
     return 0
@@ -188,30 +189,6 @@ def load_mammogram_set(folder: Path, annotations: Path | None) -> list[tuple[Pat
     names = table["image"].astype(str)
     return [(p, table.loc[names == p.name, ["X1", "Y1", "X2", "Y2"]].reset_index(drop=True))
             for p in images]
-
-
-def check_empty_out(out: Path) -> Path:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(f"`--out` must be a missing or empty folder; got {str(out)!r}.")
-    if out.exists() and out.resolve() == Path.cwd().resolve():
-        raise ValueError(f"`--out` must not be the current folder, which the finished output "
-                         f"replaces; got {str(out)!r}: name a new folder.")
-    return Path(os.path.abspath(out))  # "." or "a/.." have no name: stage beside the real one
-
-
-def write_folder(out: Path, files: dict[str, bytes]) -> None:
-    """Write ``files`` into a hidden staging folder beside ``out``, then rename it to ``out``."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
-        for name, data in files.items():
-            (staging / name).write_bytes(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)
-        os.replace(staging, out)  # POSIX rename replaces an empty folder
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
