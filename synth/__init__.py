@@ -21,6 +21,7 @@ from ._generate import Batch, generate, generate_indices
 from ._mammogram import Mammogram, render_mammogram, render_mammogram_scene
 from ._mammogram_io import write_mammograms
 from ._mammogram_scene import MammogramScene, sample_mammogram
+from ._patch_dataset import PatchDataset
 from ._render import Patch, render
 from ._scene import Calcification, Lumps, Scene, sample_scene
 
@@ -36,6 +37,7 @@ __all__ = [
     "Mammogram",
     "MammogramScene",
     "Patch",
+    "PatchDataset",
     "Scene",
     "SceneConfig",
     "VerifyReport",
