@@ -7,6 +7,7 @@ from them is the same file `mcc synth --config` and `mcc probe --scenario` read.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,34 +19,60 @@ PREFIX = "sc_"
 MIXED = "weighted mix"
 """The distribution choice that uses the per-distribution weights."""
 
-RANGES: dict[str, tuple[float, float, float]] = {
-    "mc_count_range": (1, 60, 1),
-    "mc_size_range_mm": (0.1, 1.0, 0.01),
-    "contrast_range": (0.0, 1.0, 0.01),
-    "cluster_extent_mm": (0.5, 10.0, 0.1),
-    "orientation_range_deg": (-360.0, 360.0, 1.0),
-    "beta_range": (1.5, 3.5, 0.05),
-    "density_range": (0.0, 1.0, 0.01),
-}
-"""Range fields: (min, max, step) of their two-handled sliders (the config's own limits)."""
+RANGES: tuple[str, ...] = ("mc_count_range", "mc_size_range_mm", "contrast_range",
+                           "cluster_extent_mm", "orientation_range_deg", "beta_range",
+                           "density_range")
+"""Range fields: each is a two-handled slider."""
 
-SCALARS: dict[str, tuple[float, float, float]] = {
-    "positive_fraction": (0.0, 1.0, 0.05),
-    "hard_negative_fraction": (0.0, 1.0, 0.05),
-    "margin_mm": (0.0, 2.5, 0.1),
-    "lumpy_strength": (0.0, 1.0, 0.05),
-}
-"""Scalar fields: (min, max, step) of their sliders."""
+SCALARS: tuple[str, ...] = ("positive_fraction", "hard_negative_fraction", "margin_mm",
+                            "lumpy_strength")
+"""Scalar fields: each is a slider."""
 
-DETECTOR: dict[str, tuple[float, float, float]] = {
-    "blur_sigma_um": (0.0, 500.0, 1.0),
-    "dose": (1e2, 1e9, 1e4),
-    "electronic_noise": (0.0, 1e4, 1.0),
-}
+DETECTOR: tuple[str, ...] = ("blur_sigma_um", "dose", "electronic_noise")
 """Detector fields that may be switched off (None): a switch ``<name>_on`` and a number."""
 
-BIT_DEPTHS: tuple[int | None, ...] = (None, *range(8, 17))
-PLACEMENTS: tuple[str, ...] = ("random", "center")
+_BITS = synth.field_spec("bit_depth").bounds
+BIT_DEPTHS: tuple[int | None, ...] = (None, *range(int(_BITS[0]), int(_BITS[1]) + 1))
+PLACEMENTS: tuple[str, ...] = synth.field_spec("placement").options
+
+
+def widget_args(name: str, *, slider: bool = False) -> dict[str, Any]:
+    """Keyword arguments of the ``st.number_input`` (or, with `slider`, ``st.slider``) of
+    config field `name`, all read from `synth.field_spec`.
+
+    Parameters
+    ----------
+    name : str
+        A numeric, range or weights field of `synth.SceneConfig` or `synth.Acquisition`
+        (for a weights field: the arguments of each weight's input).
+    slider : bool
+        Sliders need a finite maximum (ValueError where the field has none).
+
+    Returns
+    -------
+    dict
+        ``min_value``, ``max_value`` (None where the field has no finite upper bound, so
+        no valid value is ever cut), ``step``, ``format`` (``%g``: what the config holds,
+        not rounded to the step) and ``help``; ints for an integer field, floats otherwise
+        (Streamlit wants one type).
+    """
+    spec = synth.field_spec(name)
+    if spec.kind == "choice":
+        raise ValueError(f"`name` must be a numeric config field; got name={name!r}.")
+    low, high_bound = spec.bounds
+    kind = int if spec.integer else float
+    high = None if math.isinf(high_bound) else kind(high_bound)
+    if slider and high is None:
+        raise ValueError(f"`{name}` has no upper bound: a slider cannot show it.")
+    return {"min_value": kind(low), "max_value": high, "step": kind(spec.step or 1),
+            "format": "%d" if spec.integer else "%g",
+            "help": f"{spec.help} Allowed: {spec.rule()}."}
+
+
+def label(name: str, text: str) -> str:
+    """`text` with the unit of field `name` (``"MC size (mm)"``)."""
+    unit = synth.field_spec(name).unit
+    return f"{text} ({unit})" if unit else text
 
 
 def key(name: str) -> str:
@@ -128,9 +155,9 @@ def config_from_controls(controls: Mapping[str, Any]) -> synth.SceneConfig:
         "cluster_min_count": int(get("cluster_min_count")),
     }
     for name in RANGES:
+        kind = int if synth.field_spec(name).integer else float
         low, high = get(name)
-        fields[name] = (int(low), int(high)) if name == "mc_count_range" else (
-            float(low), float(high))
+        fields[name] = (kind(low), kind(high))
     for name in SCALARS:
         fields[name] = float(get(name))
     detector: dict[str, Any] = {

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -15,17 +16,45 @@ from . import _synth_mammogram
 RESOLUTION_CHOICES = ("50", "70", "100", "all")
 
 
+def config_fields_help() -> str:
+    """The fields a ``--config`` JSON may set, one entry each: what it may hold, its unit and
+    its help, all read from `synth.field_specs` (for an argparse epilog)."""
+    lines = [paragraph("scene config fields (the JSON object of --config; `acquisition` "
+                       "holds the detector fields, or is null for an ideal detector; None is "
+                       "JSON null):")]
+    for cls in (synth.SceneConfig, synth.Acquisition):
+        for spec in synth.field_specs(cls).values():
+            prefix = "acquisition." if cls is synth.Acquisition else ""
+            lines.append(textwrap.fill(prefix + spec.describe(), 78, initial_indent="  ",
+                                       subsequent_indent="      ", break_on_hyphens=False))
+    return "\n".join(lines)
+
+
+def distribution_help() -> str:
+    """``--distribution``'s help: the `distribution` field's own, from `synth.field_spec`."""
+    spec = synth.field_spec("distribution")
+    return (f"set `distribution` to one of {', '.join(spec.options)} (overrides --config). "
+            f"{spec.help}")
+
+
+def paragraph(text: str) -> str:
+    """`text` wrapped for a help screen that keeps the epilog's line breaks."""
+    return textwrap.fill(text, 78)
+
+
 def add_parser(commands: Any) -> None:
     p = commands.add_parser(
         "synth",
         help="generate a synthetic patch dataset (or `mcc synth verify DIR`, "
              "`mcc synth mammogram`)",
-        description=(
+        description=paragraph(
             "Generate synthetic 1 cm² patches with microcalcification clusters and write them "
             "as class_0/ class_1/ PNG folders with patches.csv, calcifications.csv and "
             "manifest.json. `mcc synth verify DIR` checks a written dataset against its manifest; "
             "`mcc synth mammogram` writes full-field mammograms with MCC boxes."
         ),
+        epilog=config_fields_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--resolution", choices=RESOLUTION_CHOICES, default="70",
                    help="pixel spacing in µm; 'all' writes DIR/50um, DIR/70um and DIR/100um "
@@ -33,8 +62,9 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--n", type=int, help="number of patches (per resolution)")
     p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
     p.add_argument("--out", type=Path, help="output folder")
-    p.add_argument("--config", type=Path, help="scene config JSON (SceneConfig.to_json)")
-    p.add_argument("--distribution", help=f"one of {', '.join(synth.DISTRIBUTIONS)}")
+    p.add_argument("--config", type=Path,
+                   help="scene config JSON (SceneConfig.to_json; its fields are listed below)")
+    p.add_argument("--distribution", help=distribution_help())
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="PNG bit depth")
     p.add_argument("--masks", action="store_true", help="also write MC masks to masks/")

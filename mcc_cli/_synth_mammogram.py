@@ -12,10 +12,14 @@ import synth
 
 def add_parser(actions: Any) -> None:
     """Register ``mammogram`` under the `mcc synth` actions."""
+    from ._synth import config_fields_help, distribution_help, paragraph
+
     p = actions.add_parser(
         "mammogram",
         help="write full-field synthetic mammograms with MCC boxes",
-        description=(
+        epilog=config_fields_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=paragraph(
             "Write N full-field synthetic mammograms (breast on a black background, 1/f^β "
             "tissue, microcalcification clusters and isolated hard-negative MCs, the detector "
             "model) as mammogram_0000.png …, with annotations.csv (image, X1, Y1, X2, Y2, "
@@ -31,8 +35,9 @@ def add_parser(actions: Any) -> None:
     p.add_argument("--seed", type=int, default=0,
                    help="seed; mammogram i uses numpy.random.default_rng([seed, i]) (default 0)")
     p.add_argument("--out", type=Path, help="output folder (missing or empty)")
-    p.add_argument("--config", type=Path, help="scene config JSON (SceneConfig.to_json)")
-    p.add_argument("--distribution", help=f"one of {', '.join(synth.DISTRIBUTIONS)}")
+    p.add_argument("--config", type=Path,
+                   help="scene config JSON (SceneConfig.to_json; its fields are listed below)")
+    p.add_argument("--distribution", help=distribution_help())
     p.add_argument("--size-mm", type=float, nargs=2, metavar=("H", "W"),
                    help="image height and width in mm (default 240 300: 24 × 30 cm)")
     p.add_argument("--bit-depth", type=int, choices=(8, 16), default=16,

@@ -5,12 +5,21 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
+
+from ._fields import (
+    DOC_KEY,
+    FieldSpec,
+    _check_weights,
+    _fail,
+    parameters_doc,
+    spec_field,
+    specs_of,
+)
 
 RESOLUTIONS_UM: tuple[int, int, int] = (50, 70, 100)
 """Pixel spacings of the papers' datasets, in µm."""
@@ -29,9 +38,8 @@ MORPHOLOGIES: tuple[str, ...] = (
     "fine_pleomorphic",
     "fine_linear_branching",
 )
-PLACEMENTS: tuple[str, ...] = ("random", "center")
-
 Placement = Literal["random", "center"]
+PLACEMENTS: tuple[str, ...] = get_args(Placement)
 
 
 def patch_size_px(resolution_um: int) -> int:
@@ -55,96 +63,35 @@ def check_resolution(resolution_um: Any) -> int:
     return int(resolution_um)
 
 
-def _fail(name: str, rule: str, value: Any) -> ValueError:
-    return ValueError(f"`{name}` {rule}; got {name}={value!r}.")
-
-
-def _check_number(name: str, value: Any, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"`{name}` must be a number; got {name}={value!r}.")
-    if not (math.isfinite(value) and lo <= value <= hi):
-        raise _fail(name, f"must lie within [{lo:g}, {hi:g}]", value)
-    return float(value)
-
-
-def _check_range(name: str, value: Any, lo: float, hi: float, *, integer: bool = False) -> tuple:
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-        raise TypeError(f"`{name}` must be a pair (low, high); got {name}={value!r}.")
-    a, b = value
-    for v in (a, b):
-        bad_type = isinstance(v, bool) or not isinstance(v, (int, float))
-        if bad_type or (integer and float(v) != int(v)):
-            kind = "integers" if integer else "numbers"
-            raise TypeError(f"`{name}` must hold two {kind}; got {name}={tuple(value)!r}.")
-        if not (math.isfinite(v) and lo <= v <= hi):
-            raise _fail(name, f"must lie within [{lo:g}, {hi:g}]", tuple(value))
-    if a > b:
-        raise _fail(name, "must have low <= high", tuple(value))
-    return (int(a), int(b)) if integer else (float(a), float(b))
-
-
-def _check_weights(name: str, value: Any, allowed: tuple[str, ...]) -> dict[str, float]:
-    if isinstance(value, str):
-        value = {value: 1.0}
-    if not isinstance(value, Mapping) or not value:
-        raise TypeError(
-            f"`{name}` must be one of {allowed} or a non-empty mapping of them to weights; "
-            f"got {name}={value!r}."
-        )
-    unknown = sorted(set(value) - set(allowed))
-    if unknown:
-        raise _fail(name, f"may only name {allowed}", dict(value))
-    out = {}
-    for key in allowed:
-        w = value.get(key, 0.0)
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
-            raise _fail(name, "must map to finite weights >= 0", dict(value))
-        out[key] = float(w)
-    if sum(out.values()) <= 0:
-        raise _fail(name, "must have at least one positive weight", dict(value))
-    return out
-
-
 @dataclass(frozen=True, kw_only=True)
 class Acquisition:
     """Detector model applied after the scene is formed. Each `None` switches that effect off.
 
-    Parameters
-    ----------
-    blur_sigma_um : float or None
-        Standard deviation of the Gaussian detector PSF in µm, on top of the pixel aperture
-        (a-Se 70 µm ≈ 20 µm, CsI 100 µm ≈ 41 µm).
-    dose : float or None
-        Detected X-ray quanta per mm² behind no attenuation. Sets Poisson (quantum) noise, whose
-        per-pixel level grows as the pixel shrinks. Clinical full-field detectors: ~1e5–1e6.
-    electronic_noise : float or None
-        Standard deviation of the additive electronic noise, in quanta per pixel.
-    bit_depth : int or None
-        Quantisation of the detector output (8–16 bits).
+    Bounds, units and help of every field: `field_specs(Acquisition)`.
     """
 
-    blur_sigma_um: float | None = 20.0
-    dose: float | None = 1.0e6
-    electronic_noise: float | None = 5.0
-    bit_depth: int | None = 12
+    blur_sigma_um: float | None = spec_field(
+        20.0, kind="number", low=0.0, high=500.0, optional=True, unit="µm", step=1.0,
+        help="Standard deviation of the Gaussian detector PSF, on top of the pixel aperture "
+             "(a-Se 70 µm ≈ 20 µm, CsI 100 µm ≈ 41 µm).")
+    dose: float | None = spec_field(
+        1.0e6, kind="number", low=1e2, high=1e9, optional=True, unit="quanta/mm²", step=1e4,
+        help="Detected X-ray quanta per mm² behind no attenuation; sets the Poisson (quantum) "
+             "noise, which grows per pixel as the pixel shrinks (clinical detectors: ~1e5–1e6).")
+    electronic_noise: float | None = spec_field(
+        5.0, kind="number", low=0.0, high=1e4, optional=True, unit="quanta/pixel", step=1.0,
+        help="Standard deviation of the additive electronic noise (needs a `dose`).")
+    bit_depth: int | None = spec_field(
+        12, kind="number", low=8, high=16, integer=True, optional=True, unit="bit", step=1,
+        help="Quantisation of the detector output.")
 
     def __post_init__(self) -> None:
-        if self.blur_sigma_um is not None:
-            _check_number("blur_sigma_um", self.blur_sigma_um, 0.0, 500.0)
-        if self.dose is not None:
-            _check_number("dose", self.dose, 1e2, 1e9)
-        if self.electronic_noise is not None:
-            _check_number("electronic_noise", self.electronic_noise, 0.0, 1e4)
-            if self.dose is None and self.electronic_noise > 0:
-                raise _fail("electronic_noise",
-                            "needs a `dose` (it is counted in quanta per pixel)",
-                            self.electronic_noise)
-        if self.bit_depth is not None and (
-            isinstance(self.bit_depth, bool)
-            or not isinstance(self.bit_depth, int)
-            or not 8 <= self.bit_depth <= 16
-        ):
-            raise _fail("bit_depth", "must be an integer within [8, 16] or None", self.bit_depth)
+        for name, spec in specs_of(type(self)).items():
+            spec.check(getattr(self, name))
+        noise = self.electronic_noise
+        if self.dose is None and noise is not None and noise > 0:
+            raise _fail("electronic_noise",
+                        "needs a `dose` (it is counted in quanta per pixel)", noise)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -163,114 +110,85 @@ class SceneConfig:
     """Everything a synthetic scene may vary; frozen, validated, JSON round trip.
 
     Ranges are ``(low, high)`` and are drawn uniformly per scene (per MC for MC properties).
-    Lengths are in mm, angles in degrees.
-
-    Parameters
-    ----------
-    distribution : str or mapping
-        One of `DISTRIBUTIONS`, or a mapping of them to weights (drawn per positive scene).
-    positive_fraction : float
-        Share of scenes that hold a cluster (label 1).
-    hard_negative_fraction : float
-        Share of the *negative* scenes that hold 1 or 2 MCs (below `cluster_min_count`).
-    mc_count_range : (int, int)
-        Number of MCs in a positive scene; the low end must be >= `cluster_min_count`.
-    mc_size_range_mm : (float, float)
-        MC size (longest extent, mm) within [0.1, 1]; drawn log-uniformly.
-    morphology_weights : mapping
-        Weights of `MORPHOLOGIES`; coarse heterogeneous MCs are drawn >= 0.5 mm and fine
-        pleomorphic ones < 0.5 mm where `mc_size_range_mm` allows it.
-    contrast_range : (float, float)
-        Peak MC contrast relative to the local tissue level (0.15 = 15 % brighter).
-    cluster_extent_mm : (float, float)
-        Diameter of the group (clustered), length of the line (linear) or of the duct tree
-        (segmental); regional and diffuse scenes spread over the whole field.
-    orientation_range_deg : (float, float)
-        Orientation of linear/segmental arrangements and of elongated clusters.
-    placement : {"random", "center"}
-        Where the arrangement's centre lies: anywhere it fits, or the patch centre.
-    margin_mm : float
-        Distance kept between every MC centre and the patch border.
-    beta_range : (float, float)
-        Exponent of the tissue power spectrum 1/f^beta (f in cycles/mm), within [1.5, 3.5].
-    density_range : (float, float)
-        Glandular fraction in [0, 1]: sets the mean level and the texture contrast.
-    lumpy_strength : float
-        Amplitude of an added clustered lumpy background (0 switches it off).
-    acquisition : Acquisition or None
-        Detector model; `None` renders an ideal image (pixel aperture only).
-    cluster_min_count : int
-        A patch is class 1 when at least this many MC centres lie inside it.
+    Lengths are in mm, angles in degrees. Bounds, units and help of every field:
+    `field_specs(SceneConfig)`; `__post_init__` validates with them.
     """
 
-    distribution: str | Mapping[str, float] = field(
-        default_factory=lambda: {
+    distribution: str | Mapping[str, float] = spec_field(
+        factory=lambda: {
             "clustered": 0.6, "linear": 0.1, "segmental": 0.1, "regional": 0.1, "diffuse": 0.1
-        }
-    )
-    positive_fraction: float = 0.5
-    hard_negative_fraction: float = 0.4
-    mc_count_range: tuple[int, int] = (3, 12)
-    mc_size_range_mm: tuple[float, float] = (0.1, 0.6)
-    morphology_weights: Mapping[str, float] = field(
-        default_factory=lambda: {
+        },
+        kind="choice_or_weights", options=DISTRIBUTIONS, low=0.0, high=float("inf"), step=0.05,
+        help="Arrangement of a positive scene's MCs: one distribution, or a mapping of them "
+             "to weights (drawn per positive scene).")
+    positive_fraction: float = spec_field(
+        0.5, kind="number", low=0.0, high=1.0, step=0.05,
+        help="Share of scenes that hold a cluster (label 1).")
+    hard_negative_fraction: float = spec_field(
+        0.4, kind="number", low=0.0, high=1.0, step=0.05,
+        help="Share of the negative scenes that hold 1 or 2 MCs (below `cluster_min_count`).")
+    mc_count_range: tuple[int, int] = spec_field(
+        (3, 12), kind="range", low=1, high=60, integer=True, step=1,
+        help="Number of MCs in a positive scene; the low end must be >= `cluster_min_count`.")
+    mc_size_range_mm: tuple[float, float] = spec_field(
+        (0.1, 0.6), kind="range", low=0.1, high=1.0, unit="mm", step=0.01,
+        help="MC size (longest extent), drawn log-uniformly per MC.")
+    morphology_weights: Mapping[str, float] = spec_field(
+        factory=lambda: {
             "punctate": 0.35,
             "amorphous": 0.15,
             "coarse_heterogeneous": 0.1,
             "fine_pleomorphic": 0.3,
             "fine_linear_branching": 0.1,
-        }
-    )
-    contrast_range: tuple[float, float] = (0.15, 0.6)
-    cluster_extent_mm: tuple[float, float] = (2.0, 6.0)
-    orientation_range_deg: tuple[float, float] = (0.0, 180.0)
-    placement: Placement = "random"
-    margin_mm: float = 0.5
-    beta_range: tuple[float, float] = (2.5, 3.1)
-    density_range: tuple[float, float] = (0.2, 0.8)
-    lumpy_strength: float = 0.0
-    acquisition: Acquisition | None = field(default_factory=Acquisition)
-    cluster_min_count: int = 3
+        },
+        kind="weights", options=MORPHOLOGIES, low=0.0, high=float("inf"), step=0.05,
+        help="Weights of the MC morphologies; coarse heterogeneous MCs are drawn >= 0.5 mm and "
+             "fine pleomorphic ones < 0.5 mm where `mc_size_range_mm` allows it.")
+    contrast_range: tuple[float, float] = spec_field(
+        (0.15, 0.6), kind="range", low=0.0, high=1.0, step=0.01,
+        help="Peak MC contrast relative to the local tissue level (0.15 = 15 % brighter).")
+    cluster_extent_mm: tuple[float, float] = spec_field(
+        (2.0, 6.0), kind="range", low=0.5, high=10.0, unit="mm", step=0.1,
+        help="Diameter of the group (clustered), length of the line (linear) or of the duct "
+             "tree (segmental); regional and diffuse scenes spread over the whole field.")
+    orientation_range_deg: tuple[float, float] = spec_field(
+        (0.0, 180.0), kind="range", low=-360.0, high=360.0, unit="°", step=1.0,
+        help="Orientation of linear and segmental arrangements and of elongated clusters.")
+    placement: Placement = spec_field(
+        "random", kind="choice", options=PLACEMENTS,
+        help="Where the arrangement's centre lies: anywhere it fits, or the patch centre.")
+    margin_mm: float = spec_field(
+        0.5, kind="number", low=0.0, high=2.5, unit="mm", step=0.1,
+        help="Distance kept between every MC centre and the patch border.")
+    beta_range: tuple[float, float] = spec_field(
+        (2.5, 3.1), kind="range", low=1.5, high=3.5, step=0.05,
+        help="Exponent β of the tissue power spectrum 1/f^β (f in cycles/mm).")
+    density_range: tuple[float, float] = spec_field(
+        (0.2, 0.8), kind="range", low=0.0, high=1.0, step=0.01,
+        help="Glandular fraction: sets the mean tissue level and the texture contrast.")
+    lumpy_strength: float = spec_field(
+        0.0, kind="number", low=0.0, high=1.0, step=0.05,
+        help="Amplitude of an added clustered lumpy background (0 switches it off).")
+    acquisition: Acquisition | None = field(
+        default_factory=Acquisition,
+        metadata={DOC_KEY: ("Acquisition or None", "Detector model; `None` renders an ideal "
+                                                   "image (pixel aperture only).")})
+    cluster_min_count: int = spec_field(
+        3, kind="number", low=1, high=20, integer=True, step=1,
+        help="A patch is class 1 when at least this many MC centres lie inside it.")
 
     def __post_init__(self) -> None:
         put = object.__setattr__
-        dist = self.distribution
-        if isinstance(dist, str):
-            if dist not in DISTRIBUTIONS:
-                raise _fail("distribution", f"must be one of {DISTRIBUTIONS} or a weighting", dist)
-        else:
-            put(self, "distribution", _check_weights("distribution", dist, DISTRIBUTIONS))
-        put(self, "positive_fraction",
-            _check_number("positive_fraction", self.positive_fraction, 0, 1))
-        put(self, "hard_negative_fraction",
-            _check_number("hard_negative_fraction", self.hard_negative_fraction, 0, 1))
+        for name, spec in specs_of(type(self)).items():
+            put(self, name, spec.check(getattr(self, name)))
         cmin = self.cluster_min_count
-        if isinstance(cmin, bool) or not isinstance(cmin, int) or not 1 <= cmin <= 20:
-            raise _fail("cluster_min_count", "must be an integer within [1, 20]", cmin)
-        counts = _check_range("mc_count_range", self.mc_count_range, 1, 60, integer=True)
-        if counts[0] < cmin:
+        if self.mc_count_range[0] < cmin:
             raise _fail("mc_count_range", f"must start at cluster_min_count={cmin} or above",
-                        counts)
-        put(self, "mc_count_range", counts)
+                        self.mc_count_range)
         if self.hard_negative_fraction > 0 and cmin < 2:
             raise _fail("hard_negative_fraction",
                         "must be 0 when cluster_min_count is 1 (no MC count is below it)",
                         self.hard_negative_fraction)
-        put(self, "mc_size_range_mm", _check_range("mc_size_range_mm", self.mc_size_range_mm,
-                                                    0.1, 1.0))
-        put(self, "morphology_weights",
-            _check_weights("morphology_weights", self.morphology_weights, MORPHOLOGIES))
-        put(self, "contrast_range", _check_range("contrast_range", self.contrast_range, 0, 1))
-        put(self, "cluster_extent_mm",
-            _check_range("cluster_extent_mm", self.cluster_extent_mm, 0.5, 10.0))
-        put(self, "orientation_range_deg",
-            _check_range("orientation_range_deg", self.orientation_range_deg, -360, 360))
-        if self.placement not in PLACEMENTS:
-            raise _fail("placement", f"must be one of {PLACEMENTS}", self.placement)
-        put(self, "margin_mm", _check_number("margin_mm", self.margin_mm, 0, 2.5))
-        put(self, "beta_range", _check_range("beta_range", self.beta_range, 1.5, 3.5))
-        put(self, "density_range", _check_range("density_range", self.density_range, 0, 1))
-        put(self, "lumpy_strength", _check_number("lumpy_strength", self.lumpy_strength, 0, 1))
         acq = self.acquisition
         if isinstance(acq, Mapping):
             put(self, "acquisition", acquisition_from_dict(acq))
@@ -370,3 +288,72 @@ def acquisition_from_dict(data: Mapping[str, Any]) -> Acquisition:
 def _normalise(weights: dict[str, float]) -> dict[str, float]:
     total = sum(weights.values())
     return {k: v / total for k, v in weights.items()}
+
+
+def field_specs(cls: type[SceneConfig] | type[Acquisition]) -> dict[str, FieldSpec]:
+    """The `FieldSpec` of every validated field of `SceneConfig` or `Acquisition`.
+
+    Parameters
+    ----------
+    cls : SceneConfig or Acquisition (the class)
+
+    Returns
+    -------
+    dict of str to FieldSpec
+        In declaration order. `SceneConfig`'s ``acquisition`` has none (it holds an
+        `Acquisition`, whose fields have theirs).
+
+    Examples
+    --------
+    >>> import synth
+    >>> specs = synth.field_specs(synth.Acquisition)
+    >>> list(specs)
+    ['blur_sigma_um', 'dose', 'electronic_noise', 'bit_depth']
+    >>> specs["blur_sigma_um"].unit, specs["blur_sigma_um"].high
+    ('µm', 500.0)
+    """
+    if cls is not SceneConfig and cls is not Acquisition:
+        raise TypeError(f"`cls` must be SceneConfig or Acquisition; got cls={cls!r}.")
+    return dict(specs_of(cls))
+
+
+def field_spec(name: str) -> FieldSpec:
+    """The `FieldSpec` of the `SceneConfig` or `Acquisition` field called `name`.
+
+    Parameters
+    ----------
+    name : str
+        A field name (the two classes share none); ``"acquisition__dose"`` (the spelling of
+        `SceneConfig.replace`) names a detector field too.
+
+    Returns
+    -------
+    FieldSpec
+
+    Raises
+    ------
+    ValueError
+        If no field of that name has a spec.
+
+    Examples
+    --------
+    >>> import synth
+    >>> spec = synth.field_spec("mc_size_range_mm")
+    >>> spec.low, spec.high, spec.unit
+    (0.1, 1.0, 'mm')
+    >>> spec.check((0.2, 0.05))
+    Traceback (most recent call last):
+    ...
+    ValueError: `mc_size_range_mm` must lie within [0.1, 1]; got mc_size_range_mm=(0.2, 0.05).
+    """
+    specs = {**specs_of(SceneConfig), **specs_of(Acquisition)}
+    key = name.removeprefix("acquisition__") if isinstance(name, str) else None
+    if key not in specs:
+        raise ValueError(f"`name` must be one of {list(specs)}; got name={name!r}.")
+    return specs[key]
+
+
+for _cls in (Acquisition, SceneConfig):  # the Parameters section, written from the specs
+    if _cls.__doc__:
+        _cls.__doc__ += "\n" + "\n".join(
+            "    " + line if line else "" for line in parameters_doc(_cls).splitlines()) + "\n"

@@ -16,7 +16,8 @@ from typing import Any, Literal
 import numpy as np
 
 from ._breast import skin_distance_mm
-from ._config import Acquisition, SceneConfig, _check_range
+from ._config import Acquisition, SceneConfig
+from ._fields import _check_range
 from ._random import Key
 from ._scene import Calcification, Scene, sample_scenes
 

@@ -32,33 +32,28 @@ def load_scenario_upload() -> None:
     st.success(f"Scenario restored from {upload.name}.")
 
 
-def range_slider(name: str, label: str) -> None:
-    low, high, step = c.RANGES[name]
-    kind = int if name == "mc_count_range" else float
-    st.slider(label, kind(low), kind(high), step=kind(step), key=c.key(name))
+def slider(name: str, label: str) -> None:
+    """The slider of a range (two handles) or scalar field; limits, step and help from synth."""
+    st.slider(c.label(name, label), key=c.key(name), **c.widget_args(name, slider=True))
 
 
-def scalar_slider(name: str, label: str) -> None:
-    low, high, step = c.SCALARS[name]
-    st.slider(label, low, high, step=step, key=c.key(name))
-
-
-def weights(names: tuple[str, ...], prefix: str) -> None:
+def weights(field: str, prefix: str) -> None:
+    """One number input per option of weights field `field`; no upper cap but the config's."""
+    args = c.widget_args(field)
     cols = st.columns(2)
-    for k, name in enumerate(names):
-        cols[k % 2].number_input(name.replace("_", " "), 0.0, 100.0, step=0.05,
-                                 key=c.key(prefix + name))
+    for k, name in enumerate(synth.field_spec(field).options):
+        cols[k % 2].number_input(name.replace("_", " "), key=c.key(prefix + name), **args)
 
 
 def detector_controls() -> None:
     st.toggle("Detector model (off: ideal image)", key=c.key("detector"))
-    for name, label in (("blur_sigma_um", "Blur σ (µm)"), ("dose", "Dose (quanta/mm²)"),
-                        ("electronic_noise", "Electronic noise (quanta/pixel)")):
-        low, high, step = c.DETECTOR[name]
+    for name, label in (("blur_sigma_um", "Blur σ"), ("dose", "Dose"),
+                        ("electronic_noise", "Electronic noise")):
         on, number = st.columns((1, 3), vertical_alignment="bottom")
         on.checkbox("on", key=c.key(f"{name}_on"))
-        number.number_input(label, low, high, step=step, format="%g", key=c.key(name))
+        number.number_input(c.label(name, label), key=c.key(name), **c.widget_args(name))
     st.selectbox("Bit depth", c.BIT_DEPTHS, key=c.key("bit_depth"),
+                 help=synth.field_spec("bit_depth").help,
                  format_func=lambda b: "none (float)" if b is None else f"{b} bit")
 
 
@@ -67,30 +62,31 @@ def scenario_form() -> None:
         tabs = st.tabs(["Cluster", "MCs", "Tissue", "Detector", "Weights", "Patches"])
         with tabs[0]:
             st.selectbox("Distribution", (c.MIXED, *synth.DISTRIBUTIONS),
-                         key=c.key("distribution"))
-            range_slider("mc_count_range", "MCs per cluster")
-            st.number_input("Cluster min count (label 1 from)", 1, 20,
-                            key=c.key("cluster_min_count"))
-            range_slider("cluster_extent_mm", "Cluster extent (mm)")
-            range_slider("orientation_range_deg", "Orientation (°)")
-            st.selectbox("Placement", c.PLACEMENTS, key=c.key("placement"))
-            scalar_slider("margin_mm", "Margin (mm)")
+                         key=c.key("distribution"), help=synth.field_spec("distribution").help)
+            slider("mc_count_range", "MCs per cluster")
+            st.number_input("Cluster min count (label 1 from)", key=c.key("cluster_min_count"),
+                            **c.widget_args("cluster_min_count"))
+            slider("cluster_extent_mm", "Cluster extent")
+            slider("orientation_range_deg", "Orientation")
+            st.selectbox("Placement", c.PLACEMENTS, key=c.key("placement"),
+                         help=synth.field_spec("placement").help)
+            slider("margin_mm", "Margin")
         with tabs[1]:
-            range_slider("mc_size_range_mm", "MC size (mm)")
-            range_slider("contrast_range", "Contrast")
-            scalar_slider("positive_fraction", "Positive fraction")
-            scalar_slider("hard_negative_fraction", "Hard-negative fraction (of negatives)")
+            slider("mc_size_range_mm", "MC size")
+            slider("contrast_range", "Contrast")
+            slider("positive_fraction", "Positive fraction")
+            slider("hard_negative_fraction", "Hard-negative fraction (of negatives)")
         with tabs[2]:
-            range_slider("beta_range", "β (1/f^β spectrum)")
-            range_slider("density_range", "Density (glandular fraction)")
-            scalar_slider("lumpy_strength", "Lumpy background")
+            slider("beta_range", "β (1/f^β spectrum)")
+            slider("density_range", "Density (glandular fraction)")
+            slider("lumpy_strength", "Lumpy background")
         with tabs[3]:
             detector_controls()
         with tabs[4]:
             st.caption("Distributions (used by a weighted mix)")
-            weights(synth.DISTRIBUTIONS, "dist_")
+            weights("distribution", "dist_")
             st.caption("Morphologies")
-            weights(synth.MORPHOLOGIES, "morph_")
+            weights("morphology_weights", "morph_")
         with tabs[5]:
             st.selectbox("Resolution (µm per pixel)", synth.RESOLUTIONS_UM, key="gen_resolution")
             st.number_input("Seed", 0, 2**31 - 1, key="gen_seed")

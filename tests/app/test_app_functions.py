@@ -25,7 +25,7 @@ from mcc_app import (
     store_upload,
     sweep_chart,
 )
-from mcc_app._controls import PLACEMENTS, key
+from mcc_app._controls import DETECTOR, PLACEMENTS, RANGES, SCALARS, key, widget_args
 from mcc_cli._main import build_parser
 from mcc_cli._probe import _sweeps
 
@@ -62,6 +62,59 @@ def test_a_changed_control_changes_its_field_and_bad_values_name_the_field():
     with pytest.raises(ValueError, match="contrast_range"):
         del controls[key("contrast_range")]
         config_from_controls(controls)
+
+
+def _at(side):
+    """A valid config with every numeric field at its `side` ("low" or "high") bound."""
+    changes, detector = {}, {}
+    for name, spec in {**synth.field_specs(synth.SceneConfig),
+                       **synth.field_specs(synth.Acquisition)}.items():
+        if spec.kind in ("number", "range"):
+            bound = getattr(spec, side)
+            bound = int(bound) if spec.integer else float(bound)
+            target = detector if name in DETECTOR or name == "bit_depth" else changes
+            target[name] = (bound, bound) if spec.kind == "range" else bound
+    if side == "low":
+        changes["hard_negative_fraction"] = 0.0  # cluster_min_count 1 leaves no hard negatives
+    return synth.SceneConfig(**changes, acquisition=synth.Acquisition(**detector))
+
+
+HEAVY = synth.SceneConfig(distribution={"clustered": 200.0, "linear": 1.0},
+                          morphology_weights={"punctate": 150.0, "amorphous": 0.5})
+
+
+@pytest.mark.parametrize("config", [HEAVY, _at("low"), _at("high")],
+                         ids=["weights of 200", "low bounds", "high bounds"])
+def test_every_control_value_fits_its_widget(config):
+    """A widget resets a value outside its limits: every valid value must fit them."""
+    controls = controls_from_config(config)
+    assert config_from_controls(controls) == config
+    widgets = {name: name for name in (*RANGES, *SCALARS, *DETECTOR, "cluster_min_count")}
+    widgets |= {f"dist_{n}": "distribution" for n in synth.DISTRIBUTIONS}
+    widgets |= {f"morph_{n}": "morphology_weights" for n in synth.MORPHOLOGIES}
+    for control, field in widgets.items():
+        args = widget_args(field, slider=field in RANGES or field in SCALARS)
+        value = controls[key(control)]
+        for v in value if isinstance(value, tuple) else (value,):
+            assert type(v) is type(args["min_value"]) is type(args["step"]), control
+            assert args["min_value"] <= v, control
+            assert args["max_value"] is None or v <= args["max_value"], control
+
+
+def test_widget_limits_and_help_are_the_configs():
+    spec = synth.field_spec("mc_size_range_mm")
+    args = widget_args("mc_size_range_mm", slider=True)
+    assert (args["min_value"], args["max_value"], args["step"]) == (spec.low, spec.high,
+                                                                    spec.step)
+    assert spec.help in args["help"] and "[0.1, 1] mm" in args["help"]
+    assert widget_args("mc_count_range")["min_value"] == 1 and widget_args(
+        "mc_count_range")["format"] == "%d"
+    assert widget_args("distribution")["max_value"] is None  # weights: no cap at 100
+    assert widget_args("dose")["max_value"] == synth.field_spec("dose").high
+    with pytest.raises(ValueError, match="no upper bound"):
+        widget_args("morphology_weights", slider=True)
+    with pytest.raises(ValueError, match="numeric"):
+        widget_args("placement")
 
 
 def test_placements_are_the_configs():

@@ -89,6 +89,27 @@ def test_a_scenario_json_restores_the_controls(app):
     assert at.session_state["scenario"] == config  # the last good one stays
 
 
+def test_a_restored_scenario_is_applied_unchanged(app):
+    """Weights far above any widget cap and values off the sliders' steps survive Apply."""
+    config = synth.SceneConfig(
+        distribution={"clustered": 200.0, "linear": 1.0},
+        morphology_weights={"punctate": 150.0, "amorphous": 0.5}, contrast_range=(0.123, 0.4567),
+        margin_mm=0.37, orientation_range_deg=(-30.5, 250.25),
+        acquisition=synth.Acquisition(blur_sigma_um=20.5, dose=123456.7, electronic_noise=3.3,
+                                      bit_depth=14))
+    at = app()
+    at.file_uploader(key="scenario_upload").set_value(
+        ("heavy.json", config.to_json().encode(), "application/json"))
+    at = no_trouble(at.run())
+    assert at.number_input(key="sc_dist_clustered").value == 200.0
+    assert at.number_input(key="sc_morph_punctate").value == 150.0
+    assert at.number_input(key="sc_dose").value == 123456.7
+    at = no_trouble(submit(at, "scenario_form"))
+    assert not errors(at)
+    applied = at.session_state["scenario"]
+    assert applied == config and applied.to_json() == config.to_json()
+
+
 def test_invalid_controls_give_an_error_and_keep_the_scenario(app):
     at = app()
     at.number_input(key="sc_cluster_min_count").set_value(5)

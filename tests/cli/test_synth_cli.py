@@ -96,3 +96,20 @@ def test_the_cli_starts_without_tensorflow():
             "print('tensorflow' in sys.modules or 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("command", [["synth"], ["synth", "mammogram"]])
+def test_help_lists_every_config_field_from_its_spec(capsys, command):
+    import synth
+
+    with pytest.raises(SystemExit) as info:
+        main([*command, "--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    specs = {**synth.field_specs(synth.SceneConfig), **synth.field_specs(synth.Acquisition)}
+    for name, spec in specs.items():
+        assert f"{name}: {spec.rule()}. {spec.help}" in text, name
+    assert "[0.1, 1] mm" in text and "quanta/mm²" in text and "[-360, 360] °" in text
+    distribution = synth.field_spec("distribution")
+    assert (f"one of {', '.join(distribution.options)} (overrides --config). "
+            f"{distribution.help}") in text
