@@ -22,7 +22,7 @@ app: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy synth evalkit mcc_cli mcc_app
+	$(BIN)/mypy synth evalkit mcc_core mcc_cli mcc_app
 
 test: lint
 	$(BIN)/python -m pytest -q

@@ -21,16 +21,17 @@ import mcc_core
 import synth
 
 VALUES = (0.1, 0.2, 0.4, 0.8)
+SIZE = synth.patch_size_px(70)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="patches per condition")
     args = parser.parse_args()
-    model = mcc_core.build_shallow_cnn(144)
+    model = mcc_core.build_shallow_cnn(SIZE)
     predictor = evalkit.as_predictor(model, batch_size=256)
     base = synth.SceneConfig()
-    predictor(np.zeros((8, 144, 144, 1), np.float32))  # warm up
+    predictor(np.zeros((8, SIZE, SIZE, 1), np.float32))  # warm up
     t = time.perf_counter()
     evalkit.run_sweep(predictor, base, "contrast", VALUES, n_per_condition=args.n, seed=0)
     sweep = time.perf_counter() - t

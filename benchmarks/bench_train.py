@@ -22,6 +22,7 @@ import mcc_core
 import synth
 
 BATCH = 16
+SIZE = synth.patch_size_px(70)
 
 
 def steps_per_second(model: keras.Model, dataset: tf.data.Dataset, steps: int) -> float:
@@ -58,12 +59,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps")
     args = parser.parse_args()
-    print(f"batch {BATCH}, 70 um (144 px); steps/s on the fly, on tensors, ratio "
+    print(f"batch {BATCH}, 70 um ({SIZE} px); steps/s on the fly, on tensors, ratio "
           "(target >= 0.9); then inference patches/s")
     print(f"{'model':<22} {'on-fly':>8} {'tensors':>8} {'ratio':>6}")
     rounds = 1 if args.quick else 3
-    measure("lightweight CNN", mcc_core.build_shallow_cnn(144), 40 if args.quick else 150, rounds)
-    measure("MobileNetV2 classifier", mcc_core.build_mobilenet_classifier(144),
+    measure("lightweight CNN", mcc_core.build_shallow_cnn(SIZE), 40 if args.quick else 150, rounds)
+    measure("MobileNetV2 classifier", mcc_core.build_mobilenet_classifier(SIZE),
             6 if args.quick else 20, rounds)
 
 

@@ -5,6 +5,7 @@ cross-resolution matrix, FROC of whole-mammogram scans, and self-contained HTML/
 reports. Keras, TensorFlow and onnxruntime are imported only when a model of theirs is given
 to `as_predictor`."""
 
+from ._extras import EXTRAS, MissingExtraError, check_extra, has_extra, require_extra
 from ._froc import FROCResult, ScoredImage, compute_froc
 from ._metrics import (
     Metrics,
@@ -16,9 +17,14 @@ from ._predictor import Predictor, as_predictor
 from ._probe import ProbeResults, run_probe
 from ._probes import at_resolution, behavioural_tests, cross_resolution, failure_thresholds
 from ._report import build_report
-from ._sweep import PARAMETERS, condition_config, run_sweep
+from ._sweep import PARAMETERS, condition_config, parse_sweep_value, run_sweep
 
 __all__ = [
+    "EXTRAS",
+    "MissingExtraError",
+    "check_extra",
+    "has_extra",
+    "require_extra",
     "FROCResult",
     "Metrics",
     "PARAMETERS",
@@ -34,6 +40,7 @@ __all__ = [
     "condition_config",
     "cross_resolution",
     "failure_thresholds",
+    "parse_sweep_value",
     "run_probe",
     "run_sweep",
     "sensitivity_at_specificity",

@@ -1,18 +1,20 @@
 """Detection metrics with seeded, vectorised bootstrap confidence intervals.
 
 Every metric is computed by one function that works on a whole stack of resamples at once
-(shape (B, N)), so the point estimate (B = 1, the data as given) and the B bootstrap replicates
-share one code path. Degenerate inputs give NaN with a stated reason, never an exception.
+(shape (B, N)), so the point estimate (the data as given) and the bootstrap replicates share
+one code path; `scipy.stats.bootstrap` draws the paired resamples and turns them into
+intervals. Degenerate inputs give NaN with a stated reason, never an exception.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
+from scipy.stats import DegenerateDataWarning, bootstrap, rankdata
 
 COUNTS = ("tn", "fp", "fn", "tp")
 RATES = (
@@ -20,6 +22,15 @@ RATES = (
     "pr_auc", "bce", "brier", "ece",
 )
 """Metrics given with a confidence interval (recall is the sensitivity)."""
+_BCA_RATES = ("accuracy", "precision", "recall", "specificity", "f1", "balanced_accuracy",
+              "bce", "brier")
+"""Rates whose interval is BCa: proportions (skewed near 0 and 1) and smooth means, for which
+the jackknife BCa needs costs O(N) per left-out case."""
+_PERCENTILE_RATES = ("roc_auc", "pr_auc", "ece")
+"""Rates whose interval is the percentile one: the ranking metrics (a jackknife would sort
+N - 1 scores N times, doubling the cost) and the binned, upward-biased ECE, whose BCa
+correction can push the whole interval below the estimate."""
+_CELLS = 2_000_000  # resampled values per vectorised call: bounds memory for large N
 
 _EPS = 1e-7  # probabilities are clipped to [eps, 1 - eps] for the cross-entropy (as Keras does)
 _ECE_BINS = 10
@@ -32,7 +43,7 @@ class Metrics:
     Attributes
     ----------
     values : dict — every metric's point estimate (counts as ints, rates as floats)
-    ci : dict — for each rate, (low, high) of the bootstrap percentile interval
+    ci : dict — for each rate, (low, high) of its bootstrap interval (see `compute_metrics`)
     reasons : dict — for each NaN value, why it is undefined
     n, n_positive : int
     threshold : float — ŷ >= threshold is class 1
@@ -71,14 +82,43 @@ def compute_metrics(y_true: object, y_prob: object, *, threshold: float = 0.5,
     threshold : float
         ŷ >= threshold is predicted class 1 (the papers use 0.5).
     n_bootstrap : int
-        Resamples (with replacement, of the N pairs) for the percentile intervals; 0 for none.
+        Resamples (with replacement, of the N (label, probability) pairs) for the intervals;
+        0 for none.
     confidence : float
+        Coverage of the intervals.
     seed : int
         Seed of the resampling: the same call gives the same intervals.
 
     Returns
     -------
     Metrics
+
+    Notes
+    -----
+    The intervals come from `scipy.stats.bootstrap` (paired, vectorised): BCa for the
+    proportions, the cross-entropy and the Brier score; percentile for ROC AUC, PR AUC and
+    ECE. Where BCa is undefined (every resample gives the same value, or the metric is
+    undefined on some resamples or jackknife samples), the interval is the percentile one of
+    the resamples on which the metric is defined, and NaN when fewer than half are.
+
+    Examples
+    --------
+    >>> from evalkit import compute_metrics
+    >>> m = compute_metrics([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], n_bootstrap=0)
+    >>> (m["tn"], m["fp"], m["fn"], m["tp"])
+    (1, 1, 1, 1)
+    >>> m["accuracy"], m["roc_auc"]
+    (0.5, 0.75)
+    >>> y = [0, 1] * 20
+    >>> p = [0.2, 0.7] * 18 + [0.6, 0.4] * 2
+    >>> m = compute_metrics(y, p, n_bootstrap=200, seed=0)
+    >>> m["accuracy"]
+    0.9
+    >>> low, high = m.ci["accuracy"]
+    >>> bool(0.75 < low < 0.9 < high <= 1.0)
+    True
+    >>> compute_metrics(y, p, n_bootstrap=200, seed=0).ci == m.ci  # seeded
+    True
     """
     y, p = check_predictions(y_true, y_prob)
     threshold = _check_unit("threshold", threshold)
@@ -89,24 +129,62 @@ def compute_metrics(y_true: object, y_prob: object, *, threshold: float = 0.5,
     values = {k: (int(v[0]) if k in COUNTS else float(v[0])) for k, v in point.items()}
     ci: dict[str, tuple[float, float]] = {}
     if n_bootstrap and len(y):
-        rows = np.random.default_rng(seed).integers(0, len(y), size=(n_bootstrap, len(y)))
-        boot = _all_metrics(y[rows], p[rows], threshold)
-        tail = 50.0 * (1.0 - confidence)
-        for name in RATES:
-            sample = boot[name][np.isfinite(boot[name])]
-            if len(sample) >= 0.5 * n_bootstrap:
-                low, high = np.percentile(sample, [tail, 100.0 - tail])
-                ci[name] = (float(low), float(high))
-            else:
-                ci[name] = (np.nan, np.nan)
+        ci = _intervals(y, p, threshold, n_bootstrap=n_bootstrap, confidence=confidence,
+                        rng=np.random.default_rng(seed))
     return Metrics(values, ci, _reasons(values, y, p), len(y), int(y.sum()), threshold,
                    confidence, n_bootstrap)
 
 
+def _intervals(y: np.ndarray, p: np.ndarray, threshold: float, *, n_bootstrap: int,
+               confidence: float, rng: np.random.Generator) -> dict[str, tuple[float, float]]:
+    """Each rate's bootstrap interval: BCa for `_BCA_RATES`, percentile for the others."""
+    if len(y) < 2:  # one case: nothing to resample
+        return {name: (np.nan, np.nan) for name in RATES}
+    ci = {}
+    for names, method in ((_BCA_RATES, "BCa"), (_PERCENTILE_RATES, "percentile")):
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", DegenerateDataWarning)  # NaN intervals: see below
+            res = bootstrap((y, p), _statistic(names, threshold), n_resamples=n_bootstrap,
+                            batch=max(1, _CELLS // len(y)), vectorized=True, paired=True,
+                            confidence_level=confidence, method=method, rng=rng)
+        low, high = res.confidence_interval
+        for k, name in enumerate(names):
+            ci[name] = _interval(low[k], high[k], res.bootstrap_distribution[k], confidence)
+    return {name: ci[name] for name in RATES}
+
+
+def _statistic(names: Sequence[str], threshold: float) -> Callable[..., np.ndarray]:
+    """The rates `names` of labels and probabilities of shape (N,) or (B, N), stacked first."""
+    def statistic(y: np.ndarray, p: np.ndarray, axis: int = -1) -> np.ndarray:
+        y2, p2 = np.atleast_2d(y), np.atleast_2d(p)
+        rates = _confusion(y2, p2 >= threshold) if set(names) & set(_CONFUSION_RATES) else {}
+        out = np.stack([rates[n] if n in rates else _RANKING[n](y2, p2) for n in names])
+        return out[:, 0] if np.ndim(y) == 1 else out
+
+    return statistic
+
+
+def _interval(low: float, high: float, replicates: np.ndarray,
+              confidence: float) -> tuple[float, float]:
+    """scipy's interval, or where it is NaN the percentile interval of the finite replicates
+    (NaN when fewer than half of them are finite)."""
+    if np.isfinite(low) and np.isfinite(high):
+        return float(low), float(high)
+    finite = replicates[np.isfinite(replicates)]
+    if len(finite) < 0.5 * len(replicates):
+        return np.nan, np.nan
+    tail = 50.0 * (1.0 - confidence)
+    lo, hi = np.percentile(finite, [tail, 100.0 - tail])
+    return float(lo), float(hi)
+
+
 def check_predictions(y_true: object, y_prob: object) -> tuple[np.ndarray, np.ndarray]:
     """Labels as float64 0/1 and probabilities as float64, both (N,); ValueError otherwise."""
-    y = np.asarray(y_true, dtype=np.float64).reshape(-1)
-    p = np.asarray(y_prob, dtype=np.float64)
+    y, p = _numeric("y_true", y_true), _numeric("y_prob", y_prob)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"`y_true` must have shape (N,) or (N, 1); got shape {y.shape}.")
     if p.ndim == 2 and p.shape[1] == 1:
         p = p[:, 0]
     if p.ndim != 1 or len(p) != len(y):
@@ -120,8 +198,17 @@ def check_predictions(y_true: object, y_prob: object) -> tuple[np.ndarray, np.nd
     return y, p
 
 
+def _numeric(name: str, value: object) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"`{name}` must hold numbers; got {name} of dtype {array.dtype}.")
+    return array.astype(np.float64)
+
+
 def _check_unit(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"`{name}` must be a number; got {name}={value!r}.")
+    if not 0 <= value <= 1:
         raise ValueError(f"`{name}` must lie within [0, 1]; got {name}={value!r}.")
     return float(value)
 
@@ -137,6 +224,10 @@ def _all_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, np
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
+
+
+_CONFUSION_RATES = ("accuracy", "precision", "recall", "specificity", "f1",
+                    "balanced_accuracy")
 
 
 def _confusion(y: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
@@ -183,10 +274,10 @@ def _pr_auc(y: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def _bce(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    q = np.clip(p, _EPS, 1 - _EPS)
     if y.shape[1] == 0:
         return np.full(len(y), np.nan)
-    return -(y * np.log(q) + (1 - y) * np.log(1 - q)).mean(axis=1)
+    q = np.clip(np.where(y == 1, p, 1 - p), _EPS, 1 - _EPS)  # probability of the true class
+    return -np.log(q).mean(axis=1)
 
 
 def _brier(y: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -17,8 +17,12 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import zoom
 
-SIZE_TO_RESOLUTION = {200: 50, 144: 70, 100: 100}
-RESOLUTION_TO_SIZE = {r: s for s, r in SIZE_TO_RESOLUTION.items()}
+import synth
+
+from ._extras import require_extra
+
+RESOLUTION_TO_SIZE = {r: synth.patch_size_px(r) for r in synth.RESOLUTIONS_UM}
+SIZE_TO_RESOLUTION = {s: r for r, s in RESOLUTION_TO_SIZE.items()}
 
 
 class Predictor:
@@ -185,6 +189,7 @@ def _load(path: Path) -> tuple[Callable, int, int, str, str | None, int | None]:
     if path.is_dir():
         fn, size, channels = _load_saved_model(path)
         return fn, size, channels, path.name, digest, None
+    require_extra("tf")
     import keras
 
     try:
@@ -197,11 +202,9 @@ def _load(path: Path) -> tuple[Callable, int, int, str, str | None, int | None]:
 
 
 def _load_onnx(path: Path) -> tuple[Callable, int, int]:
-    try:
-        import onnxruntime
-    except ImportError:
-        raise ValueError("reading .onnx models needs onnxruntime: pip install onnxruntime") \
-            from None
+    require_extra("onnx")
+    import onnxruntime
+
     try:
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as exc:
@@ -219,6 +222,7 @@ def _load_onnx(path: Path) -> tuple[Callable, int, int]:
 
 def _load_saved_model(path: Path) -> tuple[Callable, int, int]:
     """A TensorFlow SavedModel folder, called through its serving signature."""
+    require_extra("tf")
     import tensorflow as tf
 
     try:

@@ -119,3 +119,20 @@ def run_sweep(predictor: Predictor | Callable[[np.ndarray], np.ndarray],
 
 def _label(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
+
+
+def parse_sweep_value(text: str) -> Any:
+    """One sweep value typed as text (a command-line word, a dashboard field): an int if it
+    reads as one, else a float, else the text itself (a distribution or morphology name).
+
+    Examples
+    --------
+    >>> [parse_sweep_value(word) for word in ("3", "0.25", "1e-3", "linear")]
+    [3, 0.25, 0.001, 'linear']
+    """
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text

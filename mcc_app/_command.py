@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# The exported `mcc probe` line must sweep exactly these values: parse them as the CLI does.
-from mcc_cli._probe import parse_value
+import evalkit
+
+# The exported `mcc probe` line must sweep exactly these values: parse them as the CLI does
+# (`evalkit.parse_sweep_value`).
 
 SWEEP_SUGGESTIONS: dict[str, str] = {
     "contrast": "0.1 0.3 0.6",
@@ -39,7 +41,7 @@ def parse_values(text: str) -> list[Any]:
     words = text.replace(",", " ").split()
     if not words:
         raise ValueError("the sweep needs at least one value; got none.")
-    return [parse_value(word) for word in words]
+    return [evalkit.parse_sweep_value(word) for word in words]
 
 
 @dataclass(frozen=True, kw_only=True)

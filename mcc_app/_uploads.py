@@ -1,4 +1,4 @@
-"""Uploaded files, as bytes: scenario JSON, grayscale PNG images, model files.
+"""Uploaded files, as bytes: scenario JSON, grey PNG/TIFF images, model files.
 
 Each reader turns what it cannot use into a `ValueError` with one readable sentence, which
 the pages show with ``st.error``.
@@ -7,19 +7,17 @@ the pages show with ``st.error``.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 import synth
+from synth.io import write_atomic
 
 MODEL_SUFFIXES: tuple[str, ...] = (".keras", ".h5", ".onnx")
-_SCALE = {"L": 255.0, "I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0}
 
 
 def read_scenario(data: bytes, name: str = "the scenario") -> synth.SceneConfig:
@@ -35,33 +33,17 @@ def read_scenario(data: bytes, name: str = "the scenario") -> synth.SceneConfig:
 
 
 def read_png(data: bytes, name: str = "the image") -> np.ndarray:
-    """A grayscale PNG (8 or 16 bit) as float32 of shape (H, W) in [0, 1].
+    """An uploaded grey PNG or TIFF (8 or 16 bit) as float32 of shape (H, W) in [0, 1].
 
-    8-bit values are divided by 255 and 16-bit ones by 65535. Colour PNGs are converted to
-    grey with Pillow's luminance rule.
+    Read by `synth.read_grey_image`, the reader of the CLI and the library, with its colour
+    policy: an RGB image whose channels are equal is grey; any other colour image is refused.
 
     Raises
     ------
     ValueError
-        If `data` is not a PNG image Pillow can read.
+        If `data` is not an image that reader accepts.
     """
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            kind = image.format
-            if image.mode == "I":  # Pillow opens some 16-bit PNGs as 32-bit integers
-                pixels = np.asarray(image)
-                scale = 65535.0 if pixels.max(initial=0) <= 65535 else float(pixels.max())
-            else:
-                grey = image if image.mode in _SCALE else image.convert("L")
-                pixels, scale = np.asarray(grey), _SCALE[grey.mode]
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(f"{name} is not a readable image ({type(exc).__name__}).") from None
-    if kind != "PNG":
-        raise ValueError(f"{name} is a {kind} file; upload a PNG.")
-    if pixels.ndim != 2 or min(pixels.shape) < 1:
-        raise ValueError(f"{name} must be a 2-D grayscale image; got shape {pixels.shape}.")
-    return (pixels.astype(np.float32) / np.float32(scale)).clip(0.0, 1.0)
+    return synth.read_grey_image(data, field="upload", name=name).unit
 
 
 def store_upload(data: bytes, name: str, folder: str | os.PathLike[str] | None = None) -> Path:
@@ -84,9 +66,5 @@ def store_upload(data: bytes, name: str, folder: str | os.PathLike[str] | None =
     stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).stem)[:60] or "model"
     target = root / digest[:16] / f"{stem}{suffix}"
     if not target.exists():
-        target.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
+        write_atomic(target, data)
     return target

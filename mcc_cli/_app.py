@@ -32,7 +32,7 @@ def add_parser(commands: Any) -> None:
                    help="address to listen on (default: Streamlit's, all interfaces)")
     p.add_argument("--browser", action=argparse.BooleanOptionalAction, default=None,
                    help="open a web browser (default: only where a display is available)")
-    p.set_defaults(run=run_app)
+    p.set_defaults(run=run_app, needs="app")
 
 
 def app_script() -> Path:

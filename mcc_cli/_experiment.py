@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._quiet import import_tensorflow
-
 
 def add_parser(commands: Any) -> None:
     p = commands.add_parser(
@@ -33,7 +31,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--resolutions", type=int, nargs="+", choices=(50, 70, 100),
                    default=[50, 70, 100],
                    help="run Scratch/Transfer at these only (Scratch-70 and Eval-70 always)")
-    p.set_defaults(run=run_experiment)
+    p.set_defaults(run=run_experiment, needs="tf")
 
 
 def run_experiment(args: argparse.Namespace) -> int:
@@ -49,7 +47,6 @@ def run_experiment(args: argparse.Namespace) -> int:
             if not Path(value).is_dir():
                 raise ValueError(f"no patch folder at {str(value)!r}.")
         folders = given
-    import_tensorflow()
     import mcc_core
 
     result = mcc_core.run_experiment(args.out, scale=args.scale, seed=args.seed,

@@ -7,8 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._quiet import import_tensorflow
-
 
 def add_parser(commands: Any) -> None:
     p = commands.add_parser(
@@ -47,13 +45,12 @@ def run_extract(args: argparse.Namespace) -> int:
 
     if None in (args.images, args.annotations, args.resolution, args.out):
         raise ValueError("`--images`, `--annotations`, `--resolution` and `--out` are required.")
-    synth.patch_size_px(args.resolution)  # an unknown resolution fails before the slow import
+    synth.patch_size_px(args.resolution)
     if not args.annotations.is_file():
         raise ValueError(f"`--annotations`: there is no file {args.annotations}.")
     if not args.images.is_dir():
         raise ValueError(f"`--images`: there is no folder {args.images}.")
-    import_tensorflow()
-    from mcc_core._extract_io import extract_dataset, read_annotations  # imports TensorFlow
+    from mcc_core import extract_dataset, read_annotations  # TensorFlow-free
 
     n_images = read_annotations(args.annotations)["image"].nunique()
     start = time.perf_counter()

@@ -32,14 +32,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_extra(getattr(args, "needs", None))
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print(f"mcc {args.command}: interrupted; run the same command again to resume.",
               file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:
+        print(f"mcc {args.command}: {_one_line(_missing_extra(exc))}", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, OSError) as exc:
         print(f"mcc {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _check_extra(extra: str | None) -> None:
+    """A subcommand that needs an optional extra refuses to start without it."""
+    if extra is None:
+        return
+    import evalkit
+
+    evalkit.check_extra(extra)
+
+
+def _missing_extra(exc: ModuleNotFoundError) -> BaseException:
+    """An optional module found missing during the work: name the extra that provides it."""
+    import evalkit
+
+    if isinstance(exc, evalkit.MissingExtraError):
+        return exc
+    root = (exc.name or "").split(".")[0]
+    for extra, modules in evalkit.EXTRAS.items():
+        if root in modules:
+            return evalkit.MissingExtraError(extra, root)
+    return exc
 
 
 def _one_line(exc: BaseException) -> str:

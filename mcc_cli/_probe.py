@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._quiet import import_tensorflow
-from ._scan import load_mammogram_set, load_scan_model, read_grey_image
+from ._scan import load_scan_model
 from ._synth import load_config
 
 
@@ -52,20 +51,13 @@ def add_parser(commands: Any) -> None:
     p.set_defaults(run=run_probe)
 
 
-def parse_value(text: str) -> Any:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            continue
-    return text
-
-
 def _sweeps(args: argparse.Namespace) -> list[tuple[str, list[Any]]]:
     if len(args.sweep) != len(args.values):
         raise ValueError(f"each --sweep needs its --values; got {len(args.sweep)} --sweep and "
                          f"{len(args.values)} --values.")
-    return [(name, [parse_value(v) for v in values])
+    import evalkit
+
+    return [(name, [evalkit.parse_sweep_value(v) for v in values])
             for name, values in zip(args.sweep, args.values, strict=True)]
 
 
@@ -77,8 +69,10 @@ def run_probe(args: argparse.Namespace) -> int:
     for name, values in sweeps:  # refuse bad sweeps before loading anything heavy
         for value in values:
             evalkit.condition_config(scenario, name, value)
-    if args.model is None or not str(args.model).endswith(".onnx"):
-        import_tensorflow()
+    if args.model is None or not str(args.model).endswith(".onnx") or args.mammograms:
+        evalkit.check_extra("tf")
+    else:
+        evalkit.check_extra("onnx")
     if args.model is None:
         from mcc_core import bundled_model_path
 
@@ -106,7 +100,9 @@ def run_probe(args: argparse.Namespace) -> int:
             n_bootstrap=args.bootstrap, progress=advance)
         if mammograms is not None:
             advance(f"scan {len(mammograms[1])} mammograms")
-            froc = _froc(*mammograms, predictor.resolution_um)
+            import mcc_core
+
+            froc = mcc_core.scan_froc(*mammograms, resolution_um=predictor.resolution_um)
         bar.update(1)
     page = evalkit.build_report(results, args.out, froc=froc)
     m = results.metrics
@@ -119,7 +115,7 @@ def run_probe(args: argparse.Namespace) -> int:
 
 
 def _mammograms(args: argparse.Namespace, model_path: Path,
-                resolution_um: int) -> tuple[Any, list[tuple[Path, Any]]] | None:
+                resolution_um: int) -> tuple[Any, list[Any]] | None:
     """The model to scan with and the annotated mammograms, checked before the probe runs."""
     if args.mammograms is None:
         if args.annotations is not None:
@@ -128,22 +124,15 @@ def _mammograms(args: argparse.Namespace, model_path: Path,
     if args.resample:
         raise ValueError("`--mammograms` cannot be scanned with --resample; give the "
                          "mammograms at the model's own resolution.")
-    cases = load_mammogram_set(args.mammograms, args.annotations)
-    if not any(len(boxes) for _, boxes in cases):
+    import mcc_core
+
+    try:
+        cases = mcc_core.load_mammogram_set(args.mammograms, args.annotations)
+    except ValueError as exc:  # name the options, not the function's arguments
+        raise ValueError(str(exc).replace("`mammograms`", "`--mammograms`")
+                         .replace("`annotations`", "`--annotations`")) from None
+    if not any(len(case.boxes) for case in cases):
         raise ValueError("`--annotations` must list at least one cluster for an FROC; got none "
                          f"for the {len(cases)} mammograms of {str(args.mammograms)!r}.")
     model, _ = load_scan_model(str(model_path), resolution_um)
     return model, cases
-
-
-def _froc(model: Any, cases: list[tuple[Path, Any]], resolution_um: int) -> Any:
-    """Scan every mammogram with `model` and compute the FROC of the annotated clusters."""
-    import evalkit
-    import_tensorflow()
-    import mcc_core
-
-    scored = []
-    for path, boxes in cases:
-        result = mcc_core.scan(model, read_grey_image(path), resolution_um=resolution_um)
-        scored.append(evalkit.ScoredImage(result.windows, boxes, name=path.name))
-    return evalkit.compute_froc(scored)

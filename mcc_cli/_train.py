@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._quiet import import_tensorflow
 from ._synth import load_config
 
 MODELS = ("mobilenet", "shallow", "vgg16", "resnet50", "densenet121")
@@ -34,7 +33,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--overwrite", action="store_true", help="replace a model in --out")
-    p.set_defaults(run=run_train)
+    p.set_defaults(run=run_train, needs="tf")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -47,7 +46,6 @@ def run_train(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1:
             raise ValueError(f"`--{name.replace('_', '-')}` must be >= 1; "
                              f"got {getattr(args, name)}.")
-    import_tensorflow()
     import mcc_core
 
     run = mcc_core.run_training(

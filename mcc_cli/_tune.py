@@ -6,10 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._quiet import import_tensorflow
-from ._synth import load_config
+import synth
 
-_SIZES = {50: 200, 70: 144, 100: 100}
+from ._synth import load_config
 
 
 def add_parser(commands: Any) -> None:
@@ -34,7 +33,7 @@ def add_parser(commands: Any) -> None:
                    help="most epochs one configuration trains for (default 10)")
     p.add_argument("--seed", type=int, default=0, help="split, data and search seed (default 0)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.set_defaults(run=run_tune)
+    p.set_defaults(run=run_tune, needs="tf")
 
 
 def run_tune(args: argparse.Namespace) -> int:
@@ -47,10 +46,9 @@ def run_tune(args: argparse.Namespace) -> int:
             raise ValueError(f"`--{name.replace('_', '-')}` must be >= {low}; "
                              f"got {getattr(args, name)}.")
     scene = load_config(args.scene, None)
-    import_tensorflow()
-    import mcc_core  # imports TensorFlow: only once the arguments are known to be good
+    import mcc_core
 
-    size = _SIZES[args.resolution]
+    size = synth.patch_size_px(args.resolution)
     if args.data == "synthetic":
         x, y = mcc_core.synthetic_arrays(scene, args.n, resolution_um=args.resolution,
                                          seed=args.seed)

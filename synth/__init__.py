@@ -15,6 +15,7 @@ from ._config import (
     RESOLUTIONS_UM,
     Acquisition,
     SceneConfig,
+    check_resolution,
     field_spec,
     field_specs,
     patch_size_px,
@@ -22,10 +23,13 @@ from ._config import (
 from ._dataset import VerifyReport, verify_dataset, write_dataset
 from ._fields import FieldSpec
 from ._generate import Batch, generate, generate_indices
+from ._images import GreyImage, read_grey_image
 from ._mammogram import Mammogram, render_mammogram, render_mammogram_scene
 from ._mammogram_io import write_mammograms
 from ._mammogram_scene import MammogramScene, sample_mammogram
+from ._patch_dataset import PatchDataset
 from ._render import Patch, render
+from . import io
 from ._scene import Calcification, Lumps, Scene, sample_scene
 
 __all__ = [
@@ -37,18 +41,23 @@ __all__ = [
     "Batch",
     "Calcification",
     "FieldSpec",
+    "GreyImage",
     "Lumps",
     "Mammogram",
     "MammogramScene",
     "Patch",
+    "PatchDataset",
     "Scene",
     "SceneConfig",
     "VerifyReport",
+    "check_resolution",
     "field_spec",
     "field_specs",
     "generate",
     "generate_indices",
+    "io",
     "patch_size_px",
+    "read_grey_image",
     "render",
     "render_mammogram",
     "render_mammogram_scene",

@@ -1,7 +1,11 @@
-"""Whole folders written atomically: into a hidden staging folder, renamed into place at the end.
+"""Atomic writes, in one place: files under a unique temporary name renamed into place, and
+whole folders built in a hidden staging folder renamed into place at the end.
 
-Used by `write_mammograms` and by ``mcc_core.extract_dataset``: an interrupted run (an error,
-Ctrl-C, a kill between files) leaves the destination missing or empty, never half-written.
+Every writer of the toolkit goes through here (datasets, mammogram sets, extraction, scans,
+models and their sidecars, training outputs, tuning, experiments, reports, uploads): an
+interrupted run (an error, Ctrl-C, a kill between files) leaves each destination as it was or
+complete, never half-written, and two runs writing beside each other never share a temporary
+name.
 """
 
 from __future__ import annotations
@@ -10,9 +14,13 @@ import contextlib
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+__all__ = ["HashedAtomicFile", "check_empty_out", "staging_folder", "write_atomic",
+           "write_hashed"]
 
 
 def check_empty_out(out_dir: Any, name: str = "out_dir") -> Path:
@@ -53,3 +61,77 @@ def write_hashed(path: Path, data: bytes) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return hashlib.sha256(data).hexdigest()
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | Callable[[Path], object]) -> Path:
+    """Write `path` atomically: to a unique temporary name beside it, then renamed into place.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The destination; its folder is created if missing. An existing file is replaced only
+        once the new content is complete.
+    data : bytes or callable
+        The content, or a function that writes the content to the temporary path it is given
+        (for writers that want a file name, such as ``keras.Model.save`` or ``Figure.savefig``;
+        the temporary name keeps the destination's suffix).
+
+    Returns
+    -------
+    Path
+        `path`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_atomic(folder / "a.txt", b"hello").read_bytes()
+    b'hello'
+    >>> _ = write_atomic(folder / "b.txt", lambda tmp: tmp.write_text("written by a function"))
+    >>> sorted(p.name for p in folder.iterdir())  # no temporary file is left behind
+    ['a.txt', 'b.txt']
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.",
+                                    suffix=f".tmp{target.suffix}")
+    tmp = Path(name)
+    try:
+        if callable(data):
+            os.close(handle)
+            data(tmp)
+        else:
+            with os.fdopen(handle, "wb") as fh:
+                fh.write(data)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+class HashedAtomicFile:
+    """A file written in pieces under a unique temporary name, hashed on the way, and renamed
+    into place by :meth:`commit` (or removed by :meth:`discard`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        self.tmp = Path(name)
+        self.fh = os.fdopen(handle, "wb")
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        self.fh.write(data)
+        self.digest.update(data)
+
+    def commit(self) -> str:
+        """Move the file into place; return its SHA-256."""
+        self.fh.close()
+        os.replace(self.tmp, self.path)
+        return self.digest.hexdigest()
+
+    def discard(self) -> None:
+        self.fh.close()
+        self.tmp.unlink(missing_ok=True)

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from ._atomic import HashedAtomicFile, write_atomic
 from ._config import SceneConfig, check_resolution
 from ._generate import check_count, check_seed, generate_indices
 
@@ -161,7 +162,7 @@ def _prepare(out: Path, identity: dict[str, Any], overwrite: bool) -> dict[str, 
         elif path.exists():
             path.unlink()
     (out / PARTIAL).mkdir()
-    _write_atomic(out / PARTIAL / "state.json", json.dumps(identity, indent=2).encode())
+    write_atomic(out / PARTIAL / "state.json", json.dumps(identity, indent=2).encode())
     return None
 
 
@@ -219,7 +220,7 @@ def _write_chunk(job: tuple) -> int:
         "calcifications": batch.calcifications.to_dict(orient="list"),
         "files": digests,
     }
-    _write_atomic(out / PARTIAL / _chunk_name(start), json.dumps(record).encode())
+    write_atomic(out / PARTIAL / _chunk_name(start), json.dumps(record).encode())
     return stop - start
 
 
@@ -236,20 +237,8 @@ def encode_png(image: np.ndarray, bit_depth: int) -> bytes:
 
 def _write_png(path: Path, image: np.ndarray, bit_depth: int) -> str:
     data = encode_png(image, bit_depth)
-    _write_atomic(path, data)
+    write_atomic(path, data)
     return hashlib.sha256(data).hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _version() -> str:
@@ -267,7 +256,7 @@ def _finish(out: Path, identity: dict[str, Any]) -> dict[str, Any]:
     files: dict[str, str] = {}
     counts = {"class_0": 0, "class_1": 0}
     tables = {"patches.csv": "patches", "calcifications.csv": "calcifications"}
-    handles = {name: _AtomicHashedFile(out / name) for name in tables}
+    handles = {name: HashedAtomicFile(out / name) for name in tables}
     try:
         for k, start in enumerate(range(0, identity["n"], CHUNK)):
             record = json.loads((out / PARTIAL / _chunk_name(start)).read_text())
@@ -291,32 +280,9 @@ def _finish(out: Path, identity: dict[str, Any]) -> dict[str, Any]:
         "counts": counts,
         "files": dict(sorted(files.items())),
     }
-    _write_atomic(out / "manifest.json", json.dumps(manifest, indent=2).encode())
+    write_atomic(out / "manifest.json", json.dumps(manifest, indent=2).encode())
     shutil.rmtree(out / PARTIAL)
     return manifest
-
-
-class _AtomicHashedFile:
-    """Written under a temporary name, hashed on the way, renamed into place by `commit`."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        self.fh = open(self.tmp, "wb")  # noqa: SIM115 - closed in commit/discard
-        self.digest = hashlib.sha256()
-
-    def write(self, data: bytes) -> None:
-        self.fh.write(data)
-        self.digest.update(data)
-
-    def commit(self) -> str:
-        self.fh.close()
-        os.replace(self.tmp, self.path)
-        return self.digest.hexdigest()
-
-    def discard(self) -> None:
-        self.fh.close()
-        self.tmp.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,7 @@ def test_rgb_png_is_refused(tmp_path, capsys):
 
 
 def test_an_interrupted_extraction_leaves_nothing(mammograms, tmp_path, monkeypatch, capsys):
-    import mcc_core._extract_io as extract_io
+    import mcc_core.scanning._extract_io as extract_io
 
     calls = []
 

@@ -3,7 +3,7 @@ import pytest
 
 import mcc_core
 import synth
-from mcc_core import _bundled
+from mcc_core.models import _bundled
 
 
 @pytest.mark.parametrize("resolution", [50, 70, 100])

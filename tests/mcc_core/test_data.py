@@ -1,4 +1,4 @@
-"""Tests for mcc_core._data: patch folders, splits, augmentation and tf.data pipelines."""
+"""Tests for mcc_core.training._data: patch folders, splits, augmentation and tf.data pipelines."""
 
 from pathlib import Path
 

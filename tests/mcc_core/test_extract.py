@@ -4,7 +4,7 @@ import pytest
 
 import synth
 from mcc_core import ExtractedPatches, extract_patches
-from mcc_core._extract import SCAN_ORDERS, STEP_PX
+from mcc_core.scanning._extract import SCAN_ORDERS, STEP_PX
 
 
 def _tissue(shape, seed=0):

@@ -97,7 +97,7 @@ def test_the_papers_strides_and_a_sequential_model(resolution, patch, stride):
 
 
 def test_tiles_give_the_same_numbers_as_one_pass(shallow, image, monkeypatch):
-    import mcc_core._scan as module
+    import mcc_core.scanning._scan as module
 
     calls = []
     original = module._apply_head

@@ -1,4 +1,4 @@
-"""Tests for mcc_core._tune and `mcc tune`: the Table 2 Hyperband search of the lightweight CNN."""
+"""Tests for mcc_core.training._tune and `mcc tune`: the Table 2 Hyperband search of the lightweight CNN."""
 
 import argparse
 import json

@@ -14,15 +14,13 @@ from typing import Any
 import numpy as np
 
 import synth
-
-from ._data import prepare_splits, split_indices, synthetic_arrays
-from ._folders import load_patch_folder
-from ._io import save_model
-from ._models import build_baseline, build_mobilenet_classifier, build_shallow_cnn
-from ._train import TrainResult, train
+from mcc_core.models._builders import build_baseline, build_mobilenet_classifier, build_shallow_cnn
+from mcc_core.models._io import save_model
+from mcc_core.training._data import prepare_splits, split_indices, synthetic_arrays
+from mcc_core.training._folders import load_patch_folder
+from mcc_core.training._train import TrainResult, train
 
 MODELS = ("mobilenet", "shallow", "vgg16", "resnet50", "densenet121")
-_SIZES = {50: 200, 70: 144, 100: 100}
 
 
 @dataclass(frozen=True)
@@ -98,10 +96,7 @@ def run_training(model_name: str, resolution_um: int, data: str | os.PathLike[st
     """
     if model_name not in MODELS:
         raise ValueError(f"`model` must be one of {MODELS}; got model={model_name!r}.")
-    if resolution_um not in _SIZES:
-        raise ValueError(f"`resolution_um` must be one of (50, 70, 100); "
-                         f"got resolution_um={resolution_um!r}.")
-    size = _SIZES[resolution_um]
+    size = synth.patch_size_px(resolution_um)
     out = Path(out_dir)
     target = out / "model.keras"
     if target.exists() and not overwrite:

@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import keras
+import synth
+from mcc_core._tf import keras
 
 __all__ = [
     "BaselineName",
@@ -28,7 +29,7 @@ __all__ = [
     "transfer",
 ]
 
-PATCH_SIZES: tuple[int, ...] = (200, 144, 100)
+PATCH_SIZES: tuple[int, ...] = tuple(synth.patch_size_px(r) for r in synth.RESOLUTIONS_UM)
 """Patch sides in pixels used by the papers: 50 µm, 70 µm and 100 µm per pixel (1 cm patches)."""
 
 BaselineName = Literal["vgg16", "resnet50", "densenet121"]

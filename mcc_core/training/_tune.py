@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 import pandas as pd
 
-from ._models import build_shallow_cnn
-from ._validation import _check_images, _check_int, _check_labels
+import synth
+from mcc_core._tf import keras
+from mcc_core._validation import _check_images, _check_int, _check_labels
+from mcc_core.models._builders import build_shallow_cnn
+from synth.io import write_atomic
 
 TABLE2_SPACE: dict[str, tuple[Any, ...]] = {
     "filters1": (4, 6, 8, 10, 12),
@@ -63,7 +65,7 @@ class TuneResult:
     out_dir: Path
 
 
-def count_params(config: Mapping[str, Any], input_size: int = 144) -> int:
+def count_params(config: Mapping[str, Any], input_size: int = synth.patch_size_px(70)) -> int:
     """Parameters of the lightweight CNN built with a configuration of the space.
 
     Parameters
@@ -237,7 +239,4 @@ def tune(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray
 
 
 def _write(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically (temporary name, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomic(path, text.encode("utf-8"))

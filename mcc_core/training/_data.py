@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 
 import synth
-
-from ._folders import PatchSet
-from ._validation import (
+from mcc_core._tf import tf
+from mcc_core._validation import (
     _check_bool,
     _check_config,
     _check_fractions,
@@ -27,6 +25,7 @@ from ._validation import (
     _check_int,
     _check_labels,
 )
+from mcc_core.training._folders import PatchSet
 
 __all__ = [
     "AUGMENTATIONS",

@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import to_rgb
 
-from ._scan_grid import ScanResult, as_unit_image, cover_max
+from mcc_core.scanning._grid import ScanResult, as_unit_image, cover_max
 
 __all__ = ["render_case_study", "render_heatmap"]
 

@@ -24,21 +24,19 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 import synth
-
-from ._io import LoadedModel
-from ._scan_grid import (
+from mcc_core._tf import keras, tf
+from mcc_core._validation import _check_int
+from mcc_core.models._io import LoadedModel
+from mcc_core.scanning._grid import (
     ScanMethod,
     ScanResult,
     as_unit_image,
     background_windows,
     windows_table,
 )
-from ._validation import _check_int
 
 __all__ = ["scan"]
 

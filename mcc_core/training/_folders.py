@@ -8,15 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from ._validation import _check_int
+import synth
+from mcc_core._validation import _check_int
 
 __all__ = ["CLASS_DIRS", "PatchSet", "load_patch_folder"]
 
 CLASS_DIRS = ("class_0", "class_1")
 _PARTIAL = ".mcc-partial"  # bookkeeping folder of an unfinished `synth.write_dataset` run
-_SCALE = {"L": 255.0, "I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I": 65535.0}
 """PIL modes of 8- and 16-bit grayscale PNGs, with the value that maps to 1.0."""
 
 @dataclass(frozen=True, eq=False)
@@ -153,19 +152,8 @@ def _entries_from_csv(root: Path) -> list[tuple[str, int]]:
 
 
 def _read_png(file: Path) -> np.ndarray:
-    """One 8- or 16-bit grayscale PNG as float32 in [0, 1], shape (H, W)."""
-    try:
-        with Image.open(file) as image:
-            image.load()
-            kind, mode, pixels = image.format, image.mode, np.asarray(image)
-    except (OSError, SyntaxError, ValueError) as err:  # UnidentifiedImageError is an OSError
-        raise ValueError(f"`path`: {file} is not a readable PNG ({err}).") from err
-    if kind != "PNG":
-        raise ValueError(f"`path`: {file} is a {kind} file, not a PNG.")
-    if mode not in _SCALE:
-        raise ValueError(f"`path`: {file} has mode {mode}; the models take single-channel "
-                         "grayscale PNGs (8-bit L or 16-bit I;16), so convert it first.")
-    return pixels.astype(np.float32) / np.float32(_SCALE[mode])
+    """One 8- or 16-bit grey PNG as float32 in [0, 1], shape (H, W) (`synth.read_grey_image`)."""
+    return synth.read_grey_image(file, field="path").unit
 
 
 def _size_message(root: Path, rel: str, found: tuple[int, ...], expected: tuple[int, ...],

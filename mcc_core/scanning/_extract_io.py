@@ -20,13 +20,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 import synth
-from synth._atomic import check_empty_out, staging_folder, write_hashed
-from synth._dataset import encode_png
-
-from ._extract import STEP_PX, _check_boxes, _pick, extract_patches
+from mcc_core.scanning._extract import STEP_PX, _check_boxes, _pick, extract_patches
+from synth.io import (
+    check_empty_out,
+    encode_png,
+    probe_grey_image,
+    read_grey_image,
+    staging_folder,
+    write_hashed,
+)
 
 __all__ = ["extract_dataset", "read_annotations"]
 
@@ -147,7 +151,7 @@ def _check_images(folder: Path, names: list[str], table: pd.DataFrame, size: int
         raise ValueError(f"`annotations` names {len(missing)} image(s) missing from "
                          f"{folder}: {listed}.")
     for name in names:
-        mode, (w, h) = _header(folder / name)
+        h, w = probe_grey_image(folder / name, field="images_dir")
         if h < size or w < size:
             raise ValueError(f"`images_dir`: {name} is {w} × {h} px, smaller than one "
                              f"{size} px patch.")
@@ -155,32 +159,6 @@ def _check_images(folder: Path, names: list[str], table: pd.DataFrame, size: int
             _check_boxes(table.loc[table["image"] == name, ["X1", "Y1", "X2", "Y2"]], (h, w))
         except ValueError as err:
             raise ValueError(f"`annotations`, {name}: {err}") from None
-
-
-def _header(file: Path) -> tuple[str, tuple[int, int]]:
-    try:
-        with Image.open(file) as image:
-            kind, mode, size = image.format, image.mode, image.size
-    except (OSError, SyntaxError, ValueError) as err:
-        raise ValueError(f"`images_dir`: {file} is not a readable PNG ({err}).") from None
-    if kind != "PNG":
-        raise ValueError(f"`images_dir`: {file} is a {kind} file, not a PNG.")
-    if mode not in ("L", "I;16", "I;16L", "I;16B", "I"):
-        raise ValueError(f"`images_dir`: {file} has mode {mode}; mammograms must be 8- or "
-                         "16-bit grayscale PNGs, so convert it to grayscale first.")
-    return mode, size
-
-
-def _read_png(file: Path) -> np.ndarray:
-    """A grayscale PNG as uint8 or uint16 (H, W)."""
-    with Image.open(file) as image:
-        image.load()
-        mode, pixels = image.mode, np.asarray(image)
-    if mode == "L":
-        return pixels.astype(np.uint8, copy=False)
-    if pixels.size and (pixels.min() < 0 or pixels.max() > 65535):
-        raise ValueError(f"`images_dir`: {file} holds values outside 0–65535.")
-    return pixels.astype(np.uint16)
 
 
 def _write_patches(folder: Path, names: list[str], table: pd.DataFrame, stage: Path,
@@ -192,7 +170,8 @@ def _write_patches(folder: Path, names: list[str], table: pd.DataFrame, stage: P
     cut: list[tuple] = []  # (label, sha256, name, x1, y1, x2, y2, box, order)
     for done, name in enumerate(names, start=1):
         boxes = table.loc[table["image"] == name, ["X1", "Y1", "X2", "Y2"]]
-        patches = extract_patches(_read_png(folder / name), boxes, resolution_um=resolution_um,
+        pixels = read_grey_image(folder / name, field="images_dir").pixels
+        patches = extract_patches(pixels, boxes, resolution_um=resolution_um,
                                   balance=balance == "image")
         for k, w in enumerate(patches.windows.itertuples(index=False)):
             digest = write_hashed(pending / f"{len(cut):08d}.png",

@@ -20,25 +20,23 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 import pandas as pd
 
 import synth
-
-from ._data import prepare_splits, split_indices, synthetic_arrays
-from ._folders import load_patch_folder
-from ._metrics import _binary_cross_entropy, compute_confusion_metrics
-from ._models import build_mobilenet_classifier
-from ._models import transfer as transfer_model
-from ._runs import _plain
-from ._train import train
+from mcc_core._tf import keras
+from mcc_core.models._builders import build_mobilenet_classifier
+from mcc_core.models._builders import transfer as transfer_model
+from mcc_core.training._data import prepare_splits, split_indices, synthetic_arrays
+from mcc_core.training._folders import load_patch_folder
+from mcc_core.training._runs import _plain
+from mcc_core.training._train import paper_metrics, train
+from synth.io import write_atomic
 
 __all__ = ["SCALES", "SOURCE_DOMAIN", "TARGET_DOMAIN", "ExperimentResult", "ExperimentScale",
            "run_experiment"]
 
 RESOLUTIONS = (50, 70, 100)
-_SIZES = {50: 200, 70: 144, 100: 100}
 MODEL_ORDER = ("Scratch-50", "Scratch-70", "Scratch-100", "Transfer-50", "Transfer-70",
                "Transfer-100", "Eval-70")
 TABLE8_COLUMNS = ["model", "best_epoch", "train_time_s", "train_accuracy", "train_loss",
@@ -214,21 +212,20 @@ def run_experiment(out_dir: str | os.PathLike[str], *,
         hashes[name] = _backbone_hash(model)
 
     data = loaders[70]()
-    source = build_mobilenet_classifier(_SIZES[70])
+    source = build_mobilenet_classifier(synth.patch_size_px(70))
     fit("Scratch-70", source, data)
     for res in (70, 50, 100):
         if res not in wanted:
             continue
         if res != 70:
             data = loaders[res]()
-            fit(f"Scratch-{res}", build_mobilenet_classifier(_SIZES[res]), data)
-        fit(f"Transfer-{res}", transfer_model(source, _SIZES[res]), data)
+            fit(f"Scratch-{res}", build_mobilenet_classifier(synth.patch_size_px(res)), data)
+        fit(f"Transfer-{res}", transfer_model(source, synth.patch_size_px(res)), data)
     del data
     x, y = loaders["eval-70"]()[2]
     prob = source.predict(x, batch_size=plan.batch_size, verbose=0)[:, 0]
-    metrics = compute_confusion_metrics(y, prob)
-    rows8["Eval-70"] = (None, None, None, None, None, None, metrics["accuracy"],
-                        _binary_cross_entropy(np.asarray(y, np.float64), prob))
+    metrics = paper_metrics(np.asarray(y, np.float64), prob)
+    rows8["Eval-70"] = (None, None, None, None, None, None, metrics["accuracy"], metrics["loss"])
     rows9["Eval-70"] = tuple(metrics[k] for k in TABLE9_COLUMNS[1:])
     names = [n for n in MODEL_ORDER if n in rows8]
     table8 = pd.DataFrame([(n, *rows8[n]) for n in names], columns=TABLE8_COLUMNS)
@@ -287,10 +284,10 @@ def _folder_loaders(folders: object, batch_size: int, seed: int) -> dict[Any, Lo
                          f"got keys {keys!r}.")
     loaded: dict[Any, tuple[Any, Any, Any]] = {}
     for res in RESOLUTIONS:
-        splits = prepare_splits(load_patch_folder(folders[res], input_size=_SIZES[res]),
-                                seed=seed, batch_size=batch_size)
+        patches = load_patch_folder(folders[res], input_size=synth.patch_size_px(res))
+        splits = prepare_splits(patches, seed=seed, batch_size=batch_size)
         loaded[res] = (splits.train, splits.val, splits.test)
-    evaluation = load_patch_folder(folders["eval-70"], input_size=_SIZES[70])
+    evaluation = load_patch_folder(folders["eval-70"], input_size=synth.patch_size_px(70))
     loaded["eval-70"] = (None, None, (evaluation.images, evaluation.labels))
     return {key: partial(_given, value) for key, value in loaded.items()}
 
@@ -368,6 +365,4 @@ def _write_outputs(out: Path, table8: pd.DataFrame, table9: pd.DataFrame,
              "experiment.json": json.dumps(_plain(record), indent=2) + "\n"}
     out.mkdir(parents=True, exist_ok=True)
     for name, text in texts.items():
-        tmp = out / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out / name)
+        write_atomic(out / name, text.encode("utf-8"))

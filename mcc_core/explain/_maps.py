@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import keras
 import numpy as np
-import tensorflow as tf
+
+from mcc_core._tf import keras, tf
 
 __all__ = [
     "FeatureMaps",

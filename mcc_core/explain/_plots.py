@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.gridspec import SubplotSpec
 from matplotlib.patches import Circle
 
-from ._explain import FeatureMaps, FilterSpectra, mc_band_cyc_per_mm
+from mcc_core.explain._maps import FeatureMaps, FilterSpectra, mc_band_cyc_per_mm
 
 __all__ = ["plot_feature_maps", "plot_filter_spectra", "plot_grad_cam", "plot_mean_f2"]
 

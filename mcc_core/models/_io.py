@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,8 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
+
+from mcc_core._tf import keras
+from synth.io import write_atomic
 
 __all__ = ["LoadedModel", "load_model", "save_model", "sidecar_path"]
 
@@ -121,16 +122,8 @@ def save_model(
     if not target.parent.is_dir():
         raise ValueError(f"`path` must be in an existing folder; got path={str(target)!r}.")
     text = _sidecar_text(model, metadata)
-    tmp_model = _temp_file(target, ".tmp.keras")
-    tmp_sidecar = _temp_file(target, ".tmp.json")
-    try:
-        model.save(tmp_model)
-        tmp_sidecar.write_text(text, encoding="utf-8")
-        os.replace(tmp_model, target)
-        os.replace(tmp_sidecar, target.with_suffix(".json"))
-    finally:
-        tmp_model.unlink(missing_ok=True)
-        tmp_sidecar.unlink(missing_ok=True)
+    write_atomic(target, model.save)
+    write_atomic(target.with_suffix(".json"), text.encode("utf-8"))
 
 
 def load_model(path: str | os.PathLike[str], *, require_metadata: bool = True) -> LoadedModel:
@@ -213,13 +206,6 @@ def _check_keras_path(path: object) -> Path:
     if result.suffix != ".keras":
         raise ValueError(f"`path` must end in '.keras'; got path={str(result)!r}.")
     return result
-
-
-def _temp_file(target: Path, suffix: str) -> Path:
-    """Create an empty hidden temporary file next to ``target`` and return its path."""
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=suffix)
-    os.close(handle)
-    return Path(name)
 
 
 def _json_default(value: object) -> Any:

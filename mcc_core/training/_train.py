@@ -7,20 +7,19 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
-import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 from matplotlib.figure import Figure
 
-from ._metrics import _binary_cross_entropy, compute_confusion_metrics
+import evalkit
+from mcc_core._tf import keras, tf
+from synth.io import write_atomic
 
 __all__ = ["TrainResult", "train"]
 
@@ -197,26 +196,13 @@ def _prepare_out_dir(out_dir: object) -> Path:
 # --------------------------------------------------------------------------- training
 
 
-class _BestWeights(keras.callbacks.Callback):
-    """Keep the weights of the epoch with the best ``val_accuracy`` (earliest on ties) in
-    memory and load them back into the model when training ends."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.best_epoch = 0
-        self.best_value = -math.inf
-        self.best_weights: list[np.ndarray] | None = None
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        value = float((logs or {}).get("val_accuracy", math.nan))
-        if self.best_weights is None or value > self.best_value:
-            self.best_epoch = epoch + 1
-            self.best_value = value
-            self.best_weights = [np.array(w, copy=True) for w in self.model.get_weights()]
-
-    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        if self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
+def best_weights_callback(epochs: int) -> keras.callbacks.EarlyStopping:
+    """Keras' own early stopping, set never to stop: it keeps the weights of the epoch with the
+    best ``val_accuracy`` and loads them back when training ends. An epoch counts as best only
+    when it beats every earlier one strictly, so on ties the earliest epoch wins (the papers'
+    rule)."""
+    return keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=epochs,
+                                         restore_best_weights=True)
 
 
 def _history_frame(history: dict[str, list[float]]) -> pd.DataFrame:
@@ -239,25 +225,22 @@ def _score(model: keras.Model, dataset: tf.data.Dataset) -> dict[str, float | in
     if not np.isin(y_true, (0, 1)).all():
         raise ValueError(f"`test` labels must be 0 or 1; got values {np.unique(y_true)[:10]}.")
     if not np.isfinite(y_prob).all():  # a diverged model: report NaN rather than fail late
-        return dict.fromkeys(("loss", *compute_confusion_metrics([], [])), math.nan)
-    metrics = compute_confusion_metrics(y_true, y_prob, threshold=0.5)
-    return {"loss": _binary_cross_entropy(y_true, y_prob), **metrics}
+        return dict.fromkeys(("loss", *PAPER_METRICS), math.nan)
+    return paper_metrics(y_true, y_prob)
+
+
+PAPER_METRICS = ("accuracy", "precision", "recall", "specificity", "f1", "tn", "fp", "fn", "tp")
+"""The papers' confusion-matrix metrics (recall is the sensitivity), with the loss beside them."""
+
+
+def paper_metrics(y_true: np.ndarray, y_prob: np.ndarray) -> dict[str, float | int]:
+    """The papers' metrics at threshold 0.5 and the binary cross-entropy (``loss``), from
+    :func:`evalkit.compute_metrics`, the toolkit's one implementation of each metric."""
+    values = evalkit.compute_metrics(y_true, y_prob, threshold=0.5, n_bootstrap=0).values
+    return {"loss": values["bce"], **{k: values[k] for k in PAPER_METRICS}}
 
 
 # --------------------------------------------------------------------------- outputs
-
-
-def _write_atomic(target: Path, write: Callable[[Path], object]) -> None:
-    """Call ``write`` on a temporary file next to ``target``, then move it into place."""
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.",
-                                    suffix=f".tmp{target.suffix}")
-    os.close(handle)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _plot_curves(history: pd.DataFrame, best_epoch: int, path: Path) -> None:
@@ -285,8 +268,8 @@ def _write_outputs(result: TrainResult, config: dict[str, Any]) -> None:
     """Write ``history.csv``, ``curves.png`` and ``result.json`` atomically."""
     out = result.out_dir
     text = result.history.to_csv(index=False, float_format="%.17g")
-    _write_atomic(out / "history.csv", lambda p: p.write_text(text, encoding="utf-8"))
-    _write_atomic(out / "curves.png", lambda p: _plot_curves(result.history, result.best_epoch, p))
+    write_atomic(out / "history.csv", lambda p: p.write_text(text, encoding="utf-8"))
+    write_atomic(out / "curves.png", lambda p: _plot_curves(result.history, result.best_epoch, p))
     test = result.test_metrics
     record = {
         "best_epoch": result.best_epoch,
@@ -296,7 +279,7 @@ def _write_outputs(result: TrainResult, config: dict[str, Any]) -> None:
         "config": config,
     }
     body = json.dumps(record, indent=2, allow_nan=False) + "\n"
-    _write_atomic(out / "result.json", lambda p: p.write_text(body, encoding="utf-8"))
+    write_atomic(out / "result.json", lambda p: p.write_text(body, encoding="utf-8"))
 
 
 def train(
@@ -372,15 +355,15 @@ def train(
     out = _prepare_out_dir(out_dir)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=rate),
                   loss="binary_crossentropy", metrics=["accuracy"])
-    best = _BestWeights()
+    best = best_weights_callback(n_epochs)
     start = time.perf_counter()
     fitted = model.fit(train_ds, validation_data=val_ds, epochs=n_epochs, shuffle=False,
                        callbacks=[best, *callbacks], verbose=verbose)
     wall_time = time.perf_counter() - start
     result = TrainResult(
         history=_history_frame(fitted.history),
-        best_epoch=best.best_epoch,
-        best_val_accuracy=best.best_value,
+        best_epoch=best.best_epoch + 1,
+        best_val_accuracy=math.nan if best.best is None else float(best.best),
         wall_time_s=wall_time,
         test_metrics=None if test_ds is None else _score(model, test_ds),
         out_dir=out,

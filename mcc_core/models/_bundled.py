@@ -1,14 +1,14 @@
-"""The small lightweight-CNN models shipped inside the package (see models/README.md)."""
+"""The small lightweight-CNN models shipped inside the package (see weights/README.md)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ._io import LoadedModel, load_model
+from mcc_core.models._io import LoadedModel, load_model
 
 __all__ = ["MODELS_DIR", "bundled_model_path", "load_bundled_model"]
 
-MODELS_DIR = Path(__file__).parent / "models"
+MODELS_DIR = Path(__file__).parent / "weights"
 """Folder of the bundled ``shallow_{50,70,100}um.keras`` models and their JSON sidecars."""
 
 

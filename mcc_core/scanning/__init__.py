@@ -1,0 +1,10 @@
+"""Whole mammograms: the papers' patch extraction, fully-convolutional scanning, scan grids,
+the case-study overlay and heat map.
+
+Public names load lazily (their list is ``__init__.pyi``); those that need Keras import
+TensorFlow when first used.
+"""
+
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

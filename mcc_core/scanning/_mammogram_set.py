@@ -1,0 +1,144 @@
+"""Folders of annotated mammograms, and their FROC: what `mcc probe --mammograms` does, callable.
+
+`load_mammogram_set` is TensorFlow-free (it reads the annotations and checks the images'
+headers); `scan_froc` scans each mammogram with a Keras model and scores the windows with
+`evalkit.compute_froc`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import evalkit
+import synth
+from mcc_core.scanning._extract_io import read_annotations
+
+__all__ = ["AnnotatedMammogram", "load_mammogram_set", "scan_froc"]
+
+BOX_COLUMNS = ["X1", "Y1", "X2", "Y2"]
+
+
+@dataclass(frozen=True)
+class AnnotatedMammogram:
+    """One mammogram file and its cluster boxes.
+
+    Attributes
+    ----------
+    path : Path
+        The grey PNG (read with `synth.read_grey_image`).
+    boxes : pandas.DataFrame
+        One row per cluster, columns ``X1``, ``Y1``, ``X2``, ``Y2`` (``image[Y1:Y2, X1:X2]``);
+        empty for a mammogram without clusters.
+    """
+
+    path: Path
+    boxes: pd.DataFrame
+
+
+def load_mammogram_set(mammograms: str | os.PathLike[str],
+                       annotations: str | os.PathLike[str] | None = None
+                       ) -> list[AnnotatedMammogram]:
+    """The PNG mammograms of a folder with their cluster boxes from an annotations CSV.
+
+    Parameters
+    ----------
+    mammograms : path
+        Folder of grey PNG mammograms (as `synth.write_mammograms` writes them).
+    annotations : path, optional
+        CSV read by :func:`read_annotations` (one row per cluster: ``image`` (file name in
+        the folder), ``X1``, ``Y1``, ``X2``, ``Y2``); default ``mammograms/annotations.csv``.
+        Images without rows have no clusters.
+
+    Returns
+    -------
+    list of AnnotatedMammogram
+        In file-name order.
+
+    Raises
+    ------
+    ValueError
+        If the folder is missing or holds no PNG, the CSV names an image not in the folder, or
+        a box is inverted.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import synth
+    >>> folder = tempfile.mkdtemp() + "/set"
+    >>> _ = synth.write_mammograms(synth.SceneConfig(), folder, 2, resolution_um=100, seed=0,
+    ...                            size_mm=(60.0, 80.0))
+    >>> cases = load_mammogram_set(folder)
+    >>> [case.path.name for case in cases], list(cases[0].boxes.columns)
+    (['mammogram_000000.png', 'mammogram_000001.png'], ['X1', 'Y1', 'X2', 'Y2'])
+    """
+    folder = Path(mammograms)
+    if not folder.is_dir():
+        raise ValueError(f"`mammograms` must be a folder; got {str(folder)!r}.")
+    images = sorted(folder.glob("*.png"))
+    if not images:
+        raise ValueError(f"`mammograms` must hold PNG mammograms; got {str(folder)!r} "
+                         "without any .png file.")
+    source = Path(annotations) if annotations is not None else folder / "annotations.csv"
+    table = read_annotations(source)  # the reader `mcc extract` uses
+    unknown = sorted(set(table["image"].astype(str)) - {p.name for p in images})
+    if unknown:
+        raise ValueError(f"`annotations` names images that are not in {str(folder)!r}: "
+                         f"{unknown[:3]}.")
+    corners = table[BOX_COLUMNS].apply(pd.to_numeric, errors="coerce")
+    inverted = ~((corners.X1 < corners.X2) & (corners.Y1 < corners.Y2))
+    if inverted.any():
+        row = int(np.flatnonzero(inverted.to_numpy())[0])
+        raise ValueError(f"`annotations` boxes must have X1 < X2 and Y1 < Y2; got row {row} "
+                         f"of {str(source)!r}: {table.iloc[row].to_dict()}.")
+    names = table["image"].astype(str)
+    return [AnnotatedMammogram(p, table.loc[names == p.name, BOX_COLUMNS].reset_index(drop=True))
+            for p in images]
+
+
+def scan_froc(model: Any, cases: Sequence[AnnotatedMammogram], *, resolution_um: int,
+              stride_mm: float = 1.5, fp_rates: Sequence[float] | None = None,
+              progress: Callable[[int, int], None] | None = None) -> evalkit.FROCResult:
+    """Scan every mammogram with `model` and compute the FROC of the annotated clusters.
+
+    Parameters
+    ----------
+    model : keras.Model or LoadedModel
+        A patch classifier at `resolution_um` (see :func:`mcc_core.scan`).
+    cases : sequence of AnnotatedMammogram
+        From :func:`load_mammogram_set`; at least one must hold a cluster.
+    resolution_um : int
+        Pixel spacing of every mammogram (50, 70 or 100).
+    stride_mm : float
+        Window step (1.5 mm, the papers').
+    fp_rates : sequence of float, optional
+        Operating points of the FROC table (default: `evalkit.compute_froc`'s).
+    progress : callable, optional
+        Called with (mammograms done, total) after each scan.
+
+    Returns
+    -------
+    evalkit.FROCResult
+    """
+    from mcc_core.scanning._scan import scan  # Keras: imported only when scanning
+
+    synth.check_resolution(resolution_um)
+    if not any(len(case.boxes) for case in cases):
+        raise ValueError(f"`cases` must hold at least one cluster for an FROC; got none in "
+                         f"{len(cases)} mammograms.")
+    scored = []
+    for done, case in enumerate(cases, start=1):
+        pixels = synth.read_grey_image(case.path, field="cases").pixels
+        result = scan(model, pixels, resolution_um=resolution_um, stride_mm=stride_mm)
+        scored.append(evalkit.ScoredImage(result.windows, case.boxes, name=case.path.name))
+        if progress is not None:
+            progress(done, len(cases))
+    if fp_rates is None:
+        return evalkit.compute_froc(scored)
+    return evalkit.compute_froc(scored, fp_rates=fp_rates)

@@ -1,0 +1,191 @@
+"""The one reader of grey images: PNG and TIFF files (or their bytes), one colour policy.
+
+Every face of the toolkit reads images through :func:`read_grey_image`: patch folders,
+`mcc extract`, `mcc scan`, `mcc probe --mammograms` and the dashboard's uploads. The policy:
+
+- 8-bit grey (Pillow mode ``L``) stays uint8; 16-bit grey (``I;16`` and its byte orders, or
+  ``I`` within 0–65535, as Pillow opens some 16-bit PNGs) becomes uint16;
+- a colour image (RGB, RGBA, palette, grey + alpha, bilevel) is accepted only when its three
+  channels are equal, as grey images saved by colour tools are; alpha is ignored. Any other
+  colour image is refused: which grey a colour pixel means is the user's decision, not ours;
+- float, 32-bit and other modes are refused, as are formats other than PNG and TIFF (JPEG's
+  lossy blocks would add structure at the scale of the MCs).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+__all__ = ["FORMATS", "GreyImage", "probe_grey_image", "read_grey_image"]
+
+FORMATS: tuple[str, ...] = ("PNG", "TIFF")
+"""Image formats :func:`read_grey_image` reads."""
+
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B")
+_COLOUR = ("1", "LA", "P", "PA", "RGB", "RGBA", "La")
+
+
+@dataclass(frozen=True)
+class GreyImage:
+    """A grey image as stored: integer pixels and where they came from.
+
+    Attributes
+    ----------
+    pixels : ndarray of shape (H, W), uint8 or uint16
+    bit_depth : int
+        8 or 16: the pixels' storage depth (``pixels.dtype``).
+    name : str
+        The file's path, or the name given with the bytes.
+    format : str
+        ``"PNG"`` or ``"TIFF"``.
+    """
+
+    pixels: np.ndarray
+    bit_depth: int
+    name: str
+    format: str
+
+    @property
+    def unit(self) -> np.ndarray:
+        """Pixels as float32 in [0, 1]: 8-bit values divided by 255, 16-bit ones by 65535."""
+        return self.pixels.astype(np.float32) / np.float32(2**self.bit_depth - 1)
+
+
+def probe_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "image",
+                     name: str | None = None) -> tuple[int, int]:
+    """The (height, width) of a grey image from its header, without decoding its pixels.
+
+    Checks everything :func:`read_grey_image` checks that the header tells (the file, its
+    format, its mode), so a folder of mammograms can be refused before any work starts; whether
+    a colour image's channels are equal is known only once it is read.
+
+    Examples
+    --------
+    >>> import io
+    >>> from PIL import Image
+    >>> buffer = io.BytesIO()
+    >>> Image.new("I;16", (640, 480)).save(buffer, format="PNG")
+    >>> probe_grey_image(buffer.getvalue())
+    (480, 640)
+    """
+    label, opened = _open(source, field, name)
+    try:
+        with Image.open(opened) as image:
+            _check_format(image.format, field, label)
+            width, height = image.size
+            mode = image.mode
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise _unreadable(field, label, exc) from None
+    if mode not in ("L", "I", *_SIXTEEN_BIT, *_COLOUR):
+        raise _bad_mode(field, label, mode)
+    return height, width
+
+
+def read_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "image",
+                    name: str | None = None) -> GreyImage:
+    """Read an 8- or 16-bit grey PNG or TIFF (a path, or the file's bytes).
+
+    Parameters
+    ----------
+    source : str, path-like or bytes
+        The file, or its content (an upload).
+    field : str
+        The name of the argument, option or upload the image came from; every error names it.
+    name : str, optional
+        How to call the image in messages (default: its path, or "the upload" for bytes).
+
+    Returns
+    -------
+    GreyImage
+
+    Raises
+    ------
+    ValueError
+        If the file is missing or unreadable, is neither PNG nor TIFF, is a colour image whose
+        channels differ, or has a mode that is neither 8- nor 16-bit grey.
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> buffer = io.BytesIO()
+    >>> Image.fromarray(np.full((2, 3), 51, np.uint8)).save(buffer, format="PNG")
+    >>> image = read_grey_image(buffer.getvalue(), field="upload")
+    >>> image.pixels.shape, image.bit_depth, round(float(image.unit[0, 0]), 6)
+    ((2, 3), 8, 0.2)
+    >>> rgb = io.BytesIO()
+    >>> Image.new("RGB", (3, 2), (255, 0, 0)).save(rgb, format="PNG")
+    >>> read_grey_image(rgb.getvalue(), field="upload", name="red.png")
+    Traceback (most recent call last):
+    ...
+    ValueError: `upload` must be a grey image; got red.png, a colour image (mode RGB) whose ...
+    """
+    label, opened = _open(source, field, name)
+    try:
+        with Image.open(opened) as image:
+            kind, mode = image.format, image.mode
+            _check_format(kind, field, label)
+            image.load()
+            pixels = _pixels(image)
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise _unreadable(field, label, exc) from None
+    return GreyImage(_grey(pixels, mode, field, label), 16 if mode not in ("L", *_COLOUR) else 8,
+                     label, str(kind))
+
+
+def _open(source: Any, field: str, name: str | None) -> tuple[str, Any]:
+    """A label for messages and what `Image.open` takes; a missing file is a ValueError."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return name or "the upload", io.BytesIO(bytes(source))
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        label = name or str(path)
+        if not path.is_file():
+            raise ValueError(f"`{field}` must be an existing image file; got {label!r}.")
+        return label, path
+    raise TypeError(f"`{field}` must be a path or bytes; got {type(source).__name__}.")
+
+
+def _check_format(kind: str | None, field: str, label: str) -> None:
+    if kind not in FORMATS:
+        raise ValueError(f"`{field}` must be a PNG or TIFF image; got {label}, a {kind} file.")
+
+
+def _unreadable(field: str, label: str, exc: BaseException) -> ValueError:
+    return ValueError(f"`{field}` must be a readable PNG or TIFF image; got {label}, which "
+                      f"cannot be read as one ({type(exc).__name__}).")
+
+
+def _bad_mode(field: str, label: str, mode: str, detail: str = "") -> ValueError:
+    return ValueError(f"`{field}` must be an 8- or 16-bit grey image; got {label}, of Pillow "
+                      f"mode {mode}{detail} (convert it to 8- or 16-bit grey first).")
+
+
+def _pixels(image: Any) -> np.ndarray:
+    if image.mode in _COLOUR:
+        return np.asarray(image.convert("RGB"))
+    return np.asarray(image)
+
+
+def _grey(pixels: np.ndarray, mode: str, field: str, label: str) -> np.ndarray:
+    """The pixel array of policy-conforming modes as uint8/uint16 (H, W); else a ValueError."""
+    if mode in _COLOUR:
+        if not (np.array_equal(pixels[..., 0], pixels[..., 1])
+                and np.array_equal(pixels[..., 0], pixels[..., 2])):
+            raise ValueError(f"`{field}` must be a grey image; got {label}, a colour image (mode "
+                         f"{mode}) whose channels differ (convert it to grey first).")
+        return np.ascontiguousarray(pixels[..., 0], dtype=np.uint8)
+    if mode == "L":
+        return np.ascontiguousarray(pixels, dtype=np.uint8)
+    if mode in _SIXTEEN_BIT or (mode == "I" and (pixels.size == 0 or (
+            pixels.min() >= 0 and pixels.max() <= 65535))):
+        return np.ascontiguousarray(pixels, dtype=np.uint16)
+    raise _bad_mode(field, label, mode, " with values outside 0–65535" if mode == "I" else "")

@@ -1,0 +1,36 @@
+"""Reading and writing files, for every package of the toolkit: the one grey-image reader and
+the atomic, staged writers.
+
+These are public so that `mcc_core`, `evalkit`, the CLI and the dashboard share them instead of
+keeping copies: an image the CLI refuses the dashboard refuses too, with the same sentence, and
+every file the toolkit writes appears complete or not at all.
+
+Examples
+--------
+>>> import tempfile
+>>> from pathlib import Path
+>>> import numpy as np
+>>> from synth import io
+>>> out = Path(tempfile.mkdtemp()) / "patch.png"
+>>> _ = io.write_atomic(out, io.encode_png(np.full((4, 4), 0.5, np.float32), 16))
+>>> image = io.read_grey_image(out)
+>>> image.bit_depth, image.pixels.dtype.name, int(image.pixels[0, 0])
+(16, 'uint16', 32768)
+"""
+
+from ._atomic import HashedAtomicFile, check_empty_out, staging_folder, write_atomic, write_hashed
+from ._dataset import encode_png
+from ._images import FORMATS, GreyImage, probe_grey_image, read_grey_image
+
+__all__ = [
+    "FORMATS",
+    "GreyImage",
+    "HashedAtomicFile",
+    "check_empty_out",
+    "encode_png",
+    "probe_grey_image",
+    "read_grey_image",
+    "staging_folder",
+    "write_atomic",
+    "write_hashed",
+]
