@@ -8,6 +8,7 @@ for many patches, reproducibly per (seed, index). `sample_mammogram` and
 (`field_spec`, `field_specs`: `FieldSpec` records). This package never imports TensorFlow.
 """
 
+from . import io
 from ._config import (
     ACQUISITION_PRESETS,
     DISTRIBUTIONS,
@@ -29,7 +30,6 @@ from ._mammogram_io import write_mammograms
 from ._mammogram_scene import MammogramScene, sample_mammogram
 from ._patch_dataset import PatchDataset
 from ._render import Patch, render
-from . import io
 from ._scene import Calcification, Lumps, Scene, sample_scene
 
 __all__ = [

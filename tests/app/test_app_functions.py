@@ -166,14 +166,31 @@ def test_read_png_8_and_16_bit_and_colour():
     grey16 = np.array([[0, 65535], [4095, 30000]], np.uint16)
     out = read_png(_png(grey16))
     assert out.dtype == np.float32 and np.allclose(out, grey16 / 65535.0)
+    grey_as_rgb = np.repeat(grey8[..., None], 3, axis=2)
+    assert np.array_equal(read_png(_png(grey_as_rgb)), read_png(_png(grey8)))
     colour = np.zeros((3, 4, 3), np.uint8)
     colour[..., 1] = 200
-    assert read_png(_png(colour)).shape == (3, 4)
+    with pytest.raises(ValueError, match="channels differ"):
+        read_png(_png(colour))
+
+
+def test_the_dashboard_refuses_what_mcc_scan_refuses_with_the_same_sentence(tmp_path, capsys):
+    from mcc_cli import main
+
+    colour = np.zeros((300, 300, 3), np.uint8)
+    colour[..., 1] = 200
+    path = tmp_path / "colour.png"
+    path.write_bytes(_png(colour))
+    with pytest.raises(ValueError) as raised:
+        read_png(path.read_bytes(), str(path))
+    assert main(["scan", str(path), "--resolution", "100", "--out", str(tmp_path / "o")]) == 2
+    cli = capsys.readouterr().err
+    assert str(raised.value).split("; ", 1)[1] in cli
 
 
 @pytest.mark.parametrize("data", [b"not an image at all", b"\x89PNG\r\n\x1a\n broken", b""])
 def test_read_png_refuses_what_is_not_an_image(data):
-    with pytest.raises(ValueError, match="not a readable image"):
+    with pytest.raises(ValueError, match="cannot be read"):
         read_png(data, "scan.png")
 
 

@@ -107,13 +107,28 @@ def test_unknown_resolution_is_one_line(mammograms, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_rgb_png_is_refused(tmp_path, capsys):
-    Image.fromarray(np.full((300, 300, 3), 120, np.uint8)).save(tmp_path / "rgb.png")
+def test_colour_png_is_refused(tmp_path, capsys):
+    colour = np.full((300, 300, 3), 120, np.uint8)
+    colour[..., 0] = 200  # channels differ: which grey it means is the user's choice
+    Image.fromarray(colour).save(tmp_path / "rgb.png")
     csv = tmp_path / "boxes.csv"
     csv.write_text("filename;x1;y1;x2;y2\nrgb.png;100;100;140;140\n")  # MEXBreast-like names
     assert _extract(tmp_path, tmp_path, csv) == 2
-    _one_line_error(capsys, "grayscale")
+    _one_line_error(capsys, "channels differ")
     assert not (tmp_path / "out").exists()
+
+
+def test_grey_saved_as_rgb_is_read_as_grey(mammograms, tmp_path, capsys):
+    """The one colour policy (`synth.read_grey_image`): equal channels are grey, as `mcc scan`
+    and the dashboard read them."""
+    images = tmp_path / "rgb"
+    images.mkdir()
+    for path in sorted(mammograms.glob("*.png")):
+        grey = (np.asarray(Image.open(path)) >> 8).astype(np.uint8)
+        Image.fromarray(np.repeat(grey[..., None], 3, axis=2)).save(images / path.name)
+    assert _extract(tmp_path, images, mammograms / "annotations.csv") == 0, \
+        capsys.readouterr().err
+    assert any((tmp_path / "out" / "class_1").iterdir())
 
 
 def test_an_interrupted_extraction_leaves_nothing(mammograms, tmp_path, monkeypatch, capsys):

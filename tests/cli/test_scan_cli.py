@@ -91,9 +91,9 @@ def bad_inputs(tmp_path):
 
 @pytest.mark.parametrize(("image", "extra", "needle"), [
     ("missing.png", [], "IMAGE"),
-    ("text.png", [], "cannot be read as an image"),
+    ("text.png", [], "cannot be read as one"),
     ("small.png", [], "at least one patch"),
-    ("colour.png", [], "greyscale"),
+    ("colour.png", [], "channels differ"),
     ("mammo16", ["--model", "{tmp}/broken.keras"], "path"),
     ("mammo16", ["--model", "{tmp}/nothing.keras"], "--model"),
     ("mammo16", ["--resolution", "60"], "resolution_um"),
