@@ -4,7 +4,7 @@ Prints, for the lightweight CNN at 70 µm (random weights: speed does not depend
 time of `evalkit.run_sweep` over 4 contrast values, of generating the same patches with
 `synth.generate`, and of bare `model.predict` on them, and the ratio
 predict / (sweep - generation): how close the sweep's own work (adapter, metrics, bootstrap,
-bookkeeping) stays to bare inference (DESIGN target >= 0.8).
+bookkeeping) stays to bare inference (target >= 0.8, docs/architecture.md).
 
 Usage: python benchmarks/bench_probe.py [--n 1000]
 """

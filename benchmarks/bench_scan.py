@@ -3,7 +3,8 @@
 Prints, for a full-field 70 µm mammogram of about 24 × 30 cm (3429 × 4286 px) scanned with the
 bundled lightweight CNN at a 1.5 mm stride (22 px steps of 144 px windows): the number
 of grid windows and of scored (non-background) ones, the seconds of each path, their ratio
-(DESIGN target >= 10) and the maximum absolute difference of their probabilities (target
+(target >= 10, docs/architecture.md) and the maximum absolute difference of their
+probabilities (target
 <= 1e-4). After a small warm-up scan, each path is timed best of 3 (fully convolutional) and
 best of 2 (patches) in the same process, so that a burst of other work on the machine does
 not decide the ratio.

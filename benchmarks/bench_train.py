@@ -3,7 +3,7 @@
 Prints, for the lightweight CNN and the MobileNetV2 classifier at 144 px (70 µm), training
 steps/s fed by `mcc_core.synthetic_dataset` (patches generated while the model trains) and by
 the same number of patches already in memory (`tf.data.Dataset.from_tensor_slices`), their
-ratio (DESIGN target >= 0.9: the generator must not starve the model), and inference
+ratio (target >= 0.9, docs/architecture.md: the generator must not starve the model), and inference
 patches/s. Random weights: speed does not depend on them.
 
 Usage: python benchmarks/bench_train.py [--quick]

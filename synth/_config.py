@@ -102,7 +102,8 @@ ACQUISITION_PRESETS: dict[str, Acquisition] = {
     "CsI 100um": Acquisition(blur_sigma_um=41.0, dose=4.0e5, electronic_noise=8.0, bit_depth=14),
     "CsI 50um": Acquisition(blur_sigma_um=30.0, dose=6.0e5, electronic_noise=6.0, bit_depth=14),
 }
-"""Detector presets (blur from DESIGN.md; dose and noise typical of full-field digital units)."""
+"""Detector presets (blur as in docs/architecture.md; dose and noise typical of
+full-field digital units)."""
 
 
 @dataclass(frozen=True, kw_only=True)

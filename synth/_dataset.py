@@ -1,6 +1,6 @@
 """Datasets on disk: PNG class folders, CSV tables and a manifest; atomic and resumable.
 
-Layout (see DESIGN.md)::
+Layout (see docs/architecture.md)::
 
     out/manifest.json          config, seed, counts, SHA-256 of every file (written last)
     out/patches.csv            one row per patch

@@ -1,4 +1,5 @@
-"""The papers' patch extraction from whole mammograms (PAPER_SPEC.md, seed 000 §2.2.1).
+"""The papers' patch extraction from whole mammograms (the transfer-learning
+paper, §2.2.1: Luna-Lozoya et al., Mathematics 2025, 13(15), 2422, doi:10.3390/math13152422).
 
 Pure numpy and pandas: nothing here needs TensorFlow.
 
@@ -40,7 +41,7 @@ import synth
 __all__ = ["SCAN_ORDERS", "STEP_PX", "ExtractedPatches", "extract_patches"]
 
 STEP_PX: dict[int, int] = {50: 30, 70: 22, 100: 15}
-"""The 1.5 mm sliding step of class-1 extraction, in pixels (PAPER_SPEC.md)."""
+"""The 1.5 mm sliding step of class-1 extraction, in px (transfer-learning paper, §2.2.1)."""
 SCAN_ORDERS = ("LR-TB", "RL-TB", "LR-BT", "RL-BT")
 WINDOW_COLUMNS = ("x1", "y1", "x2", "y2", "label", "box", "order")
 _SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
