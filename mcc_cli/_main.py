@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -29,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `mcc`; returns the exit code (0 ok, 1 a check failed, 2 bad input, 130 interrupted)."""
+    # TensorFlow's C++ log lines (a failed CUDA probe, oneDNN notes) would stand before the one
+    # line a command prints; a library user keeps TensorFlow's own default.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
