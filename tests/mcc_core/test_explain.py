@@ -299,8 +299,10 @@ def test_plot_grad_cam_draws_two_axes_per_image(shallow, patches) -> None:
         plot_grad_cam(patches[:3], np.zeros((2, SIZE, SIZE)))
 
 
-def test_feature_maps_record_is_frozen(shallow, patches) -> None:
+def test_feature_maps_follow_the_layers(shallow, patches) -> None:
+    """F0 and F1 are ReLU outputs and F2 is the global max of F1, as the paper's Eq. 4 uses."""
     fm = feature_maps(shallow, patches[0])
     assert isinstance(fm, FeatureMaps)
-    with pytest.raises(AttributeError):
-        fm.f2 = fm.f2  # type: ignore[misc]
+    assert fm.f0.min() >= 0 and fm.f1.min() >= 0
+    np.testing.assert_allclose(fm.f2, fm.f1.max(axis=(0, 1)), rtol=1e-6)
+    np.testing.assert_array_equal(feature_maps(shallow, patches[0]).f2, fm.f2)
