@@ -138,9 +138,7 @@ def _resolution(size: int, resolution_um: int | None, resample: bool) -> int:
                 f"(200, 144, 100 px → 50, 70, 100 um); give `resolution_um` and resample=True."
             )
         return native
-    if resolution_um not in RESOLUTION_TO_SIZE:
-        raise ValueError(f"`resolution_um` must be one of (50, 70, 100); "
-                         f"got resolution_um={resolution_um!r}.")
+    synth.check_resolution(resolution_um)
     if native != resolution_um and not resample:
         raise ValueError(
             f"`resolution_um`={resolution_um} means {RESOLUTION_TO_SIZE[resolution_um]} px "

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import synth
 from mcc_core._tf import keras, tf
 
 __all__ = [
@@ -25,7 +26,7 @@ __all__ = [
 ]
 
 _SHALLOW_LAYERS = ("conv1", "conv2", "gmp")
-_RESOLUTIONS_UM = (50, 70, 100)
+_RESOLUTIONS_UM = synth.RESOLUTIONS_UM
 _MC_SIZE_RANGE_MM = (0.1, 1.0)
 _BACKBONE = "backbone"
 _BACKBONE_TARGET = "out_relu"

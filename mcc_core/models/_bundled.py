@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import synth
 from mcc_core.models._io import LoadedModel, load_model
 
 __all__ = ["MODELS_DIR", "bundled_model_path", "load_bundled_model"]
@@ -31,10 +32,18 @@ def bundled_model_path(resolution_um: int) -> Path:
         If `resolution_um` is not 50, 70 or 100.
     FileNotFoundError
         If the model file is missing from the installed package.
+
+    Examples
+    --------
+    >>> path = bundled_model_path(100)
+    >>> path.name, path.with_suffix(".json").is_file()
+    ('shallow_100um.keras', True)
+    >>> bundled_model_path(60)
+    Traceback (most recent call last):
+    ...
+    ValueError: `resolution_um` must be one of (50, 70, 100); got resolution_um=60.
     """
-    if isinstance(resolution_um, bool) or resolution_um not in (50, 70, 100):
-        raise ValueError(f"`resolution_um` must be one of (50, 70, 100); "
-                         f"got resolution_um={resolution_um!r}.")
+    synth.check_resolution(resolution_um)
     path = MODELS_DIR / f"shallow_{resolution_um}um.keras"
     if not path.is_file():
         raise FileNotFoundError(f"the bundled model {path.name} is missing from {MODELS_DIR}; "
@@ -59,5 +68,13 @@ def load_bundled_model(resolution_um: int) -> LoadedModel:
     ------
     ValueError, FileNotFoundError
         As :func:`bundled_model_path`.
+
+    Examples
+    --------
+    >>> loaded = load_bundled_model(70)
+    >>> loaded.n_params, loaded.model.input_shape
+    (8301, (None, 144, 144, 1))
+    >>> loaded.metadata["builder"], loaded.metadata["input_size"], loaded.metadata["resolution_um"]
+    ('shallow', 144, 70)
     """
     return load_model(bundled_model_path(resolution_um))

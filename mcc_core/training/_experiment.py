@@ -36,7 +36,7 @@ from synth.io import write_atomic
 __all__ = ["SCALES", "SOURCE_DOMAIN", "TARGET_DOMAIN", "ExperimentResult", "ExperimentScale",
            "run_experiment"]
 
-RESOLUTIONS = (50, 70, 100)
+RESOLUTIONS = synth.RESOLUTIONS_UM
 MODEL_ORDER = ("Scratch-50", "Scratch-70", "Scratch-100", "Transfer-50", "Transfer-70",
                "Transfer-100", "Eval-70")
 TABLE8_COLUMNS = ["model", "best_epoch", "train_time_s", "train_accuracy", "train_loss",
