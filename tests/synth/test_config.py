@@ -4,6 +4,7 @@ import pytest
 
 import synth
 from synth import Acquisition, SceneConfig
+from synth._config import SCENE_HALF_WIDTH_MM
 
 
 def test_defaults_are_valid_and_round_trip_through_json():
@@ -23,11 +24,18 @@ def test_round_trip_with_ideal_acquisition_and_weighting():
     assert again.distribution_weights["linear"] == pytest.approx(2 / 3)
 
 
-def test_resolutions_and_patch_sizes():
-    assert synth.RESOLUTIONS_UM == (50, 70, 100)
-    assert [synth.patch_size_px(r) for r in synth.RESOLUTIONS_UM] == [200, 144, 100]
+@pytest.mark.parametrize("resolution", synth.RESOLUTIONS_UM)
+def test_each_patch_covers_the_one_centimetre_field(resolution):
+    side_mm = synth.patch_size_px(resolution) * resolution / 1000
+    # Every MC a scene places (within ±SCENE_HALF_WIDTH_MM) falls inside the patch, and the
+    # patch is 1 cm to within 1 % (the papers' 144 px at 70 µm is 10.08 mm).
+    assert 2 * SCENE_HALF_WIDTH_MM <= side_mm < 1.01 * 2 * SCENE_HALF_WIDTH_MM
+
+
+@pytest.mark.parametrize("resolution", [60, 0, True, "70", None])
+def test_other_resolutions_are_refused(resolution):
     with pytest.raises(ValueError, match="resolution_um"):
-        synth.patch_size_px(60)
+        synth.patch_size_px(resolution)
 
 
 @pytest.mark.parametrize(
