@@ -34,6 +34,14 @@ def plot_feature_maps(fm: FeatureMaps) -> Figure:
     """Draw the patch and the F0 and F1 maps of :func:`feature_maps` (the paper's Fig. 3).
 
     The figure has ``1 + n_conv1 + n_conv2`` axes (23 for the default model).
+
+    Examples
+    --------
+    >>> from mcc_core import build_shallow_cnn, feature_maps
+    >>> maps = feature_maps(build_shallow_cnn(100), np.full((100, 100), 0.5, np.float32))
+    >>> fig = plot_feature_maps(maps)
+    >>> len(fig.axes)
+    23
     """
     fig = Figure(figsize=(12, 4), layout="constrained")
     grid = fig.add_gridspec(1, 3, width_ratios=(1, 1.5, 2))
@@ -50,6 +58,18 @@ def plot_mean_f2(mean_pos: np.ndarray, mean_neg: np.ndarray) -> Figure:
     """Plot the two outputs of :func:`mean_f2` (the paper's Fig. 5).
 
     One axes, two dotted lines: black for patches with MCCs, grey for patches without.
+
+    Examples
+    --------
+    >>> import synth
+    >>> from mcc_core import load_bundled_model, mean_f2, synthetic_arrays
+    >>> images, labels = synthetic_arrays(synth.SceneConfig(), 20, resolution_um=100, seed=0)
+    >>> means = mean_f2(load_bundled_model(100).model, images[labels == 1], images[labels == 0])
+    >>> fig = plot_mean_f2(*means)
+    >>> [line.get_label() for line in fig.axes[0].lines]
+    ['MCC present', 'MCC absent']
+    >>> len(fig.axes[0].lines[0].get_xdata())
+    16
     """
     fig = Figure(figsize=(6, 3.5), layout="constrained")
     ax = fig.add_subplot()
@@ -69,6 +89,16 @@ def plot_filter_spectra(spectra: FilterSpectra) -> Figure:
     One image axes per filter, the MC band drawn as two dashed circles (the outer one lies
     beyond Nyquist at 70 and 100 µm), and one axes with the horizontal cut (vertical frequency
     0) of every filter, the band shaded up to Nyquist.
+
+    Examples
+    --------
+    Six ``conv1`` filters: six images and the cut below them.
+
+    >>> from mcc_core import build_shallow_cnn, filter_frequency_response
+    >>> spectra = filter_frequency_response(build_shallow_cnn(144), resolution_um=70)
+    >>> fig = plot_filter_spectra(spectra)
+    >>> len(fig.axes), fig.axes[-1].get_xlabel()
+    (7, 'horizontal frequency (cycles/mm) at 70 µm/pixel')
     """
     freqs, magnitude = spectra.frequencies_cyc_per_mm, spectra.magnitude
     low, high = mc_band_cyc_per_mm()
@@ -101,6 +131,20 @@ def plot_grad_cam(images: np.ndarray, heatmaps: np.ndarray) -> Figure:
 
     The figure has ``2 * N`` axes, one row per patch. A ValueError is raised unless
     ``heatmaps`` has the shape ``(N, H, W)`` of ``images``.
+
+    Examples
+    --------
+    >>> import synth
+    >>> from mcc_core import grad_cam, load_bundled_model, synthetic_arrays
+    >>> images, _ = synthetic_arrays(synth.SceneConfig(), 3, resolution_um=100, seed=0)
+    >>> heatmaps = grad_cam(load_bundled_model(100).model, images)
+    >>> len(plot_grad_cam(images, heatmaps).axes)
+    6
+    >>> plot_grad_cam(images, heatmaps[:2])
+    Traceback (most recent call last):
+    ...
+    ValueError: `heatmaps` must have the shape (N, H, W) of `images`; got images of shape
+    (3, 100, 100, 1) and heatmaps of shape (2, 100, 100).
     """
     patches = np.asarray(images, dtype=np.float32)
     patches = patches[..., 0] if patches.ndim == 4 else patches

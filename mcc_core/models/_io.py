@@ -80,6 +80,22 @@ def sidecar_path(path: str | os.PathLike[str]) -> Path:
     -------
     sidecar : pathlib.Path
         The same path with the ``.json`` suffix.
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a str or path-like.
+    ValueError
+        If ``path`` does not end in ``.keras``.
+
+    Examples
+    --------
+    >>> sidecar_path("runs/shallow_70um/model.keras").as_posix()
+    'runs/shallow_70um/model.json'
+    >>> sidecar_path("model.h5")
+    Traceback (most recent call last):
+    ...
+    ValueError: `path` must end in '.keras'; got path='model.h5'.
     """
     return _check_keras_path(path).with_suffix(".json")
 
@@ -115,6 +131,21 @@ def save_model(
     ValueError
         If ``path`` does not end in ``.keras``, its folder does not exist, or ``metadata``
         holds NaN or infinity.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from mcc_core import build_shallow_cnn
+    >>> path = Path(tempfile.mkdtemp()) / "model.keras"
+    >>> save_model(build_shallow_cnn(100), path, metadata={"builder": "shallow", "input_size": 100})
+    >>> sorted(file.name for file in path.parent.iterdir())
+    ['model.json', 'model.keras']
+    >>> save_model(build_shallow_cnn(100), path, metadata={"val_accuracy": float("nan")})
+    Traceback (most recent call last):
+    ...
+    ValueError: `metadata` must be strict JSON (no NaN, infinity or cycles); Out of range float
+    values are not JSON compliant...
     """
     target = _check_keras_path(path)
     if not isinstance(model, keras.Model):
@@ -154,6 +185,23 @@ def load_model(path: str | os.PathLike[str], *, require_metadata: bool = True) -
         If ``path`` does not end in ``.keras`` or does not exist, the file is not a readable
         Keras model, the sidecar is missing (with ``require_metadata``) or corrupt, or the
         sidecar's ``n_params`` does not match the model (the sidecar belongs to another model).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from mcc_core import build_shallow_cnn
+    >>> path = Path(tempfile.mkdtemp()) / "model.keras"
+    >>> save_model(build_shallow_cnn(100), path, metadata={"builder": "shallow", "input_size": 100})
+    >>> loaded = load_model(path)
+    >>> loaded.metadata, loaded.n_params, loaded.model.input_shape
+    ({'builder': 'shallow', 'input_size': 100}, 8301, (None, 100, 100, 1))
+
+    Without its sidecar the model loads only on request, with empty metadata:
+
+    >>> path.with_suffix(".json").unlink()
+    >>> load_model(path, require_metadata=False).metadata
+    {}
     """
     source = _check_keras_path(path)
     if not isinstance(require_metadata, bool):

@@ -125,6 +125,21 @@ def scan_froc(model: Any, cases: Sequence[AnnotatedMammogram], *, resolution_um:
     Returns
     -------
     evalkit.FROCResult
+
+    Examples
+    --------
+    The bundled 100 µm model on two synthetic mammograms holding five clusters:
+
+    >>> import tempfile
+    >>> from mcc_core import load_bundled_model
+    >>> folder = tempfile.mkdtemp() + "/set"
+    >>> _ = synth.write_mammograms(synth.SceneConfig(), folder, 2, resolution_um=100, seed=0,
+    ...                            size_mm=(60.0, 80.0))
+    >>> froc = scan_froc(load_bundled_model(100), load_mammogram_set(folder), resolution_um=100)
+    >>> froc.n_images, froc.n_clusters, froc.fp_rates
+    (2, 5, (0.25, 0.5, 1.0, 2.0, 4.0, 8.0))
+    >>> list(froc.table.columns)
+    ['fp_per_image', 'sensitivity', 'threshold', 'achieved_fp_per_image']
     """
     from mcc_core.scanning._scan import scan  # Keras: imported only when scanning
 

@@ -96,6 +96,22 @@ def render_case_study(
     ValueError
         If ``image`` is not the scanned image's shape, ``mode`` is unknown, or ``grey`` or
         ``alpha`` is outside [0, 1].
+
+    Examples
+    --------
+    >>> import synth
+    >>> from mcc_core import load_bundled_model, scan
+    >>> image = synth.render_mammogram(synth.SceneConfig(), resolution_um=100, seed=0,
+    ...                                size_mm=(60.0, 80.0)).image
+    >>> result = scan(load_bundled_model(100), image, resolution_um=100)
+    >>> overlay = render_case_study(image, result, mode="tint")
+    >>> overlay.shape, overlay.dtype
+    ((600, 800, 3), dtype('uint8'))
+
+    The background stays black:
+
+    >>> bool((overlay[image == 0] == 0).all())
+    True
     """
     unit = _checked(image, result)
     if mode not in ("grey", "tint"):
@@ -154,6 +170,22 @@ def render_heatmap(
     ValueError
         If ``image`` is not the scanned image's shape, ``cmap`` is unknown or ``alpha`` is
         outside [0, 1].
+
+    Examples
+    --------
+    >>> import synth
+    >>> from mcc_core import load_bundled_model, scan
+    >>> image = synth.render_mammogram(synth.SceneConfig(), resolution_um=100, seed=0,
+    ...                                size_mm=(60.0, 80.0)).image
+    >>> result = scan(load_bundled_model(100), image, resolution_um=100)
+    >>> heatmap = render_heatmap(image, result, cmap="viridis")
+    >>> heatmap.shape, heatmap.dtype, bool((heatmap[image == 0] == 0).all())
+    ((600, 800, 3), dtype('uint8'), True)
+    >>> render_heatmap(image[:300], result)
+    Traceback (most recent call last):
+    ...
+    ValueError: `image` must be the scanned image of shape (600, 800); got image of shape
+    (300, 800).
     """
     unit = _checked(image, result)
     weight = _check_fraction("alpha", alpha)

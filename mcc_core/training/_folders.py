@@ -67,6 +67,25 @@ def load_patch_folder(path: str | os.PathLike[str], *, input_size: int | None = 
         If the folder is missing, has no class subfolders, no PNG or one class only; if a PNG
         is unreadable or not 8/16-bit grayscale; if the patches differ in size or from
         `input_size`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp() + "/patches"
+    >>> _ = synth.write_dataset(synth.SceneConfig(), folder, 6, resolution_um=100, seed=0)
+    >>> patches = load_patch_folder(folder, input_size=100)
+    >>> len(patches), patches.images.shape, patches.images.dtype
+    (6, (6, 100, 100, 1), dtype('float32'))
+    >>> patches.labels.tolist(), patches.paths[:2]
+    ([0, 0, 1, 0, 0, 1], ['class_0/000000.png', 'class_0/000001.png'])
+
+    Patches are never resized:
+
+    >>> load_patch_folder(folder, input_size=144)
+    Traceback (most recent call last):
+    ...
+    ValueError: `input_size`: patches in ... are 100×100 px but the model expects 144×144
+    (class_0/000000.png).
     """
     root = _check_folder(path)
     if input_size is not None:

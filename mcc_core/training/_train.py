@@ -345,6 +345,25 @@ def train(
         If a value is out of range, data have the wrong shape or labels, the training tuple
         holds one class only, or the image size differs from the model's input size. Nothing
         is trained or written then.
+
+    Examples
+    --------
+    One epoch of the lightweight CNN on 24 synthetic patches, 8 for validation, 8 for test:
+
+    >>> import tempfile
+    >>> import synth
+    >>> from mcc_core import build_shallow_cnn, synthetic_arrays
+    >>> keras.utils.set_random_seed(0)
+    >>> images, labels = synthetic_arrays(synth.SceneConfig(), 40, resolution_um=100, seed=0)
+    >>> result = train(build_shallow_cnn(100), (images[:24], labels[:24]),
+    ...                (images[24:32], labels[24:32]), epochs=1, batch_size=8,
+    ...                out_dir=tempfile.mkdtemp(), test=(images[32:], labels[32:]), verbose=0)
+    >>> list(result.history.columns), result.best_epoch
+    (['epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy'], 1)
+    >>> sum(result.test_metrics[k] for k in ("tn", "fp", "fn", "tp"))
+    8
+    >>> sorted(file.name for file in result.out_dir.iterdir())
+    ['curves.png', 'history.csv', 'result.json']
     """
     n_epochs, batch, rate = _check_config(model, epochs, batch_size, learning_rate, verbose,
                                           callbacks)

@@ -79,6 +79,13 @@ def count_params(config: Mapping[str, Any], input_size: int = synth.patch_size_p
     -------
     int
         E.g. 8,301 for `PAPER_BEST`; 2,589 with 5×5 kernels and 6/16 filters (Table 1).
+
+    Examples
+    --------
+    >>> count_params(PAPER_BEST)
+    8301
+    >>> count_params({"filters1": 6, "kernel1": 5, "filters2": 16, "kernel2": 5})
+    2589
     """
     model = build_shallow_cnn(input_size, filters=(config["filters1"], config["filters2"]),
                               kernel_sizes=(config["kernel1"], config["kernel2"]))
@@ -205,6 +212,26 @@ def tune(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray
     ------
     TypeError, ValueError
         Naming the argument at fault.
+
+    Examples
+    --------
+    The call on 40 synthetic patches, with one candidate per key and one epoch so that it
+    runs in seconds (the papers search all of `TABLE2_SPACE`):
+
+    >>> import tempfile
+    >>> from mcc_core import split_indices, synthetic_arrays
+    >>> images, labels = synthetic_arrays(synth.SceneConfig(), 40, resolution_um=100, seed=0)
+    >>> train, val, _ = split_indices(labels, seed=0)
+    >>> space = {"filters1": (4,), "kernel1": (3,), "filters2": (16,), "kernel2": (3,),
+    ...          "batch_size": (16,), "learning_rate": (1e-3,)}
+    >>> out = tempfile.mkdtemp()
+    >>> result = tune((images[train], labels[train]), (images[val], labels[val]),
+    ...               input_size=100, max_epochs=1, out_dir=out, space=space)
+    >>> result.best
+    {'filters1': 4, 'kernel1': 3, 'filters2': 16, 'kernel2': 3, 'batch_size': 16,
+     'learning_rate': 0.001}
+    >>> result.n_params, len(result.trials), sorted(file.name for file in result.out_dir.iterdir())
+    (649, 1, ['best.json', 'keras_tuner', 'tuning.csv'])
     """
     import keras_tuner
 
