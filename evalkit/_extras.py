@@ -80,6 +80,28 @@ def require_extra(extra: str) -> None:
         If a module of the extra is not installed.
     ValueError
         If `extra` is not one of :data:`EXTRAS`.
+
+    Examples
+    --------
+    Where an ONNX model may be given, import onnxruntime only when it is there:
+
+    >>> import sys
+    >>> if has_extra("onnx"):
+    ...     require_extra("onnx")
+    ...     assert "onnxruntime" in sys.modules
+
+    Without it (here: onnxruntime blocked for the example), the error names the extra:
+
+    >>> from unittest import mock
+    >>> with mock.patch.dict(sys.modules, {"onnxruntime": None}):
+    ...     require_extra("onnx")
+    Traceback (most recent call last):
+    ...
+    evalkit._extras.MissingExtraError: needs the 'onnx' extra: pip install 'mcc-toolkit[onnx]'
+    >>> require_extra("gpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: `extra` must be one of ('tf', 'onnx', 'app'); got extra='gpu'.
     """
     check_extra(extra)
     modules = _modules(extra)

@@ -138,6 +138,31 @@ def compute_froc(
     ValueError
         If ``scans`` is empty or holds no annotated cluster, a table is malformed, a box is
         inverted, or ``fp_rates`` is empty or holds a value that is not a positive number.
+
+    Examples
+    --------
+    Two scanned images: the first holds one cluster, found by a window scored 0.6, and a
+    false-positive window scored 0.8; the second holds no cluster and one false positive at 0.7.
+
+    >>> import pandas as pd
+    >>> from evalkit import compute_froc
+    >>> first = pd.DataFrame({"x1": [0, 40, 60], "y1": [0, 40, 60], "x2": [20, 60, 80],
+    ...                       "y2": [20, 60, 80], "probability": [0.6, 0.8, float("nan")]})
+    >>> boxes = pd.DataFrame({"X1": [10], "Y1": [10], "X2": [30], "Y2": [30]})
+    >>> second = pd.DataFrame({"x1": [0], "y1": [0], "x2": [20], "y2": [20],
+    ...                        "probability": [0.7]})
+    >>> froc = compute_froc([(first, boxes), (second, boxes.iloc[:0])], fp_rates=(0.5, 1.0))
+    >>> froc.n_images, froc.n_clusters, froc.cpm
+    (2, 1, 0.5)
+    >>> print(froc.curve.to_string(index=False))
+     threshold  sensitivity  fp_per_image
+           0.8          0.0           0.5
+           0.7          0.0           1.0
+           0.6          1.0           1.0
+    >>> print(froc.table.to_string(index=False))
+     fp_per_image  sensitivity  threshold  achieved_fp_per_image
+              0.5          0.0        NaN                    0.0
+              1.0          1.0        0.6                    1.0
     """
     images = _check_scans(scans)
     rates = _check_rates(fp_rates)

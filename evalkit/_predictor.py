@@ -109,6 +109,30 @@ def as_predictor(model_or_path: Any, *, resolution_um: int | None = None,
         Pixel spacing of the patches to score. Inferred from the model's input size (200, 144,
         100 px → 50, 70, 100 µm) when omitted; one that disagrees is refused unless
         ``resample=True``, which rescales patches to the model's input.
+
+    Examples
+    --------
+    A plain callable (here: the mean grey level as the "probability") at 100 µm:
+
+    >>> import synth
+    >>> from evalkit import as_predictor
+    >>> predict = as_predictor(lambda x: x.mean(axis=(1, 2, 3)), resolution_um=100)
+    >>> predict
+    Predictor('<lambda>', input 100px at 100 um, model input 100x100x1)
+    >>> batch = synth.generate(synth.SceneConfig(), 4, resolution_um=100, seed=0)
+    >>> scores = predict(batch.images)
+    >>> scores.shape, scores.dtype.name, scores.round(3).tolist()
+    ((4,), 'float32', [0.329, 0.488, 0.447, 0.387])
+
+    The same 100 px model scoring 50 µm patches (200 px) only when asked to resample:
+
+    >>> as_predictor(lambda x: x.mean(axis=(1, 2, 3)), input_size=100, resolution_um=50)
+    Traceback (most recent call last):
+    ...
+    ValueError: `resolution_um`=50 means 200 px patches but the model takes 100 px; pass ...
+    >>> as_predictor(lambda x: x.mean(axis=(1, 2, 3)), input_size=100, resolution_um=50,
+    ...              resample=True)
+    Predictor('<lambda>', input 200px at 50 um, model input 100x100x1)
     """
     size: Any
     if isinstance(model_or_path, (str, Path)):

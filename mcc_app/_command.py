@@ -37,6 +37,16 @@ def parse_values(text: str) -> list[Any]:
     ------
     ValueError
         If `text` holds no value.
+
+    Examples
+    --------
+    >>> from mcc_app import parse_values
+    >>> parse_values("0.1 0.3, 0.6"), parse_values("3 6 12"), parse_values("linear segmental")
+    ([0.1, 0.3, 0.6], [3, 6, 12], ['linear', 'segmental'])
+    >>> parse_values(" , ")
+    Traceback (most recent call last):
+    ...
+    ValueError: the sweep needs at least one value; got none.
     """
     words = text.replace(",", " ").split()
     if not words:
@@ -77,6 +87,20 @@ def probe_command(settings: ProbeSettings, *, scenario_file: str = "scenario.jso
     -------
     str
         One shell-quoted line.
+
+    Examples
+    --------
+    >>> from mcc_app import ProbeSettings, probe_command
+    >>> bundled = ProbeSettings(model=None, resolution_um=100, sweeps=[("contrast", [0.1, 0.3])],
+    ...                         n=50)
+    >>> print(probe_command(bundled))
+    mcc probe --resolution 100 --scenario scenario.json --sweep contrast --values 0.1 0.3
+      --n 50 --seed 0 --bootstrap 200 --no-thresholds --out report
+    >>> uploaded = ProbeSettings(model="my model.keras", resolution_um=70, behaviour=False,
+    ...                          cross_resolution=False, thresholds=True)
+    >>> print(probe_command(uploaded, out="my report"))
+    mcc probe --model 'my model.keras' --scenario scenario.json --n 200 --seed 0
+      --bootstrap 200 --no-behaviour --no-cross-resolution --out 'my report'
     """
     argv = ["mcc", "probe"]
     if settings.model is None:

@@ -92,6 +92,18 @@ def controls_from_config(config: synth.SceneConfig) -> dict[str, Any]:
     dict
         One entry per control: ranges as tuples, weights as floats, nullable detector
         fields as a number or None.
+
+    Examples
+    --------
+    >>> import synth
+    >>> from mcc_app import controls_from_config
+    >>> controls = controls_from_config(synth.SceneConfig(distribution="linear"))
+    >>> len(controls), controls["sc_distribution"], controls["sc_mc_count_range"]
+    (32, 'linear', (3, 12))
+    >>> controls["sc_detector"], controls["sc_dose_on"], controls["sc_dose"]
+    (True, True, 1000000.0)
+    >>> controls_from_config(synth.SceneConfig(acquisition=None))["sc_detector"]
+    False
     """
     if not isinstance(config, synth.SceneConfig):
         raise TypeError(f"`config` must be a synth.SceneConfig; got {type(config).__name__}.")
@@ -136,6 +148,22 @@ def config_from_controls(controls: Mapping[str, Any]) -> synth.SceneConfig:
     ValueError, TypeError
         As `synth.SceneConfig` does, naming the field, for values it refuses; a ValueError
         also when a control is missing.
+
+    Examples
+    --------
+    >>> import synth
+    >>> from mcc_app import config_from_controls, controls_from_config
+    >>> config = synth.SceneConfig(distribution="linear")
+    >>> controls = controls_from_config(config)
+    >>> config_from_controls(controls) == config  # lossless
+    True
+    >>> no_noise = dict(controls, sc_dose_on=False, sc_electronic_noise_on=False)
+    >>> config_from_controls(no_noise).acquisition
+    Acquisition(blur_sigma_um=20.0, dose=None, electronic_noise=None, bit_depth=12)
+    >>> config_from_controls(dict(controls, sc_contrast_range=(0.3, 1.5)))
+    Traceback (most recent call last):
+    ...
+    ValueError: `contrast_range` must lie within [0, 1]; got contrast_range=(0.3, 1.5).
     """
     def get(name: str) -> Any:
         try:

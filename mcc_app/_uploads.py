@@ -21,7 +21,21 @@ MODEL_SUFFIXES: tuple[str, ...] = (".keras", ".h5", ".onnx")
 
 
 def read_scenario(data: bytes, name: str = "the scenario") -> synth.SceneConfig:
-    """A `synth.SceneConfig` from the bytes of a JSON file (`SceneConfig.to_json`)."""
+    """A `synth.SceneConfig` from the bytes of a JSON file (`SceneConfig.to_json`).
+
+    Examples
+    --------
+    >>> import synth
+    >>> from mcc_app import read_scenario
+    >>> data = synth.SceneConfig(distribution="linear").to_json().encode()
+    >>> read_scenario(data, "scenario.json") == synth.SceneConfig(distribution="linear")
+    True
+    >>> read_scenario(b'{"contrast_range": [0.2, 1.5]}', "scenario.json")
+    Traceback (most recent call last):
+    ...
+    ValueError: scenario.json is not a valid scenario: `contrast_range` must lie within [0, 1];
+      got contrast_range=(0.2, 1.5).
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -42,6 +56,21 @@ def read_png(data: bytes, name: str = "the image") -> np.ndarray:
     ------
     ValueError
         If `data` is not an image that reader accepts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from synth import io
+    >>> from mcc_app import read_png
+    >>> data = io.encode_png(np.array([[0.0, 0.5, 1.0]], dtype=np.float32), 16)
+    >>> image = read_png(data, "patch.png")
+    >>> image.shape, image.dtype.name, image.round(4).tolist()
+    ((1, 3), 'float32', [[0.0, 0.5, 1.0]])
+    >>> read_png(b"not an image", "patch.png")
+    Traceback (most recent call last):
+    ...
+    ValueError: `upload` must be a readable PNG or TIFF image; got patch.png, which cannot be
+      read as one (UnidentifiedImageError).
     """
     return synth.read_grey_image(data, field="upload", name=name).unit
 
@@ -56,6 +85,21 @@ def store_upload(data: bytes, name: str, folder: str | os.PathLike[str] | None =
     ------
     ValueError
         If the suffix is not one of `MODEL_SUFFIXES`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from mcc_app import store_upload
+    >>> folder = tempfile.mkdtemp()
+    >>> path = store_upload(b"model bytes", "my model.onnx", folder)
+    >>> path.relative_to(folder).as_posix(), path.read_bytes()  # in a folder named by SHA-256
+    ('9cb7487000bc86ac/my_model.onnx', b'model bytes')
+    >>> store_upload(b"model bytes", "my model.onnx", folder) == path  # stored once
+    True
+    >>> store_upload(b"weights", "weights.pt", folder)
+    Traceback (most recent call last):
+    ...
+    ValueError: 'weights.pt' is not a model file: upload .keras, .h5, .onnx.
     """
     suffix = Path(name).suffix.lower()
     if suffix not in MODEL_SUFFIXES:

@@ -29,7 +29,51 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run `mcc`; returns the exit code (0 ok, 1 a check failed, 2 bad input, 130 interrupted)."""
+    """Run `mcc`; returns the exit code (0 ok, 1 a check failed, 2 bad input, 130 interrupted).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after ``mcc``; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit code. Errors are one line on stderr (``mcc synth: error: ...``); ``--help``
+        and argparse's own usage errors raise `SystemExit`, as argparse does.
+
+    Examples
+    --------
+    A tiny dataset written and checked, as ``mcc synth`` and ``mcc synth verify`` would:
+
+    >>> import os
+    >>> import tempfile
+    >>> from mcc_cli import main
+    >>> out = os.path.join(tempfile.mkdtemp(), "patches")
+    >>> main(["synth", "--n", "4", "--resolution", "100", "--out", out, "--no-progress"])
+    /...patches: 4 patches at 100 µm (1 with a cluster, 3 without) in ... s
+    0
+    >>> sorted(os.listdir(out))
+    ['calcifications.csv', 'class_0', 'class_1', 'manifest.json', 'patches.csv']
+    >>> main(["synth", "verify", out])
+    /...patches: OK, 6 files match the manifest.
+    0
+
+    Bad input is exit code 2 (the one-line reason goes to stderr), help a `SystemExit`:
+
+    >>> main(["synth", "--n", "0", "--out", out + "-2"])
+    2
+    >>> import contextlib
+    >>> import io
+    >>> screen = io.StringIO()
+    >>> with contextlib.redirect_stdout(screen):
+    ...     main(["synth", "--help"])
+    Traceback (most recent call last):
+    ...
+    SystemExit: 0
+    >>> screen.getvalue().startswith("usage: mcc synth")
+    True
+    """
     # TensorFlow's C++ log lines (a failed CUDA probe, oneDNN notes) would stand before the one
     # line a command prints; a library user keeps TensorFlow's own default.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -79,4 +123,17 @@ def _one_line(exc: BaseException) -> str:
 
 
 def entry() -> None:
+    """The ``mcc`` console script: `main` on ``sys.argv[1:]``, its code as the exit status.
+
+    Examples
+    --------
+    >>> import sys
+    >>> from unittest import mock
+    >>> from mcc_cli import entry
+    >>> with mock.patch.object(sys, "argv", ["mcc", "synth", "--n", "0"]):
+    ...     entry()
+    Traceback (most recent call last):
+    ...
+    SystemExit: 2
+    """
     sys.exit(main())

@@ -25,7 +25,22 @@ __all__ = ["HashedAtomicFile", "check_empty_out", "staging_folder", "write_atomi
 
 def check_empty_out(out_dir: Any, name: str = "out_dir") -> Path:
     """`out_dir` as an absolute Path if it is missing or an empty folder other than the current
-    one; else a `ValueError` naming it."""
+    one; else a `ValueError` naming it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from synth import io
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> io.check_empty_out(folder / "new") == folder / "new"
+    True
+    >>> _ = (folder / "notes.txt").write_text("already here")
+    >>> io.check_empty_out(folder, name="out")
+    Traceback (most recent call last):
+    ...
+    ValueError: `out` must be a missing or empty folder; got out='...', a folder that is not empty.
+    """
     if not isinstance(out_dir, (str, os.PathLike)):
         raise TypeError(f"`{name}` must be a str or path-like; got {type(out_dir).__name__}.")
     out = Path(out_dir)
@@ -42,7 +57,29 @@ def check_empty_out(out_dir: Any, name: str = "out_dir") -> Path:
 @contextlib.contextmanager
 def staging_folder(out: Path) -> Iterator[Path]:
     """A fresh hidden folder next to `out`, renamed to `out` (missing or empty) when the block
-    ends normally and deleted when it raises, interrupts included."""
+    ends normally and deleted when it raises, interrupts included.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from synth import io
+    >>> parent = Path(tempfile.mkdtemp())
+    >>> with io.staging_folder(parent / "result") as stage:
+    ...     _ = (stage / "table.csv").write_text("a,b\\n1,2\\n")
+    ...     print(stage.name.startswith(".result.partial-"), (parent / "result").exists())
+    True False
+    >>> sorted(p.name for p in (parent / "result").iterdir())
+    ['table.csv']
+    >>> try:
+    ...     with io.staging_folder(parent / "failed") as stage:
+    ...         _ = (stage / "half.csv").write_text("a,b\\n")
+    ...         raise RuntimeError("interrupted")
+    ... except RuntimeError:
+    ...     pass
+    >>> sorted(p.name for p in parent.iterdir())  # nothing of the failed run is left
+    ['result']
+    """
     stage = out.parent / f".{out.name}.partial-{os.getpid()}"
     out.parent.mkdir(parents=True, exist_ok=True)
     if stage.exists():
@@ -57,7 +94,18 @@ def staging_folder(out: Path) -> Iterator[Path]:
 
 
 def write_hashed(path: Path, data: bytes) -> str:
-    """Write `data` to `path` (inside a staging folder) and return its SHA-256."""
+    """Write `data` to `path` (inside a staging folder) and return its SHA-256.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from synth import io
+    >>> with io.staging_folder(Path(tempfile.mkdtemp()) / "out") as stage:
+    ...     digest = io.write_hashed(stage / "sub" / "abc.txt", b"abc")
+    >>> digest
+    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return hashlib.sha256(data).hexdigest()

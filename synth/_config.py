@@ -49,13 +49,33 @@ def patch_size_px(resolution_um: int) -> int:
     ------
     ValueError
         If `resolution_um` is not one of `RESOLUTIONS_UM`.
+
+    Examples
+    --------
+    >>> import synth
+    >>> {res: synth.patch_size_px(res) for res in synth.RESOLUTIONS_UM}
+    {50: 200, 70: 144, 100: 100}
+    >>> synth.patch_size_px(70) * 70 / 1000  # mm: the 70 µm patch is slightly wider than 1 cm
+    10.08
     """
     check_resolution(resolution_um)
     return _PATCH_SIZE_PX[int(resolution_um)]
 
 
 def check_resolution(resolution_um: Any) -> int:
-    """Return `resolution_um` as an int, or raise a `ValueError` naming it."""
+    """Return `resolution_um` as an int, or raise a `ValueError` naming it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import synth
+    >>> synth.check_resolution(np.int64(100))
+    100
+    >>> synth.check_resolution(60)
+    Traceback (most recent call last):
+    ...
+    ValueError: `resolution_um` must be one of (50, 70, 100); got resolution_um=60.
+    """
     if isinstance(resolution_um, bool) or resolution_um not in _PATCH_SIZE_PX:
         raise ValueError(
             f"`resolution_um` must be one of {RESOLUTIONS_UM}; got resolution_um={resolution_um!r}."

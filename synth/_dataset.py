@@ -86,6 +86,29 @@ def write_dataset(
     -------
     dict
         The manifest (also in ``out_dir/manifest.json``).
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> import synth
+    >>> out = tempfile.mkdtemp()
+    >>> manifest = synth.write_dataset(synth.SceneConfig(), out, 8, resolution_um=100, seed=0,
+    ...                                masks=True)
+    >>> manifest["counts"], len(manifest["files"])  # 8 PNGs, 8 masks, 2 CSV tables
+    ({'class_0': 4, 'class_1': 4}, 18)
+    >>> sorted(os.listdir(out))
+    ['calcifications.csv', 'class_0', 'class_1', 'manifest.json', 'masks', 'patches.csv']
+    >>> sorted(os.listdir(os.path.join(out, "class_1")))
+    ['000002.png', '000005.png', '000006.png', '000007.png']
+
+    Running it again finds the dataset complete and writes nothing:
+
+    >>> done = []
+    >>> again = synth.write_dataset(synth.SceneConfig(), out, 8, resolution_um=100, seed=0,
+    ...                             masks=True, progress=done.append)
+    >>> again == manifest, done
+    (True, [8])
     """
     identity = _identity(config, n, resolution_um, seed, bit_depth, masks)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -225,7 +248,23 @@ def _write_chunk(job: tuple) -> int:
 
 
 def encode_png(image: np.ndarray, bit_depth: int) -> bytes:
-    """PNG bytes of a float image in [0, 1] at 8 or 16 bits (grayscale)."""
+    """PNG bytes of a float image in [0, 1] at 8 or 16 bits (grayscale).
+
+    Examples
+    --------
+    >>> from io import BytesIO
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from synth import io
+    >>> image = np.array([[0.0, 0.5, 1.0]], dtype=np.float32)
+    >>> data = io.encode_png(image, 8)
+    >>> data[:8]
+    b'\\x89PNG\\r\\n\\x1a\\n'
+    >>> np.asarray(Image.open(BytesIO(data))).tolist()
+    [[0, 128, 255]]
+    >>> np.asarray(Image.open(BytesIO(io.encode_png(image, 16)))).tolist()
+    [[0, 32768, 65535]]
+    """
     if bit_depth == 8:
         pixels = np.rint(image * 255.0).astype(np.uint8)
     else:
@@ -321,6 +360,27 @@ def verify_dataset(path: str | os.PathLike[str]) -> VerifyReport:
     ValueError
         If `path` is not a folder or holds no readable ``manifest.json`` (an interrupted run
         has none yet: run the same command again to finish it).
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> import synth
+    >>> out = tempfile.mkdtemp()
+    >>> _ = synth.write_dataset(synth.SceneConfig(), out, 8, resolution_um=100, seed=0)
+    >>> report = synth.verify_dataset(out)
+    >>> report.ok, report.checked
+    (True, 10)
+    >>> with open(os.path.join(out, "class_1", "000002.png"), "ab") as fh:
+    ...     _ = fh.write(b"one byte more")
+    >>> os.remove(os.path.join(out, "patches.csv"))
+    >>> report = synth.verify_dataset(out)
+    >>> report.ok, report.missing, report.altered
+    (False, ('patches.csv',), ('class_1/000002.png',))
+    >>> print(report.summary())
+    /...: 1 missing, 1 altered (of 10 files in the manifest).
+      missing: patches.csv
+      altered: class_1/000002.png
     """
     root = Path(path)
     if not root.is_dir():

@@ -90,6 +90,22 @@ def render_mammogram(
     Returns
     -------
     Mammogram
+
+    Examples
+    --------
+    A small 40 × 50 mm image keeps the example fast:
+
+    >>> import synth
+    >>> mammogram = synth.render_mammogram(synth.SceneConfig(), resolution_um=100, seed=0,
+    ...                                    size_mm=(40.0, 50.0))
+    >>> mammogram.image.shape, mammogram.image.dtype.name
+    ((400, 500), 'float32')
+    >>> float(mammogram.image[~mammogram.breast_mask].max())  # background is exactly 0
+    0.0
+    >>> print(mammogram.annotations.to_string(index=False))
+     X1  Y1  X2  Y2  cluster distribution  n_calcifications
+    251 145 295 186        0    segmental                10
+    421 106 464 140        1    clustered                 3
     """
     res = check_resolution(resolution_um)
     scene = sample_mammogram(config, size_mm=size_mm, rng=np.random.default_rng(check_seed(seed)),
@@ -106,6 +122,25 @@ def render_mammogram_scene(scene: MammogramScene, resolution_um: int) -> Mammogr
     with contrast relative to the local tissue, rendered on the pixels near each MC only. Then
     the detector (blur in the texture spectrum and MC covariances, noise, quantisation) and the
     background set to exactly 0. `SceneConfig.lumpy_strength` is not rendered at full field.
+
+    Examples
+    --------
+    The same scene at two resolutions: the boxes scale with the pixel size.
+
+    >>> import numpy as np
+    >>> import synth
+    >>> scene = synth.sample_mammogram(synth.SceneConfig(), size_mm=(40.0, 50.0),
+    ...                                rng=np.random.default_rng(0))
+    >>> at_100 = synth.render_mammogram_scene(scene, 100)
+    >>> at_50 = synth.render_mammogram_scene(scene, 50)
+    >>> at_100.image.shape, at_50.image.shape
+    ((400, 500), (800, 1000))
+    >>> at_100.annotations[["X1", "Y1", "X2", "Y2"]].values.tolist()
+    [[251, 145, 295, 186], [421, 106, 464, 140]]
+    >>> at_50.annotations[["X1", "Y1", "X2", "Y2"]].values.tolist()
+    [[503, 291, 590, 371], [842, 212, 928, 279]]
+    >>> len(at_100.calcifications), int(at_100.calcifications["cluster"].eq(-1).sum())
+    (15, 2)
     """
     if not isinstance(scene, MammogramScene):
         raise TypeError(f"`scene` must be a MammogramScene; got {type(scene).__name__}.")

@@ -69,6 +69,31 @@ def write_mammograms(
     -------
     dict
         The manifest (also in ``out_dir/manifest.json``).
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> import pandas as pd
+    >>> import synth
+    >>> out = os.path.join(tempfile.mkdtemp(), "mammograms")
+    >>> manifest = synth.write_mammograms(synth.SceneConfig(), out, 2, resolution_um=100,
+    ...                                   seed=0, size_mm=(40.0, 50.0))
+    >>> manifest["counts"]
+    {'mammograms': 2, 'clusters': 5, 'calcifications': 41}
+    >>> sorted(os.listdir(out))
+    ['annotations.csv', 'calcifications.csv', 'mammogram_0000.png', 'mammogram_0001.png',
+     'manifest.json']
+    >>> boxes = pd.read_csv(os.path.join(out, "annotations.csv"))
+    >>> print(boxes.head(3).to_string(index=False))
+                 image  X1  Y1  X2  Y2  cluster distribution  n_calcifications
+    mammogram_0000.png 251 145 295 186        0    segmental                10
+    mammogram_0000.png 421 106 464 140        1    clustered                 3
+    mammogram_0001.png 387 106 444 149        0    clustered                 9
+    >>> synth.write_mammograms(synth.SceneConfig(), out, 2, resolution_um=100, seed=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: `out_dir` must be a missing or empty folder; got out_dir='...', a folder ...
     """
     if not isinstance(config, SceneConfig):
         raise TypeError(f"`config` must be a SceneConfig; got {type(config).__name__}.")

@@ -120,6 +120,22 @@ def sample_mammogram(
     Returns
     -------
     MammogramScene
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import synth
+    >>> scene = synth.sample_mammogram(synth.SceneConfig(), size_mm=(40.0, 50.0),
+    ...                                rng=np.random.default_rng(0))
+    >>> scene.size_mm, scene.chest_wall, scene.distributions
+    ((40.0, 50.0), 'right', ('segmental', 'clustered'))
+    >>> len(scene.calcifications), scene.cluster.count(-1)  # 2 of the 15 MCs: hard negatives
+    (15, 2)
+    >>> one = synth.sample_mammogram(synth.SceneConfig(), size_mm=(40.0, 50.0),
+    ...                              rng=np.random.default_rng(0), n_clusters_range=(1, 1),
+    ...                              n_hard_negatives_range=(0, 0))
+    >>> one.n_clusters, set(one.cluster)
+    (1, {0})
     """
     if not isinstance(config, SceneConfig):
         raise TypeError(f"`config` must be a SceneConfig; got {type(config).__name__}.")

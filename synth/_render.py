@@ -63,6 +63,20 @@ def render(scene: Scene, resolution_um: int, *, acquisition: Any = _SCENE) -> Pa
     Returns
     -------
     Patch
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import synth
+    >>> config = synth.SceneConfig(positive_fraction=1.0)
+    >>> scene = synth.sample_scene(config, rng=np.random.default_rng(0))
+    >>> patch = synth.render(scene, 100)
+    >>> patch.image.shape, patch.image.dtype.name, patch.label, len(patch.calcifications)
+    ((100, 100), 'float32', 1, 12)
+    >>> bool(patch.mask.any()), np.array_equal(synth.render(scene, 100).image, patch.image)
+    (True, True)
+    >>> synth.render(scene, 50, acquisition=None).image.shape  # the same scene, ideal detector
+    (200, 200)
     """
     if acquisition is not _SCENE:
         if acquisition is not None and not isinstance(acquisition, Acquisition):

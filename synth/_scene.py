@@ -98,6 +98,21 @@ def sample_scene(config: SceneConfig, *, rng: np.random.Generator) -> Scene:
     Returns
     -------
     Scene
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import synth
+    >>> config = synth.SceneConfig(positive_fraction=1.0)
+    >>> scene = synth.sample_scene(config, rng=np.random.default_rng(0))
+    >>> scene.kind, scene.distribution, len(scene.calcifications), scene.label
+    ('positive', 'regional', 12, 1)
+    >>> mc = scene.calcifications[0]
+    >>> mc.morphology, -5 <= mc.x_mm <= 5  # centres in mm from the patch centre
+    ('fine_pleomorphic', True)
+    >>> again = synth.sample_scene(config, rng=np.random.default_rng(0))
+    >>> [m.x_mm for m in again.calcifications] == [m.x_mm for m in scene.calcifications]
+    True
     """
     return sample_scenes(config, [rng])[0]
 
