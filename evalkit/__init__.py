@@ -15,9 +15,15 @@ from ._metrics import (
 )
 from ._predictor import Predictor, as_predictor
 from ._probe import ProbeResults, run_probe
-from ._probes import at_resolution, behavioural_tests, cross_resolution, failure_thresholds
-from ._report import build_report
-from ._sweep import PARAMETERS, condition_config, parse_sweep_value, run_sweep
+from ._probes import (
+    BehaviourResult,
+    at_resolution,
+    behavioural_tests,
+    cross_resolution,
+    failure_thresholds,
+)
+from ._report import build_report, render_report
+from ._sweep import PARAMETERS, SweepResult, condition_config, parse_sweep_value, run_sweep
 
 __all__ = [
     "EXTRAS",
@@ -25,12 +31,14 @@ __all__ = [
     "check_extra",
     "has_extra",
     "require_extra",
+    "BehaviourResult",
     "FROCResult",
     "Metrics",
     "PARAMETERS",
     "Predictor",
     "ProbeResults",
     "ScoredImage",
+    "SweepResult",
     "as_predictor",
     "at_resolution",
     "behavioural_tests",
@@ -41,6 +49,7 @@ __all__ = [
     "cross_resolution",
     "failure_thresholds",
     "parse_sweep_value",
+    "render_report",
     "run_probe",
     "run_sweep",
     "sensitivity_at_specificity",

@@ -324,7 +324,15 @@ def _reasons(values: dict[str, float], y: np.ndarray, p: np.ndarray) -> dict[str
 
 
 def threshold_at_specificity(y_true: object, y_prob: object, specificity: float) -> float:
-    """The lowest threshold whose specificity on this (reference) data is >= `specificity`."""
+    """The lowest threshold whose specificity on this (reference) data is >= `specificity`.
+
+    Examples
+    --------
+    >>> from evalkit import threshold_at_specificity
+    >>> t = threshold_at_specificity([0, 0, 0, 0, 1], [0.1, 0.2, 0.3, 0.4, 0.9], 0.75)
+    >>> bool(0.3 < t < 0.3 + 1e-12)  # just above the third negative: 3 of 4 fall below
+    True
+    """
     y, p = check_predictions(y_true, y_prob)
     target = _check_unit("specificity", specificity)
     negatives = np.sort(p[y == 0])
@@ -344,6 +352,14 @@ def sensitivity_at_specificity(y_true: object, y_prob: object, *, specificity: f
 
     The threshold is fixed on `reference` (labels, probabilities) — by default these same
     predictions — and applied to (`y_true`, `y_prob`); read ``["recall"]`` for the sensitivity.
+
+    Examples
+    --------
+    >>> from evalkit import sensitivity_at_specificity
+    >>> m = sensitivity_at_specificity([0, 0, 0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4, 0.25, 0.9],
+    ...                                specificity=0.75, n_bootstrap=0)
+    >>> m["specificity"], m["recall"]
+    (0.75, 0.5)
     """
     ref_true, ref_prob = reference if reference is not None else (y_true, y_prob)
     threshold = min(threshold_at_specificity(ref_true, ref_prob, specificity), 1.0)

@@ -16,15 +16,40 @@ import synth
 
 from ._metrics import Metrics, compute_metrics
 from ._predictor import Predictor
-from ._probes import behavioural_tests, cross_resolution, failure_thresholds
-from ._sweep import run_sweep
+from ._probes import BehaviourResult, behavioural_tests, cross_resolution, failure_thresholds
+from ._sweep import SweepResult, run_sweep
 
 _VERSIONED = ("mcc-toolkit", "numpy", "scipy", "pandas", "tensorflow", "keras", "onnxruntime")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class ProbeResults:
-    """Everything a report shows; every table is a tidy DataFrame."""
+    """Everything a report shows, from `run_probe`.
+
+    Attributes
+    ----------
+    model : dict
+        The model card: name, input, resolution_um, parameters, sha256.
+    scenario : dict
+        The `synth.SceneConfig` probed, as `to_dict` gives it.
+    seed, n, resolution_um : int
+        Dataset seed, patches of the clean condition, their pixel spacing (µm).
+    metrics : Metrics
+        On the clean condition.
+    predictions : DataFrame
+        The clean condition's patch table with each patch's ``probability``.
+    sweeps : tuple of SweepResult
+        One per swept parameter, in the order asked.
+    behaviour : BehaviourResult or None
+    cross_resolution : DataFrame or None
+        resolution_um, metric, value, ci_low, ci_high, native.
+    thresholds : DataFrame or None
+        Per positive scene: index, threshold, found_at_high.
+    gallery : tuple of dict
+        The most confident errors: kind, index, probability, image, scene.
+    provenance : dict
+        Package versions, Python, platform.
+    """
 
     model: dict[str, Any]
     scenario: dict[str, Any]
@@ -33,11 +58,11 @@ class ProbeResults:
     resolution_um: int
     metrics: Metrics
     predictions: pd.DataFrame
-    sweeps: list[pd.DataFrame] = field(default_factory=list)
-    behaviour: pd.DataFrame | None = None
+    sweeps: tuple[SweepResult, ...] = ()
+    behaviour: BehaviourResult | None = None
     cross_resolution: pd.DataFrame | None = None
     thresholds: pd.DataFrame | None = None
-    gallery: list[dict[str, Any]] = field(default_factory=list)
+    gallery: tuple[dict[str, Any], ...] = ()
     provenance: dict[str, Any] = field(default_factory=dict)
 
 
@@ -59,7 +84,19 @@ def run_probe(predictor: Predictor, scenario: synth.SceneConfig, *, n: int, seed
               progress: Callable[[str], None] | None = None) -> ProbeResults:
     """Probe `predictor` on `scenario`: clean metrics, then each (parameter, values) sweep,
     the behavioural tests, the cross-resolution matrix and the per-scene contrast at which
-    clusters are first detected (on up to 60 positive scenes; each optional)."""
+    clusters are first detected (on up to 60 positive scenes; each optional).
+
+    Examples
+    --------
+    >>> import synth
+    >>> from evalkit import as_predictor, run_probe
+    >>> predictor = as_predictor(lambda x: x.mean(axis=(1, 2, 3)), resolution_um=100)
+    >>> results = run_probe(predictor, synth.SceneConfig(), n=8, seed=0,
+    ...                     sweeps=[("contrast", [0.2, 0.8])], behaviour=False,
+    ...                     resolutions=False, thresholds=False, n_bootstrap=0)
+    >>> results.metrics.n, [s.parameter for s in results.sweeps], results.behaviour is None
+    (8, ['contrast'], True)
+    """
     say = progress or (lambda stage: None)
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(f"`n` must be an integer >= 2; got n={n!r}.")
@@ -84,9 +121,10 @@ def run_probe(predictor: Predictor, scenario: synth.SceneConfig, *, n: int, seed
                                 steps=6) if thresholds else None
     return ProbeResults(
         model=model_card(predictor), scenario=scenario.to_dict(), seed=seed, n=n,
-        resolution_um=res, metrics=metrics, predictions=predictions, sweeps=tables,
+        resolution_um=res, metrics=metrics, predictions=predictions, sweeps=tuple(tables),
         behaviour=tests, cross_resolution=matrix, thresholds=limits,
-        gallery=_worst(batch, prob, metrics.threshold, gallery), provenance=provenance(),
+        gallery=tuple(_worst(batch, prob, metrics.threshold, gallery)),
+        provenance=provenance(),
     )
 
 

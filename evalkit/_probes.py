@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ import pandas as pd
 import synth
 
 from ._metrics import compute_metrics
-from ._predictor import RESOLUTION_TO_SIZE, Predictor
+from ._predictor import Predictor
 from ._sweep import condition_config
 
 _INVARIANCES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -27,20 +28,67 @@ _INVARIANCES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 TEST_COLUMNS = ["test", "kind", "passed", "failures", "n", "failure_rate", "detail"]
 
 
+@dataclass(frozen=True, kw_only=True, eq=False)
+class BehaviourResult:
+    """The behavioural tests of one model, with the cases that failed them.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per test (`TEST_COLUMNS`): test, kind (minimum functionality, invariance or
+        direction), passed, failures, n, failure_rate, detail.
+    failures : DataFrame
+        One row per failing case: test, index (of the patch in its dataset).
+    threshold : float
+        ŷ >= threshold is class 1.
+    tolerance : float
+        A test passes when its failure rate is at most this.
+    seed : int
+    resolution_um : int
+    """
+
+    table: pd.DataFrame
+    failures: pd.DataFrame
+    threshold: float
+    tolerance: float
+    seed: int
+    resolution_um: int
+
+    @property
+    def passed(self) -> bool:
+        """Whether every test passed."""
+        return bool(self.table["passed"].all())
+
+
 def _score(predictor: Callable, images: np.ndarray) -> np.ndarray:
     return np.asarray(predictor(images[..., None]), dtype=np.float64)
 
 
 def behavioural_tests(predictor: Predictor, base_config: synth.SceneConfig, *, n: int,
                       seed: int, threshold: float = 0.5, tolerance: float = 0.1,
-                      resolution_um: int | None = None) -> pd.DataFrame:
+                      resolution_um: int | None = None) -> BehaviourResult:
     """Minimum functionality, invariance and directional tests, each with pass/fail.
 
     A test passes when its failure rate is at most `tolerance`. Minimum functionality: obvious
     clusters (8–12 MCs of 0.3–0.6 mm, contrast 0.6–0.8, ideal detector) are found and empty
     tissue is passed. Invariance: flips, 90° rotations and small intensity-windowing changes do
     not change the decision. Direction: on paired scenes, the score does not fall (by more than
-    0.05) as the MC count or the contrast rises. Failing cases are in ``.attrs["failures"]``.
+    0.05) as the MC count or the contrast rises. The result lists each test and each
+    failing case.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import synth
+    >>> from evalkit import as_predictor, behavioural_tests
+    >>> says_yes = as_predictor(lambda x: np.ones(len(x)), resolution_um=100)
+    >>> result = behavioural_tests(says_yes, synth.SceneConfig(), n=4, seed=0)
+    >>> result.passed
+    False
+    >>> int(result.table.set_index("test").loc["empty tissue is passed", "failures"])
+    4
+    >>> result.failures.test.unique().tolist()
+    ['empty tissue is passed']
     """
     res = resolution_um or predictor.resolution_um
     rows: list[tuple[Any, ...]] = []
@@ -76,9 +124,10 @@ def behavioural_tests(predictor: Predictor, base_config: synth.SceneConfig, *, n
         falls = np.asarray((np.diff(scores, axis=0) < -0.05).any(axis=0))
         record(f"score rises with {parameter.replace('_', ' ')}", "direction", falls,
                f"values {values}", np.arange(n))
-    out = pd.DataFrame(rows, columns=TEST_COLUMNS)
-    out.attrs["failures"] = pd.DataFrame(failures, columns=["test", "index"])
-    return out
+    return BehaviourResult(
+        table=pd.DataFrame(rows, columns=TEST_COLUMNS),
+        failures=pd.DataFrame(failures, columns=["test", "index"]), threshold=threshold,
+        tolerance=tolerance, seed=seed, resolution_um=int(res))
 
 
 def failure_thresholds(predictor: Predictor, base_config: synth.SceneConfig, *, n: int,
@@ -90,6 +139,16 @@ def failure_thresholds(predictor: Predictor, base_config: synth.SceneConfig, *, 
     Bisection between `low` and `high` on every MC of the scene at once (`steps` halvings);
     ``nan`` where the scene is missed even at `high`, `low` where it is found already there.
     Returns one row per scene: index, threshold, found_at_high.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import synth
+    >>> from evalkit import as_predictor, failure_thresholds
+    >>> says_yes = as_predictor(lambda x: np.ones(len(x)), resolution_um=100)
+    >>> out = failure_thresholds(says_yes, synth.SceneConfig(), n=3, seed=0, steps=2)
+    >>> out.threshold.tolist(), out.found_at_high.all()
+    ([0.0, 0.0, 0.0], np.True_)
     """
     if parameter not in ("contrast", "size"):
         raise ValueError(f"`parameter` must be 'contrast' or 'size'; got parameter={parameter!r}.")
@@ -129,6 +188,17 @@ def cross_resolution(predictor: Predictor, base_config: synth.SceneConfig, *, n:
 
     Returns rows (resolution_um, metric, value, ci_low, ci_high, native) — the papers' research
     question on controlled data: how a model trained at one resolution fares at the others.
+
+    Examples
+    --------
+    >>> import synth
+    >>> from evalkit import as_predictor, cross_resolution
+    >>> predictor = as_predictor(lambda x: x.mean(axis=(1, 2, 3)), resolution_um=70)
+    >>> table = cross_resolution(predictor, synth.SceneConfig(), n=8, seed=0, n_bootstrap=0)
+    >>> table.groupby("resolution_um").native.first().to_dict()
+    {50: False, 70: True, 100: False}
+    >>> sorted(table.metric.unique())
+    ['accuracy', 'recall', 'roc_auc', 'specificity']
     """
     rows: list[tuple[Any, ...]] = []
     for res in synth.RESOLUTIONS_UM:
@@ -144,9 +214,20 @@ def cross_resolution(predictor: Predictor, base_config: synth.SceneConfig, *, n:
 
 
 def at_resolution(predictor: Predictor, resolution_um: int) -> Predictor:
-    """The same model taking patches of another resolution, resampled to its input size."""
-    if resolution_um not in RESOLUTION_TO_SIZE:
-        raise ValueError(f"`resolution_um` must be one of (50, 70, 100); got {resolution_um!r}.")
+    """The same model taking patches of another resolution, resampled to its input size.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from evalkit import as_predictor, at_resolution
+    >>> predictor = as_predictor(lambda x: x.mean(axis=(1, 2, 3)), resolution_um=70)
+    >>> view = at_resolution(predictor, 50)
+    >>> view.input_size, view.model_input_size
+    (200, 144)
+    >>> view(np.full((2, 200, 200, 1), 0.25)).tolist()
+    [0.25, 0.25]
+    """
+    synth.check_resolution(resolution_um)
     view = Predictor(predictor._fn, input_size=predictor.model_input_size,
                      channels=predictor.channels, resolution_um=resolution_um,
                      name=predictor.name, sha256=predictor.sha256, n_params=predictor.n_params,

@@ -1,5 +1,5 @@
 """Robustness reports: a self-contained HTML page (figures inline), JSON with every number and
-its provenance, and tidy CSVs — written all or nothing."""
+its provenance, and tidy CSVs — rendered to bytes in memory, written all or nothing."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from ._froc import FROCResult
 from ._probe import ProbeResults
+from ._sweep import SweepResult
 
 # Seed 000 Table 9 and seed 001 Table 3 (real MEXBreast / INbreast patches).
 PAPER_REFERENCE = {
@@ -35,28 +36,81 @@ _STYLE = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#2
           "padding:8px;overflow-x:auto}")
 
 
-def build_report(results: ProbeResults, out_dir: str | os.PathLike[str], *,
-                 froc: FROCResult | None = None) -> Path:
-    """Write report.html, report.json and CSVs into `out_dir`; return the HTML path.
+def render_report(results: ProbeResults, *, froc: FROCResult | None = None) -> dict[str, bytes]:
+    """The report's files, rendered in memory: report.html, report.json and the CSVs.
 
-    With `froc` (from `compute_froc` on whole-mammogram scans) the report gains an FROC
-    section (plot and table), `froc.csv` (sensitivity at each rate), `froc_curve.csv` and a
-    `froc` block in report.json (null without it). Everything is built in a temporary folder
-    beside `out_dir` and moved in at the end, so a failure leaves no half report.
+    Parameters
+    ----------
+    results : ProbeResults
+        From `run_probe`.
+    froc : FROCResult, optional
+        From `compute_froc` on whole-mammogram scans: the report gains an FROC section (plot
+        and table), ``froc.csv`` (sensitivity at each rate), ``froc_curve.csv`` and a ``froc``
+        block in report.json (null without it).
+
+    Returns
+    -------
+    dict of str to bytes
+        File name → content: a self-contained HTML page (figures inline, every value
+        escaped), JSON with every number and its provenance, and one tidy CSV per table
+        (metrics, predictions, paper_reference, and sweeps, behaviour, cross_resolution,
+        failure_thresholds where the probe has them).
+
+    Examples
+    --------
+    >>> import synth
+    >>> from evalkit import as_predictor, render_report, run_probe
+    >>> predictor = as_predictor(lambda x: x.mean(axis=(1, 2, 3)), resolution_um=100)
+    >>> results = run_probe(predictor, synth.SceneConfig(), n=8, seed=0, behaviour=False,
+    ...                     resolutions=False, thresholds=False, n_bootstrap=0)
+    >>> files = render_report(results)
+    >>> sorted(files)
+    ['metrics.csv', 'paper_reference.csv', 'predictions.csv', 'report.html', 'report.json']
+    >>> files["report.html"].startswith(b"<!DOCTYPE html>")
+    True
+    >>> import json
+    >>> json.loads(files["report.json"])["n"]
+    8
     """
     if not isinstance(results, ProbeResults):
         raise TypeError("`results` must be the ProbeResults of evalkit.run_probe.")
     if froc is not None and not isinstance(froc, FROCResult):
         raise TypeError("`froc` must be the FROCResult of evalkit.compute_froc or None; "
                         f"got froc of type {type(froc).__name__}.")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"`out_dir` must be a folder; got out_dir={str(out)!r}, a file.")
-    out.parent.mkdir(parents=True, exist_ok=True)
     files = {"report.html": _html(results, froc).encode(),
              "report.json": _json(results, froc).encode()}
     for name, frame in _tables(results, froc).items():
         files[f"{name}.csv"] = frame.to_csv(index=False).encode()
+    return files
+
+
+def build_report(results: ProbeResults, out_dir: str | os.PathLike[str], *,
+                 froc: FROCResult | None = None) -> Path:
+    """Write the files of `render_report` into `out_dir`; return the path of report.html.
+
+    Everything is written into a temporary folder beside `out_dir` and moved in at the end,
+    so a failure leaves no half report. `out_dir` is created when missing; files of the same
+    names in it are replaced.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import synth
+    >>> from evalkit import as_predictor, build_report, run_probe
+    >>> predictor = as_predictor(lambda x: x.mean(axis=(1, 2, 3)), resolution_um=100)
+    >>> results = run_probe(predictor, synth.SceneConfig(), n=8, seed=0, behaviour=False,
+    ...                     resolutions=False, thresholds=False, n_bootstrap=0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     page = build_report(results, Path(tmp) / "report")
+    ...     page.name, sorted(p.name for p in page.parent.iterdir())[:2]
+    ('report.html', ['metrics.csv', 'paper_reference.csv'])
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"`out_dir` must be a folder; got out_dir={str(out)!r}, a file.")
+    files = render_report(results, froc=froc)
+    out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
     try:
         for name, data in files.items():
@@ -73,9 +127,9 @@ def _tables(r: ProbeResults, froc: FROCResult | None = None) -> dict[str, pd.Dat
     tables = {"metrics": r.metrics.to_frame(), "predictions": r.predictions,
               "paper_reference": _reference()}
     if r.sweeps:
-        tables["sweeps"] = pd.concat(r.sweeps, ignore_index=True)
+        tables["sweeps"] = pd.concat([s.to_frame() for s in r.sweeps], ignore_index=True)
     if r.behaviour is not None:
-        tables["behaviour"] = r.behaviour
+        tables["behaviour"] = r.behaviour.table
     if r.cross_resolution is not None:
         tables["cross_resolution"] = r.cross_resolution
     if r.thresholds is not None:
@@ -117,8 +171,9 @@ def _json(r: ProbeResults, froc: FROCResult | None = None) -> str:
         "metrics": {"values": r.metrics.values, "ci": r.metrics.ci,
                     "notes": r.metrics.reasons, "threshold": r.metrics.threshold,
                     "confidence": r.metrics.confidence, "n_bootstrap": r.metrics.n_bootstrap},
-        "sweeps": [s.to_dict(orient="records") for s in r.sweeps],
-        "behaviour": None if r.behaviour is None else r.behaviour.to_dict(orient="records"),
+        "sweeps": [s.to_frame().to_dict(orient="records") for s in r.sweeps],
+        "behaviour": None if r.behaviour is None
+        else r.behaviour.table.to_dict(orient="records"),
         "cross_resolution": None if r.cross_resolution is None
         else r.cross_resolution.to_dict(orient="records"),
         "failure_thresholds": None if r.thresholds is None
@@ -142,17 +197,18 @@ def _table(frame: pd.DataFrame) -> str:
                          border=0, escape=True)
 
 
-def _sweep_figure(frame: pd.DataFrame) -> Figure:
+def _sweep_figure(sweep: SweepResult) -> Figure:
     fig = Figure(figsize=(7, 3.2))
     ax = fig.add_subplot()
-    x = np.arange(frame.condition.nunique())
-    conditions = list(dict.fromkeys(frame.condition))
+    conditions = sweep.conditions
+    x = np.arange(len(conditions))
+    frame = sweep.metrics
     for metric in ("recall", "specificity", "roc_auc"):
         part = frame[frame.metric == metric].set_index("condition").loc[conditions]
         ax.plot(x, part.value, marker="o", label=metric)
         ax.fill_between(x, part.ci_low.astype(float), part.ci_high.astype(float), alpha=0.2)
     ax.set_xticks(x, conditions)
-    ax.set_xlabel(str(frame.parameter.iloc[0]))
+    ax.set_xlabel(sweep.parameter)
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=8)
     return fig
@@ -234,11 +290,11 @@ def _html(r: ProbeResults, froc: FROCResult | None = None) -> str:
              f"<pre>{html.escape(json.dumps(r.scenario, indent=1))}</pre>",
              "<h2>Clean metrics (95 % bootstrap intervals)</h2>", _table(m.to_frame()),
              _table(confusion), _png(_reliability_figure(r.predictions))]
-    for frame in r.sweeps:
-        parts += [f"<h2>Sweep: {html.escape(str(frame.parameter.iloc[0]))}</h2>",
-                  _png(_sweep_figure(frame))]
+    for sweep in r.sweeps:
+        parts += [f"<h2>Sweep: {html.escape(sweep.parameter)}</h2>", _png(_sweep_figure(sweep))]
     if r.behaviour is not None:
-        shown = r.behaviour.assign(passed=r.behaviour.passed.map({True: "pass", False: "FAIL"}))
+        table = r.behaviour.table
+        shown = table.assign(passed=table.passed.map({True: "pass", False: "FAIL"}))
         parts += ["<h2>Behavioural tests</h2>", _table(shown)]
     if r.cross_resolution is not None:
         matrix = r.cross_resolution.pivot(index="metric", columns="resolution_um",

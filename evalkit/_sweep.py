@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,8 +36,65 @@ PARAMETERS: tuple[str, ...] = (
 every `synth.SceneConfig` field."""
 
 
+METRIC_COLUMNS = ["condition", "metric", "value", "ci_low", "ci_high", "n", "note"]
+"""Columns of `SweepResult.metrics`."""
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class SweepResult:
+    """One paired sweep: the metrics at each condition and every prediction behind them.
+
+    Attributes
+    ----------
+    parameter : str
+        The property varied (one of `PARAMETERS`).
+    metrics : DataFrame
+        Tidy, one row per condition and metric, conditions in the order run: condition (the
+        value as given for a string, its ``repr`` otherwise), metric, value, ci_low, ci_high,
+        n (patches), note (why a value is NaN).
+    predictions : DataFrame
+        One row per patch and condition: condition, index, label, probability.
+    seed : int
+        Dataset seed shared by all conditions (the pairing).
+    resolution_um : int
+        Pixel spacing of the patches, µm.
+    n_bootstrap : int
+        Resamples behind each interval.
+    """
+
+    parameter: str
+    metrics: pd.DataFrame
+    predictions: pd.DataFrame
+    seed: int
+    resolution_um: int
+    n_bootstrap: int
+
+    @property
+    def conditions(self) -> list[str]:
+        """The condition labels in the order they were run."""
+        return list(dict.fromkeys(self.metrics["condition"]))
+
+    def to_frame(self) -> pd.DataFrame:
+        """`metrics` with the parameter as a first column (a row of the report's sweeps.csv)."""
+        return self.metrics.assign(parameter=self.parameter)[["parameter", *METRIC_COLUMNS]]
+
+
 def condition_config(base: synth.SceneConfig, parameter: str, value: Any) -> synth.SceneConfig:
-    """`base` with `parameter` set to `value` (ValueError naming the field when invalid)."""
+    """`base` with `parameter` set to `value` (ValueError naming the field when invalid).
+
+    Examples
+    --------
+    >>> import synth
+    >>> from evalkit import condition_config
+    >>> condition_config(synth.SceneConfig(), "contrast", 0.4).contrast_range
+    (0.4, 0.4)
+    >>> condition_config(synth.SceneConfig(), "mc_count", (3, 6)).mc_count_range
+    (3, 6)
+    >>> condition_config(synth.SceneConfig(), "colour", 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: `parameter` must be one of [...]; got parameter='colour'.
+    """
     if parameter in _RANGE:
         field = _RANGE[parameter]
         pair = value if isinstance(value, (tuple, list)) else (value, value)
@@ -60,13 +118,14 @@ def run_sweep(predictor: Predictor | Callable[[np.ndarray], np.ndarray],
               base_config: synth.SceneConfig, parameter: str, values: Sequence[Any], *,
               n_per_condition: int, seed: int, resolution_um: int | None = None,
               n_bootstrap: int = 1000, progress: Callable[[int, int], None] | None = None
-              ) -> pd.DataFrame:
+              ) -> SweepResult:
     """Metrics of `predictor` at each value of `parameter`, on paired synthetic patches.
 
     Parameters
     ----------
-    predictor : Predictor
-        From `as_predictor` (a plain callable needs `resolution_um`).
+    predictor : Predictor or callable
+        From `as_predictor`, or a plain callable on float32 patches of shape (N, S, S, 1)
+        returning (N,) probabilities (it needs `resolution_um`).
     base_config : synth.SceneConfig
     parameter : str
         One of `PARAMETERS`.
@@ -74,17 +133,31 @@ def run_sweep(predictor: Predictor | Callable[[np.ndarray], np.ndarray],
         The conditions; every one is validated before any patch is made.
     n_per_condition : int
     seed : int
-        Dataset seed shared by all conditions (the pairing).
+        Dataset seed shared by all conditions (the pairing); also seeds the bootstrap.
     resolution_um : int, optional
         Defaults to the predictor's.
+    n_bootstrap : int
+        Resamples for the confidence intervals (0 for none).
     progress : callable, optional
         Called with (conditions done, conditions in all).
 
     Returns
     -------
-    DataFrame
-        Tidy: parameter, condition, metric, value, ci_low, ci_high, n, note. The per-patch
-        probabilities are in ``.attrs["predictions"]`` (condition, index, label, probability).
+    SweepResult
+
+    Examples
+    --------
+    >>> import synth
+    >>> from evalkit import run_sweep
+    >>> sweep = run_sweep(lambda x: x.mean(axis=(1, 2, 3)), synth.SceneConfig(), "contrast",
+    ...                   [0.1, 0.8], n_per_condition=8, seed=0, resolution_um=100,
+    ...                   n_bootstrap=0)
+    >>> sweep.parameter, sweep.seed, sweep.resolution_um, sweep.conditions
+    ('contrast', 0, 100, ['0.1', '0.8'])
+    >>> sweep.metrics.query("metric == 'tp'")[["condition", "n"]].to_dict("records")
+    [{'condition': '0.1', 'n': 8}, {'condition': '0.8', 'n': 8}]
+    >>> len(sweep.predictions), list(sweep.predictions.columns)
+    (16, ['condition', 'index', 'label', 'probability'])
     """
     if not isinstance(base_config, synth.SceneConfig):
         raise TypeError("`base_config` must be a synth.SceneConfig.")
@@ -99,22 +172,16 @@ def run_sweep(predictor: Predictor | Callable[[np.ndarray], np.ndarray],
         batch = synth.generate(config, n_per_condition, resolution_um=res, seed=seed)
         prob = np.asarray(predictor(batch.images[..., None]), dtype=np.float64)
         metrics = compute_metrics(batch.labels, prob, n_bootstrap=n_bootstrap, seed=seed)
-        frame = metrics.to_frame()
-        frame.insert(0, "condition", _label(value))
-        frame.insert(0, "parameter", parameter)
-        frame["n"] = len(prob)
-        frames.append(frame)
+        frames.append(metrics.to_frame().assign(condition=_label(value), n=len(prob)))
         predictions.append(pd.DataFrame({
             "condition": _label(value), "index": batch.patches["index"],
             "label": batch.labels, "probability": prob}))
         if progress:
             progress(k + 1, len(values))
-    out = pd.concat(frames, ignore_index=True)[
-        ["parameter", "condition", "metric", "value", "ci_low", "ci_high", "n", "note"]]
-    out.attrs["predictions"] = pd.concat(predictions, ignore_index=True)
-    out.attrs["seed"] = seed
-    out.attrs["resolution_um"] = res
-    return out
+    return SweepResult(
+        parameter=parameter, seed=seed, resolution_um=int(res), n_bootstrap=n_bootstrap,
+        metrics=pd.concat(frames, ignore_index=True)[METRIC_COLUMNS],
+        predictions=pd.concat(predictions, ignore_index=True))
 
 
 def _label(value: Any) -> str:

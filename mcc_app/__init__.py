@@ -12,7 +12,7 @@ from pathlib import Path
 from ._command import SWEEP_SUGGESTIONS, ProbeSettings, parse_values, probe_command
 from ._controls import config_from_controls, controls_from_config
 from ._uploads import MODEL_SUFFIXES, read_png, read_scenario, store_upload
-from ._views import cross_resolution_matrix, for_display, overlay_mask, plain, sweep_chart
+from ._views import cross_resolution_matrix, for_display, overlay_mask, sweep_chart
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,6 @@ __all__ = [
     "for_display",
     "overlay_mask",
     "parse_values",
-    "plain",
     "probe_command",
     "read_png",
     "read_scenario",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import evalkit
 
 SWEEP_METRICS: tuple[str, ...] = ("recall", "specificity", "roc_auc")
 """The metrics the sweep chart draws (as the HTML report does)."""
@@ -26,6 +29,15 @@ def overlay_mask(image: np.ndarray, mask: np.ndarray, *,
     Returns
     -------
     ndarray of shape (H, W, 3), uint8
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mcc_app import overlay_mask
+    >>> mask = np.array([[True, False], [False, False]])
+    >>> rgb = overlay_mask(np.full((2, 2), 0.5), mask, color=(255, 0, 0), alpha=1.0)
+    >>> rgb.shape, rgb.dtype.name, rgb[0, 0].tolist(), rgb[1, 1].tolist()
+    ((2, 2, 3), 'uint8', [255, 0, 0], [128, 128, 128])
     """
     grey = np.asarray(image, dtype=np.float32)
     where = np.asarray(mask, dtype=bool)
@@ -39,17 +51,33 @@ def overlay_mask(image: np.ndarray, mask: np.ndarray, *,
     return np.rint(rgb).astype(np.uint8)
 
 
-def sweep_chart(frame: pd.DataFrame, metrics: tuple[str, ...] = SWEEP_METRICS) -> Any:
-    """An Altair chart of one sweep (`evalkit.run_sweep` output): a line per metric over the
-    conditions, in the order they were run, with its confidence interval as a band."""
+def sweep_chart(sweep: evalkit.SweepResult, metrics: tuple[str, ...] = SWEEP_METRICS) -> Any:
+    """An Altair chart of one sweep (`evalkit.run_sweep`): a line per metric over the
+    conditions, in the order they were run, with its confidence interval as a band.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import evalkit
+    >>> from mcc_app import sweep_chart
+    >>> metrics = pd.DataFrame({"condition": ["0.1", "0.8"], "metric": "recall",
+    ...                         "value": [0.4, 0.9], "ci_low": [0.3, 0.8],
+    ...                         "ci_high": [0.5, 1.0], "n": 10, "note": ""})
+    >>> sweep = evalkit.SweepResult(parameter="contrast", metrics=metrics,
+    ...                             predictions=pd.DataFrame(), seed=0, resolution_um=70,
+    ...                             n_bootstrap=100)
+    >>> chart = sweep_chart(sweep)
+    >>> chart.title, len(chart.layer)
+    ('Sweep: contrast', 2)
+    """
     import altair as alt
 
-    frame = plain(frame)
-    order = list(dict.fromkeys(frame["condition"]))
+    frame = sweep.metrics
+    order = sweep.conditions
     data = frame[frame["metric"].isin(metrics)][["condition", "metric", "value", "ci_low",
                                                  "ci_high"]].astype(
         {"value": float, "ci_low": float, "ci_high": float})
-    parameter = str(frame["parameter"].iloc[0]) if len(frame) else "condition"
+    parameter = sweep.parameter
     x = alt.X("condition:N", sort=order, title=parameter)
     colour = alt.Color("metric:N", title="metric")
     band = alt.Chart(data).mark_area(opacity=0.2).encode(
@@ -64,7 +92,17 @@ def sweep_chart(frame: pd.DataFrame, metrics: tuple[str, ...] = SWEEP_METRICS) -
 
 def for_display(image: np.ndarray, max_side: int = 1600) -> np.ndarray:
     """`image` (grey float in [0, 1] or RGB uint8) shrunk with Pillow so that its longer side
-    is at most `max_side` pixels, as uint8: a full-field mammogram is too big to send whole."""
+    is at most `max_side` pixels, as uint8: a full-field mammogram is too big to send whole.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mcc_app import for_display
+    >>> for_display(np.zeros((3000, 1500), np.float32), max_side=1000).shape
+    (1000, 500)
+    >>> for_display(np.full((1, 2), 1.0)).tolist()
+    [[255, 255]]
+    """
     from PIL import Image
 
     array = np.asarray(image)
@@ -77,16 +115,17 @@ def for_display(image: np.ndarray, max_side: int = 1600) -> np.ndarray:
     return np.asarray(picture)
 
 
-def plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of `frame` without its ``.attrs`` (evalkit keeps DataFrames there, which pandas
-    cannot compare when it combines frames)."""
-    out = frame.copy()
-    out.attrs = {}
-    return out
-
-
 def cross_resolution_matrix(frame: pd.DataFrame) -> pd.DataFrame:
-    """`evalkit.cross_resolution` rows as a metric × resolution table (the report's view)."""
-    table = plain(frame).pivot(index="metric", columns="resolution_um", values="value")
+    """`evalkit.cross_resolution` rows as a metric × resolution table (the report's view).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from mcc_app import cross_resolution_matrix
+    >>> rows = pd.DataFrame({"resolution_um": [50, 70], "metric": "recall", "value": [0.8, 0.9]})
+    >>> cross_resolution_matrix(rows).to_dict("records")
+    [{'metric': 'recall', '50 µm': 0.8, '70 µm': 0.9}]
+    """
+    table = frame.pivot(index="metric", columns="resolution_um", values="value")
     table.columns = [f"{c} µm" for c in table.columns]
     return table.reset_index()

@@ -14,7 +14,6 @@ from mcc_app import (
     ProbeSettings,
     cross_resolution_matrix,
     parse_values,
-    plain,
     probe_command,
     sweep_chart,
 )
@@ -89,11 +88,11 @@ def show_results(probe: state.ProbeRun) -> None:
         col.metric(label, f"{m[name]:.3f}", help=f"95 % CI {low:.3f} – {high:.3f}")
     with st.expander("All clean metrics"):
         st.dataframe(m.to_frame(), hide_index=True)
-    for frame in r.sweeps:
-        st.altair_chart(sweep_chart(frame), width="stretch")
+    for sweep in r.sweeps:
+        st.altair_chart(sweep_chart(sweep), width="stretch")
     if r.behaviour is not None:
         st.markdown("**Behavioural tests**")
-        st.dataframe(plain(r.behaviour), hide_index=True)
+        st.dataframe(r.behaviour.table, hide_index=True)
     if r.cross_resolution is not None:
         st.markdown("**Cross-resolution** (the same scenes at each resolution, resampled to "
                     "the model's input)")

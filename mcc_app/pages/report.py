@@ -1,9 +1,8 @@
 """Report: the robustness report of the session's last probe — report.html, report.json and the
-CSVs, built by `evalkit.build_report` and offered for download."""
+CSVs, rendered by `evalkit.render_report` and offered for download."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import streamlit as st
@@ -17,13 +16,10 @@ _MIME = {".html": "text/html", ".json": "application/json", ".csv": "text/csv"}
 @st.cache_data(max_entries=4, show_spinner="Building the report…",
                hash_funcs={state.ProbeRun: lambda run: run.token})
 def report_files(run: state.ProbeRun) -> dict[str, bytes]:
-    """The files `evalkit.build_report` writes for `run`, by name (built once per probe)."""
+    """The report's files for `run`, by name, rendered in memory (once per probe)."""
     import evalkit
 
-    with tempfile.TemporaryDirectory(prefix="mcc-report-") as tmp:
-        out = Path(tmp) / "report"
-        evalkit.build_report(run.results, out)
-        return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+    return evalkit.render_report(run.results)
 
 
 def main() -> None:
@@ -50,7 +46,7 @@ def main() -> None:
     st.caption("The same report from the command line: "
                f"`{probe_command(run.settings)}` with the scenario saved as scenario.json.")
     with st.expander("Preview of report.html"):
-        # our own page: every value in it is escaped by evalkit.build_report
+        # our own page: every value in it is escaped by evalkit.render_report
         st.iframe(files["report.html"].decode(), height=700)
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+import evalkit
 import synth
 from mcc_app import (
     PAGES,
@@ -240,18 +241,21 @@ def test_for_display_shrinks_big_pictures_only():
 
 
 def test_sweep_chart_has_a_band_and_a_line_per_metric():
-    rows = [("contrast", c, m, v, v - 0.1, v + 0.1, 10, "")
-            for c, v in (("0.1", 0.4), ("0.6", 0.9)) for m in ("recall", "specificity",
+    rows = [(c, m, v, v - 0.1, v + 0.1, 10, "")
+            for c, v in (("0.6", 0.9), ("0.1", 0.4)) for m in ("recall", "specificity",
                                                                  "roc_auc", "accuracy")]
-    frame = pd.DataFrame(rows, columns=["parameter", "condition", "metric", "value", "ci_low",
-                                        "ci_high", "n", "note"])
-    frame.attrs["predictions"] = pd.DataFrame({"a": [1]})  # as evalkit.run_sweep leaves it
-    spec = sweep_chart(frame).to_dict()
+    frame = pd.DataFrame(rows, columns=["condition", "metric", "value", "ci_low", "ci_high",
+                                        "n", "note"])
+    sweep = evalkit.SweepResult(parameter="contrast", metrics=frame, seed=0, resolution_um=70,
+                                predictions=pd.DataFrame({"condition": ["0.6"]}), n_bootstrap=0)
+    spec = sweep_chart(sweep).to_dict()
     marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
              for layer in spec["layer"]]
     assert marks == ["area", "line"]
     values = next(iter(spec["datasets"].values()))
     assert {v["metric"] for v in values} == {"recall", "specificity", "roc_auc"}
+    x = spec["layer"][1]["encoding"]["x"]
+    assert x["title"] == "contrast" and x["sort"] == ["0.6", "0.1"]  # the order run
 
 
 def test_cross_resolution_matrix():

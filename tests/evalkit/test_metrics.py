@@ -83,6 +83,48 @@ def test_bootstrap_is_seeded_and_brackets_the_estimate(rng):
     assert {"metric", "value", "ci_low", "ci_high", "note"} == set(frame.columns)
 
 
+def _hand_percentile_interval(y, p, statistic, n_resamples, rng):
+    """The textbook percentile bootstrap: resample the pairs, take the 2.5th/97.5th percentiles."""
+    replicates = []
+    for _ in range(n_resamples):
+        rows = rng.integers(0, len(y), len(y))
+        replicates.append(statistic(y[rows], p[rows]))
+    return np.percentile(replicates, [2.5, 97.5])
+
+
+def _hand_auc(y, p):
+    pos, neg = p[y == 1], p[y == 0]
+    return ((pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])).mean()
+
+
+@pytest.mark.parametrize(("name", "statistic"), [
+    ("accuracy", lambda y, p: np.mean((p >= 0.5) == y)),
+    ("recall", lambda y, p: np.mean(p[y == 1] >= 0.5)),
+    ("brier", lambda y, p: np.mean((p - y) ** 2)),
+    ("roc_auc", _hand_auc),
+])
+def test_intervals_agree_with_a_hand_written_percentile_bootstrap(rng, name, statistic):
+    y, p = _random_case(rng, 400)
+    low, high = compute_metrics(y, p, n_bootstrap=2000, seed=3).ci[name]
+    hand = _hand_percentile_interval(y, p, statistic, 2000, np.random.default_rng(11))
+    # BCa (accuracy, recall, brier) moves the ends by a fraction of the width; Monte Carlo
+    # noise with 2000 resamples is ~0.002
+    assert (low, high) == pytest.approx(tuple(hand), abs=0.012)
+    assert high - low > 0.02
+
+
+def test_degenerate_intervals():
+    y = np.r_[np.ones(30), np.zeros(30)]
+    p = np.r_[np.full(30, 0.9), np.linspace(0.0, 0.6, 30)]  # every positive found
+    m = compute_metrics(y, p, n_bootstrap=200, seed=0)
+    assert m.ci["recall"] == (1.0, 1.0)  # every resample gives 1: no BCa, the point itself
+    low, high = m.ci["precision"]
+    assert 0.0 < low < m["precision"] < high <= 1.0
+    one = compute_metrics([1], [0.7], n_bootstrap=50)
+    assert all(np.isnan(v) for pair in one.ci.values() for v in pair)
+    assert compute_metrics(y, p, n_bootstrap=0).ci == {}
+
+
 def test_interval_coverage_is_close_to_95_percent():
     rng = np.random.default_rng(7)
     true_sensitivity, hits, runs = 0.8, 0, 300

@@ -3,6 +3,7 @@ import pytest
 
 import synth
 from evalkit import (
+    BehaviourResult,
     as_predictor,
     at_resolution,
     behavioural_tests,
@@ -22,19 +23,25 @@ def brightness(x):
 def test_behavioural_tests_report_pass_fail_and_failing_cases():
     predictor = as_predictor(brightness, input_size=100)
     out = behavioural_tests(predictor, BASE, n=40, seed=1)
-    assert {"minimum functionality", "invariance", "direction"} == set(out.kind)
-    flips = out[out.test.str.startswith(("flip", "rotate"))]
+    assert isinstance(out, BehaviourResult)
+    assert (out.seed, out.resolution_um, out.threshold, out.tolerance) == (1, 100, 0.5, 0.1)
+    table = out.table
+    assert {"minimum functionality", "invariance", "direction"} == set(table.kind)
+    flips = table[table.test.str.startswith(("flip", "rotate"))]
     assert flips.passed.all() and (flips.failures == 0).all()  # a symmetric statistic
-    failures = out.attrs["failures"]
-    assert failures.groupby("test").size().to_dict() == {
-        t: f for t, f in zip(out.test, out.failures, strict=True) if f}
+    assert out.failures.groupby("test").size().to_dict() == {
+        t: f for t, f in zip(table.test, table.failures, strict=True) if f}
+    assert out.passed == bool(table.passed.all()) and not table.attrs
 
 
 def test_a_model_that_says_yes_fails_the_empty_tissue_test():
     always = as_predictor(lambda x: np.ones(len(x)), input_size=100)
-    out = behavioural_tests(always, BASE, n=20, seed=0).set_index("test")
-    assert not out.loc["empty tissue is passed", "passed"]
+    result = behavioural_tests(always, BASE, n=20, seed=0)
+    out = result.table.set_index("test")
+    assert not out.loc["empty tissue is passed", "passed"] and not result.passed
     assert out.loc["obvious clusters are found", "passed"]
+    empty = result.failures[result.failures.test == "empty tissue is passed"]
+    assert sorted(empty["index"]) == list(range(20))  # every empty patch is flagged
 
 
 def test_failure_thresholds_bracket_the_detection():

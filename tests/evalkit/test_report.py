@@ -1,11 +1,13 @@
+import io
 import json
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import synth
-from evalkit import as_predictor, build_report, run_probe
+from evalkit import as_predictor, build_report, render_report, run_probe
 
 
 def brightness(x):
@@ -67,3 +69,36 @@ def test_a_failed_report_leaves_nothing(tmp_path, results, monkeypatch):
         build_report(results, tmp_path / "rep")
     assert not (tmp_path / "rep").exists()
     assert not list(tmp_path.glob(".report-*"))
+
+
+def test_render_report_is_what_build_report_writes(tmp_path, results):
+    files = render_report(results)
+    assert all(isinstance(data, bytes) for data in files.values())
+    build_report(results, tmp_path / "rep")
+    written = {p.name: p.read_bytes() for p in (tmp_path / "rep").iterdir()}
+    assert written.keys() == files.keys()
+    assert written["report.json"] == files["report.json"]
+    for name in files:
+        if name.endswith(".csv"):
+            assert written[name] == files[name], name
+    assert list(tmp_path.iterdir()) == [tmp_path / "rep"]  # no staging folder left behind
+
+
+def test_report_tables_come_from_the_result_dataclasses(results):
+    files = render_report(results)
+    sweeps = pd.read_csv(io.BytesIO(files["sweeps.csv"]))
+    (sweep,) = results.sweeps
+    assert list(sweeps.columns) == ["parameter", *sweep.metrics.columns]
+    assert set(sweeps.parameter) == {"contrast"} and len(sweeps) == len(sweep.metrics)
+    behaviour = pd.read_csv(io.BytesIO(files["behaviour.csv"]))
+    assert behaviour.test.tolist() == results.behaviour.table.test.tolist()
+    doc = json.loads(files["report.json"])
+    assert {row["parameter"] for row in doc["sweeps"][0]} == {"contrast"}
+    assert [row["test"] for row in doc["behaviour"]] == behaviour.test.tolist()
+
+
+def test_render_report_refuses_what_is_not_a_probe(results):
+    with pytest.raises(TypeError, match="results"):
+        render_report(results.metrics)
+    with pytest.raises(TypeError, match="froc"):
+        render_report(results, froc=results.predictions)

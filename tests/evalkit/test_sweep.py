@@ -1,8 +1,10 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
 import synth
-from evalkit import as_predictor, condition_config, run_sweep
+from evalkit import SweepResult, as_predictor, compute_metrics, condition_config, run_sweep
 
 BASE = synth.SceneConfig(acquisition=None)
 
@@ -20,12 +22,33 @@ PREDICTOR = as_predictor(brightness, input_size=100)
 def test_sweep_is_tidy_and_covers_every_condition():
     out = run_sweep(PREDICTOR, BASE, "contrast", [0.0, 0.3, 0.8], n_per_condition=60, seed=2,
                     n_bootstrap=100)
-    assert list(out.columns) == ["parameter", "condition", "metric", "value", "ci_low",
-                                 "ci_high", "n", "note"]
-    assert set(out.condition) == {"0.0", "0.3", "0.8"} and set(out.parameter) == {"contrast"}
-    auc = out[out.metric == "roc_auc"].set_index("condition")["value"]
+    assert isinstance(out, SweepResult)
+    assert (out.parameter, out.seed, out.resolution_um, out.n_bootstrap) == ("contrast", 2, 100,
+                                                                              100)
+    assert list(out.metrics.columns) == ["condition", "metric", "value", "ci_low", "ci_high",
+                                         "n", "note"]
+    assert out.conditions == ["0.0", "0.3", "0.8"] and set(out.metrics.n) == {60}
+    auc = out.metrics[out.metrics.metric == "roc_auc"].set_index("condition")["value"]
     assert auc["0.8"] > auc["0.0"] + 0.1  # brighter MCs are easier
-    assert len(out.attrs["predictions"]) == 180
+    assert list(out.predictions.columns) == ["condition", "index", "label", "probability"]
+    assert out.predictions.groupby("condition").size().to_dict() == dict.fromkeys(
+        out.conditions, 60)
+    tidy = out.to_frame()
+    assert list(tidy.columns) == ["parameter", *out.metrics.columns]
+    assert set(tidy.parameter) == {"contrast"} and len(tidy) == len(out.metrics)
+    assert not out.metrics.attrs and not out.predictions.attrs  # no results in `.attrs`
+
+
+def test_sweep_predictions_are_the_metrics_inputs():
+    out = run_sweep(PREDICTOR, BASE, "contrast", [0.2, 0.6], n_per_condition=40, seed=4,
+                    n_bootstrap=0)
+    for condition, part in out.predictions.groupby("condition"):
+        again = compute_metrics(part.label, part.probability, n_bootstrap=0)
+        rows = out.metrics[out.metrics.condition == condition].set_index("metric")
+        assert rows.loc["tp", "value"] == again["tp"]
+        assert rows.loc["roc_auc", "value"] == pytest.approx(again["roc_auc"])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        out.seed = 5  # type: ignore[misc]
 
 
 def test_conditions_are_paired():
