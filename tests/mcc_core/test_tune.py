@@ -1,4 +1,4 @@
-"""Tests for mcc_core.training._tune and `mcc tune`: the Table 2 Hyperband search of the lightweight CNN."""
+"""Tests for mcc_core.training._tune and `mcc tune`: the Table 2 Hyperband search of Model B."""
 
 import argparse
 import json
