@@ -9,14 +9,14 @@ import io
 import json
 import math
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+
+from synth.io import write_atomic
 
 from ._froc import FROCResult
 from ._probe import ProbeResults
@@ -88,9 +88,9 @@ def build_report(results: ProbeResults, out_dir: str | os.PathLike[str], *,
                  froc: FROCResult | None = None) -> Path:
     """Write the files of `render_report` into `out_dir`; return the path of report.html.
 
-    Everything is written into a temporary folder beside `out_dir` and moved in at the end,
-    so a failure leaves no half report. `out_dir` is created when missing; files of the same
-    names in it are replaced.
+    The whole report is rendered in memory first, then each file is written atomically
+    (`synth.io.write_atomic`), so a failure leaves no half-written file. `out_dir` is
+    created when missing; files of the same names in it are replaced.
 
     Examples
     --------
@@ -109,17 +109,9 @@ def build_report(results: ProbeResults, out_dir: str | os.PathLike[str], *,
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"`out_dir` must be a folder; got out_dir={str(out)!r}, a file.")
-    files = render_report(results, froc=froc)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
-    try:
-        for name, data in files.items():
-            (staging / name).write_bytes(data)
-        out.mkdir(exist_ok=True)
-        for name in files:
-            os.replace(staging / name, out / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    files = render_report(results, froc=froc)  # every byte is ready before any is written
+    for name, data in files.items():
+        write_atomic(out / name, data)
     return out / "report.html"
 
 

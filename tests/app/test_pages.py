@@ -208,7 +208,7 @@ def test_scan_a_synthetic_mammogram(app):
 
 @pytest.mark.parametrize(("data", "needle"), [
     (png(np.full((50, 60), 128, np.uint8)), "at least one patch"),
-    (b"just text, not a PNG", "not a readable image"),
+    (b"just text, not a PNG", "cannot be read"),
 ], ids=["smaller than a patch", "not an image"])
 def test_bad_mammograms_give_an_error(app, data, needle):
     at = app("scan")

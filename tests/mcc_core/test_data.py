@@ -109,7 +109,9 @@ def _truncated(root: Path) -> None:
 
 def _rgb(root: Path) -> None:
     _plain_folder(root)
-    Image.fromarray(np.zeros((6, 6, 3), np.uint8)).save(root / "class_0" / "a.png")
+    colour = np.zeros((6, 6, 3), np.uint8)
+    colour[..., 0] = 255  # grey saved as RGB (equal channels) would be read as grey
+    Image.fromarray(colour).save(root / "class_0" / "a.png")
 
 
 def _one_class(root: Path) -> None:
@@ -133,9 +135,9 @@ def _csv_missing_file(root: Path) -> None:
 
 
 @pytest.mark.parametrize("make, message", [
-    (_corrupt, r"c\.png is not a readable PNG"),
-    (_truncated, r"a\.png is not a readable PNG"),
-    (_rgb, r"a\.png has mode RGB; .*single-channel grayscale"),
+    (_corrupt, r"c\.png, which cannot be read"),
+    (_truncated, r"a\.png, which cannot be read"),
+    (_rgb, r"a\.png, a colour image \(mode RGB\) whose channels differ"),
     (_one_class, r"one class only \(class_1/ has none\)"),
     (_empty_classes, "holds no PNG patches"),
     (lambda root: None, "neither a class_0/ nor a class_1/"),
@@ -144,7 +146,7 @@ def _csv_missing_file(root: Path) -> None:
 ])
 def test_bad_folders_refused(tmp_path: Path, make, message: str) -> None:
     make(tmp_path)
-    with pytest.raises(ValueError, match=f"^`path`: .*{message}") as info:
+    with pytest.raises(ValueError, match=f"^`path`[: ].*{message}") as info:
         load_patch_folder(tmp_path)
     assert str(tmp_path.resolve()) in str(info.value)
 
