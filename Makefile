@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/mypy synth evalkit mcc_core mcc_cli mcc_app
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 bench: $(STAMP)
 	@for script in benchmarks/bench_*.py; do \
