@@ -14,8 +14,11 @@ Every face of the toolkit reads images through :func:`read_grey_image`: patch fo
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +26,17 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["FORMATS", "GreyImage", "probe_grey_image", "read_grey_image"]
+__all__ = ["FORMATS", "MAX_PIXELS", "GreyImage", "probe_grey_image", "read_grey_image"]
 
 FORMATS: tuple[str, ...] = ("PNG", "TIFF")
 """Image formats :func:`read_grey_image` reads."""
+
+MAX_PIXELS = 100_000_000
+"""Default largest image read, in pixels (width × height), checked from the header before any
+pixel is decoded, so a small file declaring a huge image is refused instead of filling memory.
+It fits a 30 × 40 cm full-field mammogram at 40 µm (7,500 × 10,000 px, 75 Mpx). Override it
+per call (``max_pixels=``) or for a whole process with the environment variable
+``MCC_MAX_PIXELS``."""
 
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B")
 _COLOUR = ("1", "LA", "P", "PA", "RGB", "RGBA", "La")
@@ -59,7 +69,7 @@ class GreyImage:
 
 
 def probe_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "image",
-                     name: str | None = None) -> tuple[int, int]:
+                     name: str | None = None, max_pixels: int | None = None) -> tuple[int, int]:
     """The (height, width) of a grey image from its header, without decoding its pixels.
 
     Checks everything :func:`read_grey_image` checks that the header tells (the file, its
@@ -77,10 +87,14 @@ def probe_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "im
     """
     label, opened = _open(source, field, name)
     try:
-        with Image.open(opened) as image:
+        with _quiet_bombs(), Image.open(opened) as image:
             _check_format(image.format, field, label)
+            _check_size(image.size, field, label, max_pixels)
             width, height = image.size
             mode = image.mode
+    except Image.DecompressionBombError as exc:  # beyond even Pillow's own limit
+        raise ValueError(f"`{field}` must hold at most {_limit(max_pixels):,} pixels; got "
+                         f"{label}: {exc}") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise _unreadable(field, label, exc) from None
     if mode not in ("L", "I", *_SIXTEEN_BIT, *_COLOUR):
@@ -89,7 +103,7 @@ def probe_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "im
 
 
 def read_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "image",
-                    name: str | None = None) -> GreyImage:
+                    name: str | None = None, max_pixels: int | None = None) -> GreyImage:
     """Read an 8- or 16-bit grey PNG or TIFF (a path, or the file's bytes).
 
     Parameters
@@ -100,6 +114,9 @@ def read_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "ima
         The name of the argument, option or upload the image came from; every error names it.
     name : str, optional
         How to call the image in messages (default: its path, or "the upload" for bytes).
+    max_pixels : int, optional
+        Largest width × height accepted, checked from the header before decoding (default
+        :data:`MAX_PIXELS`, or the environment variable ``MCC_MAX_PIXELS``).
 
     Returns
     -------
@@ -130,11 +147,15 @@ def read_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "ima
     """
     label, opened = _open(source, field, name)
     try:
-        with Image.open(opened) as image:
+        with _quiet_bombs(), Image.open(opened) as image:
             kind, mode = image.format, image.mode
             _check_format(kind, field, label)
+            _check_size(image.size, field, label, max_pixels)
             image.load()
             pixels = _pixels(image)
+    except Image.DecompressionBombError as exc:  # beyond even Pillow's own limit
+        raise ValueError(f"`{field}` must hold at most {_limit(max_pixels):,} pixels; got "
+                         f"{label}: {exc}") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise _unreadable(field, label, exc) from None
     return GreyImage(_grey(pixels, mode, field, label), 16 if mode not in ("L", *_COLOUR) else 8,
@@ -157,6 +178,41 @@ def _open(source: Any, field: str, name: str | None) -> tuple[str, Any]:
 def _check_format(kind: str | None, field: str, label: str) -> None:
     if kind not in FORMATS:
         raise ValueError(f"`{field}` must be a PNG or TIFF image; got {label}, a {kind} file.")
+
+
+@contextlib.contextmanager
+def _quiet_bombs() -> Iterator[None]:
+    """Pillow warns of images over 89 Mpx; the toolkit applies its own limit instead."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
+
+
+def _limit(max_pixels: int | None) -> int:
+    if max_pixels is None:
+        text = os.environ.get("MCC_MAX_PIXELS")
+        if text is None:
+            return MAX_PIXELS
+        try:
+            max_pixels = int(text)
+        except ValueError:
+            raise ValueError(f"`MCC_MAX_PIXELS` must be a positive integer; got "
+                             f"MCC_MAX_PIXELS={text!r}.") from None
+        name = "MCC_MAX_PIXELS"
+    else:
+        name = "max_pixels"
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise ValueError(f"`{name}` must be a positive integer; got {name}={max_pixels!r}.")
+    return max_pixels
+
+
+def _check_size(size: tuple[int, int], field: str, label: str, max_pixels: int | None) -> None:
+    limit = _limit(max_pixels)
+    width, height = size
+    if width * height > limit:
+        raise ValueError(f"`{field}` must hold at most {limit:,} pixels; got {label}, which "
+                         f"declares {width} × {height} = {width * height:,} (set "
+                         "MCC_MAX_PIXELS to read larger images).")
 
 
 def _unreadable(field: str, label: str, exc: BaseException) -> ValueError:

@@ -20,10 +20,11 @@ Examples
 
 from ._atomic import HashedAtomicFile, check_empty_out, staging_folder, write_atomic, write_hashed
 from ._dataset import encode_png
-from ._images import FORMATS, GreyImage, probe_grey_image, read_grey_image
+from ._images import FORMATS, MAX_PIXELS, GreyImage, probe_grey_image, read_grey_image
 
 __all__ = [
     "FORMATS",
+    "MAX_PIXELS",
     "GreyImage",
     "HashedAtomicFile",
     "check_empty_out",

@@ -182,7 +182,13 @@ def extract_dataset(
 
 
 def _check_images(folder: Path, names: list[str], table: pd.DataFrame, size: int) -> None:
-    """Every named image exists, is a grayscale PNG at least one patch wide, holds its boxes."""
+    """Every named image lies inside `folder`, exists, is a grey PNG at least one patch wide
+    and holds its boxes."""
+    root = folder.resolve()
+    outside = [name for name in names if not (folder / name).resolve().is_relative_to(root)]
+    if outside:
+        raise ValueError(f"`annotations` must name images inside `images_dir` ({folder}); got "
+                         f"{outside[0]!r}, which lies outside it.")
     missing = [name for name in names if not (folder / name).is_file()]
     if missing:
         listed = ", ".join(missing[:3]) + (" …" if len(missing) > 3 else "")

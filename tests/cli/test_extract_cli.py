@@ -145,3 +145,17 @@ def test_an_interrupted_extraction_leaves_nothing(mammograms, tmp_path, monkeypa
     monkeypatch.setattr(extract_io, "encode_png", interrupted)
     assert _extract(tmp_path, mammograms, mammograms / "annotations.csv") == 130
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["../outside.png", "ABSOLUTE"])
+def test_annotations_cannot_name_images_outside_the_folder(mammograms, tmp_path, capsys, name):
+    outside = tmp_path / "outside.png"
+    Image.fromarray(np.full((300, 300), 90, np.uint8)).save(outside)
+    images = tmp_path / "images"
+    images.mkdir()
+    name = str(outside) if name == "ABSOLUTE" else name
+    csv = tmp_path / "boxes.csv"
+    csv.write_text(f"image,X1,Y1,X2,Y2\n{name},100,100,140,140\n")
+    assert _extract(tmp_path, images, csv) == 2
+    _one_line_error(capsys, "inside `images_dir`")
+    assert not (tmp_path / "out").exists()

@@ -181,3 +181,22 @@ def test_bad_mammogram_options_are_refused(tmp_path, mammograms, capsys, extra, 
     code, _, err = run([*PROBE, *extra, "--out", str(tmp_path / "rep")], capsys)
     assert code == 2 and needle in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "rep").exists()
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(tmp_path, capsys):
+    """A 30000 × 30000 PNG of a few hundred bytes: one line and exit 2, no traceback."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", 30_000, 30_000, 8, 0, 0, 0, 0)
+    path = tmp_path / "bomb.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    assert main(["scan", str(path), "--resolution", "100", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "at most 100,000,000 pixels" in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "o").exists()
