@@ -21,15 +21,29 @@ MIXED = "weighted mix"
 
 RANGES: tuple[str, ...] = ("mc_count_range", "mc_size_range_mm", "contrast_range",
                            "cluster_extent_mm", "orientation_range_deg", "beta_range",
-                           "density_range")
+                           "density_range", "breast_thickness_range_mm",
+                           "curvature_range_per_mm")
 """Range fields: each is a two-handled slider."""
 
 SCALARS: tuple[str, ...] = ("positive_fraction", "hard_negative_fraction", "margin_mm",
-                            "lumpy_strength")
+                            "lumpy_strength", "mc_count_mean", "pleomorphism")
 """Scalar fields: each is a slider."""
 
-DETECTOR: tuple[str, ...] = ("blur_sigma_um", "dose", "electronic_noise")
+CHOICES: tuple[str, ...] = ("placement", "contrast_model", "mc_shape", "mc_count_distribution",
+                            "texture")
+"""Choice fields of the scene: each is a select box."""
+
+OPTIONAL: dict[str, float] = {"mc_min_spacing_mm": 0.2, "label_dprime_threshold": 5.0}
+"""Scene fields that may be None: a switch ``<name>_on`` and a number (shown when off)."""
+
+DETECTOR: tuple[str, ...] = ("blur_sigma_um", "dose", "electronic_noise", "energy_kev",
+                             "scatter_to_primary", "heel_gradient")
 """Detector fields that may be switched off (None): a switch ``<name>_on`` and a number."""
+
+DETECTOR_CHOICES: tuple[str, ...] = ("detector", "beam", "output")
+"""Choice fields of the detector; their controls are ``acq_<name>``."""
+
+_OFF_VALUE = {"energy_kev": 18.0, "scatter_to_primary": 0.3, "heel_gradient": -0.05}
 
 _BITS = synth.field_spec("bit_depth").bounds
 BIT_DEPTHS: tuple[int | None, ...] = (None, *range(int(_BITS[0]), int(_BITS[1]) + 1))
@@ -99,7 +113,7 @@ def controls_from_config(config: synth.SceneConfig) -> dict[str, Any]:
     >>> from mcc_app import controls_from_config
     >>> controls = controls_from_config(synth.SceneConfig(distribution="linear"))
     >>> len(controls), controls["sc_distribution"], controls["sc_mc_count_range"]
-    (32, 'linear', (3, 12))
+    (55, 'linear', (3, 30))
     >>> controls["sc_detector"], controls["sc_dose_on"], controls["sc_dose"]
     (True, True, 1000000.0)
     >>> controls_from_config(synth.SceneConfig(acquisition=None))["sc_detector"]
@@ -115,18 +129,28 @@ def controls_from_config(config: synth.SceneConfig) -> dict[str, Any]:
         values[f"dist_{name}"] = float(weights.get(name, 0.0))
     for name in synth.MORPHOLOGIES:
         values[f"morph_{name}"] = float(config.morphology_weights.get(name, 0.0))
-    for name in (*RANGES, *SCALARS, "placement", "cluster_min_count"):
+    for name in synth.MC_MATERIALS:
+        values[f"mat_{name}"] = float(config.material_weights.get(name, 0.0))
+    for name in (*RANGES, *SCALARS, *CHOICES, "cluster_min_count"):
         value = getattr(config, name)
         values[name] = tuple(value) if isinstance(value, tuple) else value
+    for name, off in OPTIONAL.items():
+        value = getattr(config, name)
+        values[f"{name}_on"] = value is not None
+        values[name] = float(off if value is None else value)
     acq = config.acquisition
     values["detector"] = acq is not None
     base = acq if acq is not None else synth.Acquisition()
     default = synth.Acquisition()
     for name in DETECTOR:
         value = getattr(base, name)
-        values[f"{name}_on"] = value is not None
-        values[name] = float(value if value is not None else getattr(default, name))
+        if value is None:
+            value = getattr(default, name)
+        values[f"{name}_on"] = getattr(base, name) is not None
+        values[name] = float(value if value is not None else _OFF_VALUE[name])
     values["bit_depth"] = base.bit_depth
+    for name in DETECTOR_CHOICES:
+        values[f"acq_{name}"] = getattr(base, name)
     return {key(k): v for k, v in values.items()}
 
 
@@ -158,8 +182,9 @@ def config_from_controls(controls: Mapping[str, Any]) -> synth.SceneConfig:
     >>> config_from_controls(controls) == config  # lossless
     True
     >>> no_noise = dict(controls, sc_dose_on=False, sc_electronic_noise_on=False)
-    >>> config_from_controls(no_noise).acquisition
-    Acquisition(blur_sigma_um=20.0, dose=None, electronic_noise=None, bit_depth=12)
+    >>> acq = config_from_controls(no_noise).acquisition
+    >>> acq.blur_sigma_um, acq.dose, acq.electronic_noise, acq.bit_depth, acq.detector
+    (20.0, None, None, 12, 'direct')
     >>> config_from_controls(dict(controls, sc_contrast_range=(0.3, 1.5)))
     Traceback (most recent call last):
     ...
@@ -179,9 +204,13 @@ def config_from_controls(controls: Mapping[str, Any]) -> synth.SceneConfig:
     fields: dict[str, Any] = {
         "distribution": distribution,
         "morphology_weights": {name: float(get(f"morph_{name}")) for name in synth.MORPHOLOGIES},
-        "placement": get("placement"),
+        "material_weights": {name: float(get(f"mat_{name}")) for name in synth.MC_MATERIALS},
         "cluster_min_count": int(get("cluster_min_count")),
     }
+    for name in CHOICES:
+        fields[name] = get(name)
+    for name in OPTIONAL:
+        fields[name] = float(get(name)) if get(f"{name}_on") else None
     for name in RANGES:
         kind = int if synth.field_spec(name).integer else float
         low, high = get(name)
@@ -192,5 +221,7 @@ def config_from_controls(controls: Mapping[str, Any]) -> synth.SceneConfig:
         name: float(get(name)) if get(f"{name}_on") else None for name in DETECTOR}
     bits = get("bit_depth")
     detector["bit_depth"] = None if bits is None else int(bits)
+    for name in DETECTOR_CHOICES:
+        detector[name] = get(f"acq_{name}")
     fields["acquisition"] = synth.Acquisition(**detector) if get("detector") else None
     return synth.SceneConfig(**fields)

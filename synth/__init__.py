@@ -1,7 +1,9 @@
 """Physically grounded synthetic mammogram patches with microcalcification clusters.
 
 Two stages: `sample_scene` draws every random number of a scene (in mm, resolution-free);
-`render` turns a scene into pixels at 50, 70 or 100 µm. `generate` and `write_dataset` do this
+`render` turns a scene into pixels at 50, 70 or 100 µm, by default through the attenuation
+model (tissue and MC line integrals of μ from tabulated attenuation coefficients, then the
+detector chain; `validate` measures it). `generate` and `write_dataset` do this
 for many patches, reproducibly per (seed, index). `sample_mammogram` and
 `render_mammogram_scene` do the same for full-field mammograms (`render_mammogram`,
 `write_mammograms`). `SceneConfig` and `Acquisition` carry each field's bounds, unit and help
@@ -11,9 +13,12 @@ for many patches, reproducibly per (seed, index). `sample_mammogram` and
 from . import io
 from ._config import (
     ACQUISITION_PRESETS,
+    CONTRAST_MODELS,
     DISTRIBUTIONS,
+    MC_MATERIALS,
     MORPHOLOGIES,
     RESOLUTIONS_UM,
+    SCENE_CONFIG_VERSION,
     Acquisition,
     SceneConfig,
     check_resolution,
@@ -28,17 +33,30 @@ from ._images import GreyImage, read_grey_image
 from ._mammogram import Mammogram, render_mammogram, render_mammogram_scene
 from ._mammogram_io import write_mammograms
 from ._mammogram_scene import MammogramScene, sample_mammogram
+from ._materials import (
+    BEAMS,
+    Beam,
+    effective_energy_kev,
+    linear_attenuation_per_mm,
+    mass_attenuation,
+)
 from ._patch_dataset import PatchDataset
 from ._render import Patch, render
-from ._scene import Calcification, Lumps, Scene, sample_scene
+from ._scene import Calcification, Lumps, Scene, count_probabilities, sample_scene
+from ._validate import ValidationReport, validate, write_validation
 
 __all__ = [
     "ACQUISITION_PRESETS",
+    "BEAMS",
+    "CONTRAST_MODELS",
     "DISTRIBUTIONS",
+    "MC_MATERIALS",
     "MORPHOLOGIES",
     "RESOLUTIONS_UM",
+    "SCENE_CONFIG_VERSION",
     "Acquisition",
     "Batch",
+    "Beam",
     "Calcification",
     "FieldSpec",
     "GreyImage",
@@ -49,13 +67,18 @@ __all__ = [
     "PatchDataset",
     "Scene",
     "SceneConfig",
+    "ValidationReport",
     "VerifyReport",
     "check_resolution",
+    "count_probabilities",
+    "effective_energy_kev",
     "field_spec",
     "field_specs",
     "generate",
     "generate_indices",
     "io",
+    "linear_attenuation_per_mm",
+    "mass_attenuation",
     "patch_size_px",
     "read_grey_image",
     "render",
@@ -63,7 +86,9 @@ __all__ = [
     "render_mammogram_scene",
     "sample_mammogram",
     "sample_scene",
+    "validate",
     "verify_dataset",
     "write_dataset",
     "write_mammograms",
+    "write_validation",
 ]

@@ -135,3 +135,101 @@ def lump_spectrum(centres_mm: np.ndarray, sigma_mm: float, amplitude: float,
 def synthesize(spectra: np.ndarray, n: int) -> np.ndarray:
     """Real fields (B, n, n) float32 from forward-normalised half spectra (B, n, n//2 + 1)."""
     return scipy.fft.irfft2(spectra, s=(n, n), norm="forward").astype(np.float32, copy=False)
+
+
+# --------------------------------------------------------------------------- non-periodic fields
+# A real field whose frequencies sit on the lattice (k + 1/4) / L instead of k / L is not
+# periodic in the patch: shifting by one patch side turns every component's phase by a quarter
+# turn, so opposite edges are uncorrelated. It is the real part of a complex field on that
+# lattice: one complex FFT per scene, the coefficients drawn in nested square shells as above.
+OFFSET = 0.25
+
+
+@cache
+def _full_order(n: int) -> np.ndarray:
+    """Flat (n, n) FFT-layout index of each coefficient in draw order: nested squares of half
+    side 50, 72, 100, each shell row-major, so the first coefficients are those of the coarser
+    grids."""
+    k = scipy.fft.fftfreq(n, d=1.0 / n).astype(int)
+    ky, kx = np.meshgrid(k, k, indexing="ij")
+    ring = np.maximum(np.maximum(ky, -ky - 1), np.maximum(kx, -kx - 1))  # square of half side
+    shell = np.searchsorted(np.array(_SHELL_HALF_SIZES), ring, side="right")
+    flat_rank = (ky + n) * (2 * n) + (kx + n)  # row-major over the full square
+    return np.lexsort((flat_rank.ravel(), shell.ravel())).astype(np.intp)
+
+
+@cache
+def _offset_grid(resolution_um: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """log f, f² (cycles/mm) and the pixel aperture on the offset (n, n) lattice (float32)."""
+    n = patch_size_px(resolution_um)
+    side = n * resolution_um / 1000.0
+    k = scipy.fft.fftfreq(n, d=1.0 / n) + OFFSET
+    ky, kx = k[:, None], k[None, :]
+    f2 = (ky**2 + kx**2) / side**2
+    weight = np.sinc(ky / n) * np.sinc(kx / n)
+    return (0.5 * np.log(f2)).astype(np.float32), f2.astype(np.float32), weight.astype(np.float32)
+
+
+@cache
+def _offset_norm_table() -> tuple[np.ndarray, np.ndarray]:
+    """Variance of the unnormalised offset-lattice field on the 100 µm band, over beta."""
+    k = scipy.fft.fftfreq(_REF_N, d=1.0 / _REF_N) + OFFSET
+    f2 = (k[:, None] ** 2 + k[None, :] ** 2) / _REF_L_MM**2
+    logf = 0.5 * np.log(f2).ravel()
+    betas = np.linspace(1.0, 4.0, 3001)
+    return betas, np.array([np.exp(-b * logf).sum() for b in betas])
+
+
+@cache
+def _modulation(n: int) -> np.ndarray:
+    """exp(2πi OFFSET (row + col) / n): moves the FFT lattice by OFFSET in both directions."""
+    j = np.arange(n)
+    phase = np.exp(2j * np.pi * OFFSET * j / n)
+    return (phase[:, None] * phase[None, :]).astype(np.complex64)
+
+
+def unit_fields(keys: list[Key], beta: np.ndarray, blur_mm: np.ndarray, resolution_um: int,
+                *, periodic: np.ndarray) -> np.ndarray:
+    """Fields (B, n, n) float32 of unit standard deviation on the 100 µm band, blurred by the
+    detector's MTF and integrated over the pixel aperture; periodic (the first-wave tile) or
+    not, per scene."""
+    n = patch_size_px(resolution_um)
+    out = np.empty((len(keys), n, n), dtype=np.float32)
+    ones = np.ones(len(keys))
+    rows = np.flatnonzero(periodic)
+    if len(rows):
+        spectra = np.empty((len(rows), n, n // 2 + 1), dtype=np.complex64)
+        for i, b in enumerate(rows):
+            draw_coefficients(keys[b], spectra[i])
+        spectra *= spectrum_amplitudes(beta[rows], ones[rows], blur_mm[rows], resolution_um)
+        out[rows] = synthesize(spectra, n)
+    rows = np.flatnonzero(~np.asarray(periodic, dtype=bool))
+    if len(rows):
+        logf, f2, weight = _offset_grid(resolution_um)
+        table_beta, table_var = _offset_norm_table()
+        order = _full_order(n)
+        modulation = _modulation(n)
+        spectrum = np.empty(n * n, dtype=np.complex64)
+        for b in rows:
+            spectrum[order] = normals_from_key(keys[b], 2 * n * n).view(np.complex64)
+            amp = np.exp(np.float32(-0.5 * beta[b]) * logf)
+            amp *= weight * np.float32(1.0 / np.sqrt(np.interp(beta[b], table_beta, table_var)))
+            if blur_mm[b] > 0:
+                amp *= np.exp(np.float32(-2.0 * np.pi**2 * blur_mm[b] ** 2) * f2)
+            field = scipy.fft.ifft2(spectrum.reshape(n, n) * amp, norm="forward")
+            field *= modulation
+            out[b] = field.real
+    return out
+
+
+def lump_field(centres_mm: np.ndarray, sigma_mm: float, amplitude: float, resolution_um: int,
+               blur_sigma_mm: float) -> np.ndarray:
+    """Sum of Gaussian blobs of peak `amplitude` (no wrap), blurred, sampled at pixel centres."""
+    n = patch_size_px(resolution_um)
+    px = resolution_um / 1000.0
+    x = (np.arange(n) - 0.5 * (n - 1)) * px
+    s2 = sigma_mm**2 + blur_sigma_mm**2
+    peak = amplitude * sigma_mm**2 / s2
+    gx = np.exp(-0.5 * (x[None, :] - centres_mm[:, 0, None]) ** 2 / s2)  # (K, n)
+    gy = np.exp(-0.5 * (x[None, :] - centres_mm[:, 1, None]) ** 2 / s2)
+    return (peak * gy.T @ gx).astype(np.float32)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ._config import MORPHOLOGIES
 from ._gaussians import render_gaussian_windows
-from ._morphology import build_components
+from ._morphology import build_components, solid_components
 from ._scene import Calcification, Scene
 
 _WINDOW_SIZES = np.array([3, 5, 7, 9, 11, 15, 21, 29, 41, 57, 81, 113, 161])
@@ -18,8 +18,16 @@ _NEGLIGIBLE = 1e-7
 
 MC_COLUMNS = (
     "x_mm", "y_mm", "col_px", "row_px", "size_mm", "size_px", "morphology", "contrast",
-    "orientation_deg", "local_tissue", "integrated_signal", "inside",
+    "orientation_deg", "local_tissue", "integrated_signal", "inside", "material", "thickness_mm",
+    "dprime",
 )
+"""Columns of the per-MC table. ``contrast`` is the MC's signal scale (relative model: peak
+contrast over the local tissue level; attenuation model: the mineral's fill fraction);
+``local_tissue`` the tissue level (relative) or glandular fraction (attenuation) at its centre;
+``integrated_signal`` its signal summed over the patch × pixel area (mm²; attenuation model:
+log-attenuation, so fill × Δμ × volume); ``thickness_mm`` the peak projected thickness of the
+solid (attenuation model; 0 in the relative one); ``dprime`` its detectability, the
+prewhitening matched-filter SNR against the detector noise at its place (inf without noise)."""
 
 
 def render_calcifications(scenes: Sequence[Scene], images: np.ndarray, masks: np.ndarray,
@@ -46,9 +54,28 @@ def render_calcifications(scenes: Sequence[Scene], images: np.ndarray, masks: np
     tissue = images[patch, pix[:, 0].clip(0, n - 1), pix[:, 1].clip(0, n - 1)].astype(float)
     cols["local_tissue"][:] = tissue
     boxes = _profiles(comp, counts)
-    signal = _scatter(boxes, patch, cols["contrast"] * tissue, images, masks)
+    signal, sumsq = _scatter(boxes, patch, cols["contrast"] * tissue, images, masks)
     cols["integrated_signal"][:] = signal * px_mm**2
+    cols["_sumsq"] = sumsq
     return cols
+
+
+def relative_dprime(scenes: Sequence[Scene], cols: dict[str, np.ndarray], px_mm: float
+                    ) -> np.ndarray:
+    """d′ of each MC of the relative model: its signal against the white log-domain noise
+    of `apply_noise` at its local tissue level (sqrt(Σ s² / σ²), the prewhitening SNR of
+    white noise). Pops the "_sumsq" column `render_calcifications` left."""
+    sumsq = cols.pop("_sumsq", np.zeros(len(cols["patch"])))
+    out = np.full(len(sumsq), np.inf)
+    for i, b in enumerate(cols["patch"]):
+        acq = scenes[b].acquisition
+        if acq is None or acq.dose is None:
+            continue
+        w = np.exp(2.0 * cols["local_tissue"][i]) / (acq.dose * px_mm * px_mm)
+        var = w * (1.0 + (acq.electronic_noise or 0.0) ** 2 * w) / 4.0
+        out[i] = np.sqrt(sumsq[i] / var)
+    out[sumsq == 0] = 0.0  # no signal: nothing to detect, whatever the noise
+    return out
 
 
 class _Boxes(NamedTuple):
@@ -88,15 +115,17 @@ def _profiles(comp: np.ndarray, counts: np.ndarray) -> _Boxes:
 
 
 def _scatter(boxes: _Boxes, patch: np.ndarray, scale: np.ndarray, images: np.ndarray,
-             masks: np.ndarray) -> np.ndarray:
+             masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Add `scale` × profile of every MC to its patch; mark pixels at half its peak or more.
 
     Only pixels an MC reaches (beyond 1e-7 of its peak) are touched. Returns each MC's signal
-    summed over the pixels inside its patch. `images` may be (B, H, W) with H != W.
+    summed over the pixels inside its patch, and its squares summed over its whole box (for
+    d′). `images` may be (B, H, W) with H != W.
     """
     n_rows, n_cols = images.shape[-2:]
     peak = np.maximum.reduceat(boxes.profile, boxes.offset[:-1])
     which = np.repeat(np.arange(len(patch)), np.diff(boxes.offset))
+    sumsq = np.bincount(which, (boxes.profile * scale[which]) ** 2, len(patch))
     at = np.flatnonzero(boxes.profile > _NEGLIGIBLE * peak[which])
     which, profile = which[at], boxes.profile[at]
     local = at - boxes.offset[which]
@@ -108,20 +137,23 @@ def _scatter(boxes: _Boxes, patch: np.ndarray, scale: np.ndarray, images: np.nda
     signal = profile * scale[which]
     np.add.at(images.reshape(-1), flat, signal.astype(np.float32))
     masks.reshape(-1)[flat[profile >= MASK_LEVEL * peak[which]]] = True
-    return np.bincount(which, signal, len(patch))
+    return np.bincount(which, signal, len(patch)), sumsq
 
 
 def _components_px(owners: list[tuple[int, Calcification]], px_mm: float, origin_px: float,
-                   blur_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                   blur_mm: np.ndarray, *, solid: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """All components in pixel units: (K, 6) rows (μ row, μ col, Σyy, Σxy, Σxx, mass).
 
     `origin_px` is the pixel coordinate (pixel centres at integers) of 0 mm on both axes.
+    `solid`: the components of `solid_components` (mass in mm of thickness × px²).
     """
     morph = np.array([MORPHOLOGIES.index(mc.morphology) for _, mc in owners])
     size = np.array([mc.size_mm for _, mc in owners])
     orient = np.radians([mc.orientation_deg for _, mc in owners])
     draws = np.stack([mc.shape_draws for _, mc in owners])
-    padded, counts = build_components(morph, size, orient, draws)
+    padded, counts = (solid_components if solid else build_components)(morph, size, orient,
+                                                                        draws)
     keep = np.arange(padded.shape[1])[None, :] < counts[:, None]
     c = padded[keep]  # (K, 6) in MC order
     owner = np.repeat(np.arange(len(owners)), counts)
@@ -153,4 +185,7 @@ def _columns(owners: list[tuple[int, Calcification]], px_mm: float, n: int
     cols["local_tissue"] = np.zeros(k)
     cols["integrated_signal"] = np.zeros(k)
     cols["inside"] = np.array([mc.inside for _, mc in owners], dtype=bool)
+    cols["material"] = np.array([mc.material for _, mc in owners], dtype=object)
+    cols["thickness_mm"] = np.zeros(k)
+    cols["dprime"] = np.full(k, np.inf)
     return cols

@@ -20,6 +20,7 @@ from ._fields import (
     spec_field,
     specs_of,
 )
+from ._materials import BEAMS, MATERIALS
 
 RESOLUTIONS_UM: tuple[int, int, int] = (50, 70, 100)
 """Pixel spacings of the papers' datasets, in µm."""
@@ -40,6 +41,30 @@ MORPHOLOGIES: tuple[str, ...] = (
 )
 Placement = Literal["random", "center"]
 PLACEMENTS: tuple[str, ...] = get_args(Placement)
+CONTRAST_MODELS: tuple[str, ...] = ("attenuation", "relative")
+MC_SHAPES: tuple[str, ...] = ("gaussian", "solid")
+MC_MATERIALS: tuple[str, ...] = MATERIALS
+"""MC minerals of the attenuation model (`synth.mass_attenuation` holds their coefficients)."""
+COUNT_DISTRIBUTIONS: tuple[str, ...] = ("long_tailed", "uniform")
+TEXTURES: tuple[str, ...] = ("non_periodic", "periodic")
+DETECTORS: tuple[str, ...] = ("direct", "indirect")
+OUTPUTS: tuple[str, ...] = ("presentation", "processing")
+BEAM_NAMES: tuple[str, ...] = tuple(BEAMS)
+"""Beam presets (`synth.BEAMS` holds their half-value layers and effective energies)."""
+
+SCENE_CONFIG_VERSION = 2
+"""Version of the scene-config format. Version 1 (no ``version`` key: files written before the
+attenuation model) loads as the first-wave generator: ``contrast_model="relative"``, uniform MC
+counts, the old spacing rule, independent sizes, straight lines and periodic texture."""
+
+LEGACY_V1: dict[str, Any] = {
+    "contrast_model": "relative", "mc_count_distribution": "uniform",
+    "mc_min_spacing_mm": None, "pleomorphism": 1.0, "curvature_range_per_mm": (0.0, 0.0),
+    "texture": "periodic",
+}
+"""The values a version-1 config file gets for the fields added in version 2."""
+
+_DEFAULT_CONTRAST = {"attenuation": (0.6, 1.0), "relative": (0.15, 0.6)}
 
 
 def patch_size_px(resolution_um: int) -> int:
@@ -103,7 +128,33 @@ class Acquisition:
         help="Standard deviation of the additive electronic noise (needs a `dose`).")
     bit_depth: int | None = spec_field(
         12, kind="number", low=8, high=16, integer=True, optional=True, unit="bit", step=1,
-        help="Quantisation of the detector output.")
+        help="Quantisation of the detector output (the ADC, before any log transform).")
+    detector: str = spec_field(
+        "direct", kind="choice", options=DETECTORS,
+        help="Converter: 'direct' (a-Se: the blur hardly shapes the quantum noise, which stays "
+             "white) or 'indirect' (CsI: the scintillator blurs the quanta, NPS shaped by MTF²). "
+             "Attenuation model only.")
+    beam: str = spec_field(
+        "W/Rh 29kV", kind="choice", options=BEAM_NAMES,
+        help="Tube anode/filter and kV; sets the effective energy (from its half-value layer) "
+             "unless `energy_kev` is given. Attenuation model only.")
+    energy_kev: float | None = spec_field(
+        None, kind="number", low=15.0, high=40.0, optional=True, unit="keV", step=0.5,
+        help="Effective (monoenergetic) beam energy; None takes the beam preset's. "
+             "Attenuation model only.")
+    output: str = spec_field(
+        "presentation", kind="choice", options=OUTPUTS,
+        help="'presentation': log-transformed and windowed (like the papers' 8-bit PNGs); "
+             "'processing': linear in the detected fluence (like raw DICOM). Attenuation "
+             "model only.")
+    scatter_to_primary: float | None = spec_field(
+        None, kind="number", low=0.0, high=3.0, optional=True, step=0.05,
+        help="Scatter-to-primary ratio, added as a smooth field (about 0.1–0.2 with a grid, "
+             "0.3–0.6 without). Attenuation model only.")
+    heel_gradient: float | None = spec_field(
+        None, kind="number", low=-0.5, high=0.5, optional=True, unit="1/cm", step=0.01,
+        help="Heel effect: fractional change of the fluence per cm down the image (rows), "
+             "e.g. -0.05 = 5 % less per cm towards the nipple. Attenuation model only.")
 
     def __post_init__(self) -> None:
         for name, spec in specs_of(type(self)).items():
@@ -118,9 +169,12 @@ class Acquisition:
 
 
 ACQUISITION_PRESETS: dict[str, Acquisition] = {
-    "a-Se 70um": Acquisition(blur_sigma_um=20.0, dose=5.0e5, electronic_noise=5.0, bit_depth=14),
-    "CsI 100um": Acquisition(blur_sigma_um=41.0, dose=4.0e5, electronic_noise=8.0, bit_depth=14),
-    "CsI 50um": Acquisition(blur_sigma_um=30.0, dose=6.0e5, electronic_noise=6.0, bit_depth=14),
+    "a-Se 70um": Acquisition(blur_sigma_um=20.0, dose=5.0e5, electronic_noise=5.0, bit_depth=14,
+                             detector="direct"),
+    "CsI 100um": Acquisition(blur_sigma_um=41.0, dose=4.0e5, electronic_noise=8.0, bit_depth=14,
+                             detector="indirect"),
+    "CsI 50um": Acquisition(blur_sigma_um=30.0, dose=6.0e5, electronic_noise=6.0, bit_depth=14,
+                            detector="indirect"),
 }
 """Detector presets (blur as in docs/architecture.md; dose and noise typical of
 full-field digital units)."""
@@ -149,8 +203,17 @@ class SceneConfig:
         0.4, kind="number", low=0.0, high=1.0, step=0.05,
         help="Share of the negative scenes that hold 1 or 2 MCs (below `cluster_min_count`).")
     mc_count_range: tuple[int, int] = spec_field(
-        (3, 12), kind="range", low=1, high=60, integer=True, step=1,
+        (3, 30), kind="range", low=1, high=60, integer=True, step=1,
         help="Number of MCs in a positive scene; the low end must be >= `cluster_min_count`.")
+    mc_count_distribution: str = spec_field(
+        "long_tailed", kind="choice", options=COUNT_DISTRIBUTIONS,
+        help="How the MC count of a positive scene is drawn within `mc_count_range`: "
+             "'long_tailed' (a negative binomial of mean `mc_count_mean` and dispersion 2, "
+             "truncated to the range) or 'uniform'.")
+    mc_count_mean: float = spec_field(
+        6.5, kind="number", low=0.5, high=60.0, step=0.5,
+        help="Mean of the long-tailed count distribution before its truncation to "
+             "`mc_count_range` (6.5 on (3, 30) gives counts of mean about 8, median 7).")
     mc_size_range_mm: tuple[float, float] = spec_field(
         (0.1, 0.6), kind="range", low=0.1, high=1.0, unit="mm", step=0.01,
         help="MC size (longest extent), drawn log-uniformly per MC.")
@@ -166,8 +229,51 @@ class SceneConfig:
         help="Weights of the MC morphologies; coarse heterogeneous MCs are drawn >= 0.5 mm and "
              "fine pleomorphic ones < 0.5 mm where `mc_size_range_mm` allows it.")
     contrast_range: tuple[float, float] = spec_field(
-        (0.15, 0.6), kind="range", low=0.0, high=1.0, step=0.01,
-        help="Peak MC contrast relative to the local tissue level (0.15 = 15 % brighter).")
+        None, kind="range", low=0.0, high=1.0, step=0.01,
+        help="Scale of each MC's signal, drawn per MC. Attenuation model: the mineral's fill "
+             "fraction (1 = a solid particle; default (0.6, 1)). Relative model: peak contrast "
+             "relative to the local tissue level (0.15 = 15 % brighter; default (0.15, 0.6)).")
+    contrast_model: str = spec_field(
+        "attenuation", kind="choice", options=CONTRAST_MODELS,
+        help="'attenuation': the image is formed from line integrals of μ (tissue, and each MC's "
+             "material × its projected thickness) through the detector chain; 'relative': the "
+             "first-wave model (contrast × local tissue level; earlier datasets regenerate byte "
+             "for byte).")
+    mc_shape: str = spec_field(
+        "gaussian", kind="choice", options=MC_SHAPES,
+        help="Attenuation model: each MC as Gaussians sized from solids of the same volume "
+             "('gaussian'), or the exact projected chord length of those solids ('solid', "
+             "sharp edges, slower).")
+    material_weights: Mapping[str, float] = spec_field(
+        factory=lambda: {"hydroxyapatite": 0.9, "calcium_oxalate": 0.1},
+        kind="weights", options=MC_MATERIALS, low=0.0, high=float("inf"), step=0.05,
+        help="Weights of the MC materials: hydroxyapatite (type II, most malignant-associated "
+             "MCs) and calcium oxalate (type I). Attenuation model only.")
+    breast_thickness_range_mm: tuple[float, float] = spec_field(
+        (40.0, 60.0), kind="range", low=10.0, high=120.0, unit="mm", step=1.0,
+        help="Compressed breast thickness, drawn per scene (attenuation model).")
+    pleomorphism: float = spec_field(
+        0.5, kind="number", low=0.0, high=1.0, step=0.05,
+        help="How independently the MCs of a scene vary in size: 0 = all one size, "
+             "1 = independent draws (each MC's size keeps its log-uniform marginal).")
+    mc_min_spacing_mm: float | None = spec_field(
+        0.2, kind="number", low=0.0, high=5.0, optional=True, unit="mm", step=0.05,
+        help="Least distance between two MC centres, honoured by every distribution (and "
+             "never less than half their summed sizes); a scene with no room for all its MCs "
+             "keeps fewer. None: the first-wave rule (0.15 mm + 0.6 × the largest size, "
+             "relaxed when crowded).")
+    curvature_range_per_mm: tuple[float, float] = spec_field(
+        (0.0, 0.15), kind="range", low=0.0, high=1.0, unit="1/mm", step=0.01,
+        help="Curvature of linear arrangements, drawn per scene (0 = a straight line; "
+             "0.1/mm = an arc of 10 mm radius, like a duct).")
+    texture: str = spec_field(
+        "non_periodic", kind="choice", options=TEXTURES,
+        help="Background synthesis: 'non_periodic' (opposite edges uncorrelated) or "
+             "'periodic' (the first-wave tile, which wraps across the border).")
+    label_dprime_threshold: float | None = spec_field(
+        None, kind="number", low=0.0, high=1e3, optional=True, step=0.5,
+        help="If set, the label counts only MCs whose detectability d′ reaches it (d′ depends "
+             "on the resolution and detector, so the label may too).")
     cluster_extent_mm: tuple[float, float] = spec_field(
         (2.0, 6.0), kind="range", low=0.5, high=10.0, unit="mm", step=0.1,
         help="Diameter of the group (clustered), length of the line (linear) or of the duct "
@@ -197,9 +303,16 @@ class SceneConfig:
     cluster_min_count: int = spec_field(
         3, kind="number", low=1, high=20, integer=True, step=1,
         help="A patch is class 1 when at least this many MC centres lie inside it.")
+    version: int = spec_field(
+        SCENE_CONFIG_VERSION, kind="number", low=SCENE_CONFIG_VERSION,
+        high=SCENE_CONFIG_VERSION, integer=True, step=1,
+        help="Scene-config format version (files without one are version 1).")
 
     def __post_init__(self) -> None:
         put = object.__setattr__
+        specs_of(type(self))["contrast_model"].check(self.contrast_model)
+        if self.contrast_range is None:
+            put(self, "contrast_range", _DEFAULT_CONTRAST[self.contrast_model])
         for name, spec in specs_of(type(self)).items():
             put(self, name, spec.check(getattr(self, name)))
         cmin = self.cluster_min_count
@@ -210,6 +323,9 @@ class SceneConfig:
             raise _fail("hard_negative_fraction",
                         "must be 0 when cluster_min_count is 1 (no MC count is below it)",
                         self.hard_negative_fraction)
+        if self.contrast_model == "relative" and self.mc_shape != "gaussian":
+            raise _fail("mc_shape", "must be 'gaussian' with contrast_model='relative' (solids "
+                        "have a thickness only in the attenuation model)", self.mc_shape)
         acq = self.acquisition
         if isinstance(acq, Mapping):
             put(self, "acquisition", acquisition_from_dict(acq))
@@ -227,6 +343,10 @@ class SceneConfig:
     @property
     def morphology_probabilities(self) -> dict[str, float]:
         return _normalise(dict(self.morphology_weights))
+
+    @functools.cached_property
+    def material_cumulative(self) -> np.ndarray:
+        return np.cumsum(list(_normalise(dict(self.material_weights)).values()))
 
     @functools.cached_property
     def distribution_cumulative(self) -> np.ndarray:
@@ -266,6 +386,24 @@ class SceneConfig:
         kwargs: dict[str, Any] = {
             k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()
         }
+        version = kwargs.pop("version", 1)
+        if version == 1:
+            added = sorted(set(kwargs) & (set(LEGACY_V1) | _V2_ONLY))
+            if added:
+                raise ValueError(
+                    f"`version` is missing (version 1) but the config sets {added}, which "
+                    f"version 1 does not have: add \"version\": {SCENE_CONFIG_VERSION}.")
+            kwargs = {**LEGACY_V1, **kwargs}
+            acq = kwargs.get("acquisition")
+            if isinstance(acq, Mapping) and set(acq) & _V2_ACQUISITION:
+                raise ValueError(
+                    f"`version` is missing (version 1) but the acquisition sets "
+                    f"{sorted(set(acq) & _V2_ACQUISITION)}: add \"version\": "
+                    f"{SCENE_CONFIG_VERSION}.")
+        elif version != SCENE_CONFIG_VERSION:
+            raise ValueError(
+                f"`version` must be 1 or {SCENE_CONFIG_VERSION} (this toolkit reads scene "
+                f"configs up to version {SCENE_CONFIG_VERSION}); got version={version!r}.")
         return cls(**kwargs)
 
     def to_json(self) -> str:
@@ -294,6 +432,12 @@ class SceneConfig:
 
     def __hash__(self) -> int:
         return hash(json.dumps(self.to_dict(), sort_keys=True))
+
+
+_V2_ONLY = {"mc_count_mean", "mc_shape", "material_weights", "breast_thickness_range_mm",
+             "label_dprime_threshold"}
+_V2_ACQUISITION = {"detector", "beam", "energy_kev", "output", "scatter_to_primary",
+                   "heel_gradient"}
 
 
 def acquisition_from_dict(data: Mapping[str, Any]) -> Acquisition:
@@ -328,8 +472,8 @@ def field_specs(cls: type[SceneConfig] | type[Acquisition]) -> dict[str, FieldSp
     --------
     >>> import synth
     >>> specs = synth.field_specs(synth.Acquisition)
-    >>> list(specs)
-    ['blur_sigma_um', 'dose', 'electronic_noise', 'bit_depth']
+    >>> len(specs), list(specs)[:5]
+    (10, ['blur_sigma_um', 'dose', 'electronic_noise', 'bit_depth', 'detector'])
     >>> specs["blur_sigma_um"].unit, specs["blur_sigma_um"].high
     ('µm', 500.0)
     """

@@ -181,7 +181,8 @@ def parameters_doc(cls: type) -> str:
         else:
             kind, text = _type_doc(spec), f"{spec.help} Holds {spec.rule()}."
         lines += [f"{f.name} : {kind}",
-                  textwrap.fill(text, 92, initial_indent="    ", subsequent_indent="    ")]
+                  textwrap.fill(text, 92, initial_indent="    ", subsequent_indent="    ",
+                                break_on_hyphens=False)]
     return "\n".join(lines)
 
 

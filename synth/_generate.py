@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+import os
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,13 +12,15 @@ import pandas as pd
 
 from ._calcifications import MC_COLUMNS
 from ._config import SceneConfig, check_resolution
-from ._render import render_arrays
+from ._render import patch_labels, render_arrays
 from ._scene import sample_scenes
 
 PATCH_COLUMNS = (
     "index", "seed", "label", "kind", "distribution", "n_mcs", "n_inside", "density", "beta",
-    "resolution_um",
+    "thickness_mm", "dprime_k", "resolution_um",
 )
+"""Columns of the per-patch table; ``dprime_k`` is the d′ of the patch's k-th most detectable
+MC inside it (k = `cluster_min_count`, 0 when fewer lie inside)."""
 _CHUNK = 64
 PARALLEL_FROM = 256
 """Batches smaller than this stay in the calling process whatever `processes` says."""
@@ -76,8 +79,9 @@ def generate(config: SceneConfig, n: int, *, resolution_um: int, seed: int,
         in any batch, alone (`generate_indices`), and whatever the number of processes.
     processes : int
         Worker processes sharing batches of `PARALLEL_FROM` patches or more (default 1: all the
-        work in this process). Like any multiprocessing, more than one needs a script's entry
-        point guarded by ``if __name__ == "__main__":``; the pool lasts and is reused.
+        work in this process, on one thread per core). Like any multiprocessing, more than
+        one needs a script's entry point guarded by ``if __name__ == "__main__":``; the pool
+        lasts and is reused.
 
     Returns
     -------
@@ -95,9 +99,9 @@ def generate(config: SceneConfig, n: int, *, resolution_um: int, seed: int,
      index  label          kind  n_mcs
          0      0 hard_negative      2
          1      0      negative      0
-         2      1      positive      6
+         2      1      positive      5
     >>> len(batch.calcifications)  # one row per MC of the batch
-    39
+    42
     """
     return generate_indices(config, range(check_count("n", n)), resolution_um=resolution_um,
                             seed=seed, processes=processes)
@@ -128,8 +132,11 @@ def generate_indices(config: SceneConfig, indices: range | list[int], *, resolut
     indices = list(indices)
     workers = _check_processes(processes, len(indices))
     chunks = [indices[k:k + _CHUNK] for k in range(0, len(indices), _CHUNK)]
-    if workers == 1 or len(chunks) == 1:
-        parts = [_render_chunk(config, chunk, res, seed) for chunk in chunks]
+    if len(chunks) == 1:
+        parts = [_render_chunk(config, chunks[0], res, seed)]
+    elif workers == 1:  # threads: numpy and scipy.fft release the GIL on the heavy parts
+        parts = list(_threads().map(_render_chunk, [config] * len(chunks), chunks,
+                                    [res] * len(chunks), [seed] * len(chunks)))
     else:
         pool = _pool(workers)
         parts = list(pool.map(_render_chunk, [config] * len(chunks), chunks,
@@ -150,8 +157,9 @@ def _render_chunk(config: SceneConfig, indices: list[int], res: int, seed: int
     """Sample and render some patches: images, masks, MC columns and patch-table rows."""
     scenes = sample_scenes(config, [np.random.default_rng([seed, i]) for i in indices])
     images, masks, mcs = render_arrays(scenes, res)
-    rows = [(s.label, s.kind, s.distribution or "", len(s.calcifications), s.n_inside,
-             s.density, s.beta) for s in scenes]
+    labels, kth = patch_labels(scenes, mcs)
+    rows = [(int(labels[b]), s.kind, s.distribution or "", len(s.calcifications), s.n_inside,
+             s.density, s.beta, s.thickness_mm, float(kth[b])) for b, s in enumerate(scenes)]
     return images, masks, mcs, rows
 
 
@@ -164,6 +172,15 @@ def _check_processes(processes: int, n: int) -> int:
 
 
 _POOLS: dict[int, ProcessPoolExecutor] = {}
+_THREADS: list[ThreadPoolExecutor] = []
+THREADS = min(os.cpu_count() or 1, 8)
+"""Threads a call with ``processes=1`` renders its chunks on (one per core, at most 8)."""
+
+
+def _threads() -> ThreadPoolExecutor:
+    if not _THREADS:
+        _THREADS.append(ThreadPoolExecutor(THREADS, thread_name_prefix="synth"))
+    return _THREADS[0]
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:

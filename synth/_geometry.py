@@ -32,7 +32,8 @@ def _normal(u: np.ndarray) -> np.ndarray:
 
 
 def place_candidates(distribution: np.ndarray, extent: np.ndarray, orientation: np.ndarray,
-                     centred: bool, margin: float, g: np.ndarray, c: np.ndarray) -> np.ndarray:
+                     centred: bool, margin: float, g: np.ndarray, c: np.ndarray,
+                     curvature: np.ndarray | None = None) -> np.ndarray:
     """Candidate points of B scenes, each in the scene's own arrangement.
 
     Parameters
@@ -43,6 +44,8 @@ def place_candidates(distribution: np.ndarray, extent: np.ndarray, orientation: 
     margin : float — mm kept clear along the border
     g : ndarray of shape (B, SCENE_DRAWS) — scene-level uniforms
     c : ndarray of shape (B, M, CANDIDATE_DRAWS) — per-candidate uniforms
+    curvature : ndarray of shape (B,), optional — 1/mm, signed: linear arrangements bend
+        along a parabola of that curvature at their centre (0 or None: straight)
 
     Returns
     -------
@@ -70,7 +73,10 @@ def place_candidates(distribution: np.ndarray, extent: np.ndarray, orientation: 
     ellipse = centre + along[..., None] * d + across[..., None] * normal
     # A line with a little perpendicular jitter.
     t = (c[..., 0] - 0.5) * extent[:, None]
-    line = centre + t[..., None] * d + (0.08 * _normal(c[..., 1]))[..., None] * normal
+    offset = 0.08 * _normal(c[..., 1])
+    if curvature is not None and np.any(curvature):
+        offset = offset + 0.5 * curvature[:, None] * t * t
+    line = centre + t[..., None] * d + offset[..., None] * normal
     scatter = (2 * c[..., :2] - 1) * bound
     for name, points in (("clustered", ellipse), ("regional", ellipse), ("linear", line),
                          ("diffuse", scatter), ("", scatter)):
@@ -157,3 +163,55 @@ def thin(cand: np.ndarray, valid: np.ndarray, n: np.ndarray, min_distance: np.nd
             order[row, count[row]:n[row]] = spare[row, : n[row] - count[row]]
     width = int(n.max()) if len(n) else 0
     return order[:, :width]
+
+
+def roomy_extent(distribution: np.ndarray, n: np.ndarray, spacing: np.ndarray | float
+                 ) -> np.ndarray:
+    """The least extent (mm) that holds n MCs `spacing` apart in each arrangement: a disc of
+    area about 1.6 n spacing² (random packing) for clusters, n spacing along a line or a
+    duct tree; 0 where the extent does not matter (regional, diffuse, isolated)."""
+    disc = 2.0 * spacing * np.sqrt(1.6 * n / np.pi)
+    line = 1.2 * spacing * n
+    return np.where(distribution == "clustered", disc,
+                    np.where(np.isin(distribution, ("linear", "segmental")), line, 0.0))
+
+
+def thin_spaced(cand: np.ndarray, valid: np.ndarray, n: np.ndarray, sizes: np.ndarray,
+                spacing: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pick up to n[b] candidates of each scene, in order, none closer to an earlier pick than
+    max(`spacing`, half the two MCs' summed sizes); the k-th pick is the scene's k-th MC.
+
+    Unlike `thin`, the spacing always holds: a scene whose candidates run out keeps fewer.
+
+    Parameters
+    ----------
+    cand : ndarray of shape (B, M, 2) — candidate points, mm
+    valid : ndarray of shape (B, M), bool
+    n : ndarray of shape (B,), int
+    sizes : ndarray of shape (B, max n) — each scene's MC sizes in order, mm
+    spacing : float — mm
+
+    Returns
+    -------
+    chosen : ndarray of shape (B, max n) — candidate indices (pad entries repeat index 0)
+    kept : ndarray of shape (B,), int — how many MCs each scene keeps (<= n)
+    """
+    b, m, _ = cand.shape
+    d2 = ((cand[:, :, None, :] - cand[:, None, :, :]) ** 2).sum(axis=-1)  # (B, M, M)
+    width = int(n.max()) if len(n) else 0
+    taken_size = np.full((b, m), -1.0)  # size of the MC placed at a candidate, -1 if none
+    chosen = np.zeros((b, max(width, 1)), dtype=int)
+    count = np.zeros(b, dtype=int)
+    rows = np.arange(b)
+    for j in range(m):
+        want = valid[:, j] & (count < n)
+        if not want.any():
+            continue
+        size = sizes[rows, np.minimum(count, max(width - 1, 0))]
+        need = np.maximum(spacing, 0.5 * (size[:, None] + taken_size))  # (B, M)
+        clash = ((taken_size >= 0) & (d2[:, j, :] < need * need)).any(axis=1)
+        take = want & ~clash
+        taken_size[take, j] = size[take]
+        chosen[rows[take], count[take]] = j
+        count += take
+    return chosen[:, :width], count

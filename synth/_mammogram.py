@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ._attenuation import _dprimes, _mc_boxes_full
 from ._background import texture_level
 from ._breast import breast_profile, render_texture, texture_units
 from ._calcifications import _components_px, _profiles, _scatter
@@ -14,12 +15,14 @@ from ._config import SceneConfig, check_resolution
 from ._detector import apply_noise, blur_mm, quantise
 from ._generate import check_seed
 from ._mammogram_scene import MammogramScene, sample_mammogram
+from ._physics import Chain, mc_delta_mu, texture_std
 
 BOX_MARGIN_MM = 1.0
 """Annotation boxes enclose every MC of their cluster (centre ± half its size) plus this."""
 ANNOTATION_COLUMNS = ("X1", "Y1", "X2", "Y2", "cluster", "distribution", "n_calcifications")
 CALCIFICATION_COLUMNS = ("cluster", "x_mm", "y_mm", "x_px", "y_px", "size_mm", "morphology",
-                         "contrast", "local_tissue", "integrated_signal")
+                         "contrast", "local_tissue", "integrated_signal", "material",
+                         "thickness_mm", "dprime")
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,8 +107,8 @@ def render_mammogram(
     0.0
     >>> print(mammogram.annotations.to_string(index=False))
      X1  Y1  X2  Y2  cluster distribution  n_calcifications
-    251 145 295 186        0    segmental                10
-    421 106 464 140        1    clustered                 3
+    235 135 310 192        0    segmental                10
+    420 105 465 141        1    clustered                 3
     """
     res = check_resolution(resolution_um)
     scene = sample_mammogram(config, size_mm=size_mm, rng=np.random.default_rng(check_seed(seed)),
@@ -136,15 +139,17 @@ def render_mammogram_scene(scene: MammogramScene, resolution_um: int) -> Mammogr
     >>> at_100.image.shape, at_50.image.shape
     ((400, 500), (800, 1000))
     >>> at_100.annotations[["X1", "Y1", "X2", "Y2"]].values.tolist()
-    [[251, 145, 295, 186], [421, 106, 464, 140]]
+    [[235, 135, 310, 192], [420, 105, 465, 141]]
     >>> at_50.annotations[["X1", "Y1", "X2", "Y2"]].values.tolist()
-    [[503, 291, 590, 371], [842, 212, 928, 279]]
+    [[470, 271, 620, 383], [841, 210, 929, 281]]
     >>> len(at_100.calcifications), int(at_100.calcifications["cluster"].eq(-1).sum())
     (15, 2)
     """
     if not isinstance(scene, MammogramScene):
         raise TypeError(f"`scene` must be a MammogramScene; got {type(scene).__name__}.")
     res = check_resolution(resolution_um)
+    if scene.contrast_model == "attenuation":
+        return _render_attenuation(scene, res)
     px = res / 1000.0
     shape = image_shape(scene.size_mm, res)
     blur = blur_mm(scene.acquisition)
@@ -188,14 +193,103 @@ def _add_calcifications(scene: MammogramScene, image: np.ndarray, mc_mask: np.nd
         rows = np.rint(y_px).astype(int).clip(0, image.shape[0] - 1)
         cols = np.rint(x_px).astype(int).clip(0, image.shape[1] - 1)
         tissue = image[rows, cols].astype(float)
-        signal = _scatter(_profiles(comp, counts), np.zeros(len(mcs), dtype=np.int64),
-                          contrast * tissue, image[None], mc_mask[None]) * px**2
+        signal, sumsq = _scatter(_profiles(comp, counts), np.zeros(len(mcs), dtype=np.int64),
+                                 contrast * tissue, image[None], mc_mask[None])
+        signal *= px**2
+        acq = scene.acquisition
+        if acq is not None and acq.dose is not None:
+            w = np.exp(2.0 * tissue) / (acq.dose * px * px)
+            dprime = np.sqrt(sumsq / (w * (1.0 + (acq.electronic_noise or 0.0) ** 2 * w) / 4.0))
+        else:
+            dprime = np.full(len(mcs), np.inf)
+    else:
+        dprime = np.zeros(0)
+    return _table(scene, x_mm, y_mm, x_px, y_px, contrast, tissue, signal,
+                  np.zeros(len(mcs)), dprime)
+
+
+def _table(scene: MammogramScene, x_mm: np.ndarray, y_mm: np.ndarray, x_px: np.ndarray,
+           y_px: np.ndarray, contrast: np.ndarray, tissue: np.ndarray, signal: np.ndarray,
+           thickness: np.ndarray, dprime: np.ndarray) -> pd.DataFrame:
+    mcs = scene.calcifications
     return pd.DataFrame({
         "cluster": np.array(scene.cluster, dtype=np.int64), "x_mm": x_mm, "y_mm": y_mm,
         "x_px": x_px, "y_px": y_px, "size_mm": np.array([mc.size_mm for mc in mcs], dtype=float),
         "morphology": np.array([mc.morphology for mc in mcs], dtype=object),
         "contrast": contrast, "local_tissue": tissue, "integrated_signal": signal,
+        "material": np.array([mc.material for mc in mcs], dtype=object),
+        "thickness_mm": thickness, "dprime": dprime,
     }, columns=list(CALCIFICATION_COLUMNS))
+
+
+def _render_attenuation(scene: MammogramScene, res: int) -> Mammogram:
+    """The attenuation model at full field: thickness T × the rounded-edge profile, glandular
+    fraction from the scene's density and texture, MCs as solids, then the detector chain
+    (scatter smoothed over 20 mm, heel effect along x away from the chest wall)."""
+    px = res / 1000.0
+    shape = image_shape(scene.size_mm, res)
+    blur = blur_mm(scene.acquisition)
+    chain = Chain(scene.acquisition, px)
+    gland = render_texture(scene.background_key, beta=scene.beta, std=1.0, blur_mm=blur,
+                           units=(texture_units(scene.size_mm[0]),
+                                  texture_units(scene.size_mm[1])),
+                           shape=shape, resolution_um=res)
+    gland *= np.float32(texture_std(scene.density))
+    gland += np.float32(scene.density)
+    np.clip(gland, 0.0, 1.0, out=gland)
+    x = ((np.arange(shape[1], dtype=np.float32) + np.float32(0.5)) * np.float32(px))[None, :]
+    y = ((np.arange(shape[0], dtype=np.float32) + np.float32(0.5)) * np.float32(px))[:, None]
+    distance = scene.skin_distance_mm(x, y)
+    breast = distance > 0
+    thick = breast_profile(distance, scene.skin_falloff_mm)
+    thick *= np.float32(scene.thickness_mm)
+    del distance
+    mcs = scene.calcifications
+    x_mm = np.array([mc.x_mm for mc in mcs], dtype=float)
+    y_mm = np.array([mc.y_mm for mc in mcs], dtype=float)
+    x_px, y_px = x_mm / px - 0.5, y_mm / px - 0.5
+    rows = np.rint(y_px).astype(int).clip(0, shape[0] - 1)
+    cols = np.rint(x_px).astype(int).clip(0, shape[1] - 1)
+    local_gland = gland[rows, cols].astype(float)
+    local_t = thick[rows, cols].astype(float)
+    image = gland
+    image *= np.float32(chain.mu_gf)
+    image += np.float32(chain.mu_fat)
+    image *= thick
+    a_ref = scene.thickness_mm * (chain.mu_fat + chain.mu_gf * scene.density)
+    mc_mask = np.zeros(shape, dtype=bool)
+    contrast = np.array([mc.contrast for mc in mcs], dtype=float)
+    signal = np.zeros(len(mcs))
+    thickness = np.zeros(len(mcs))
+    dprime = np.zeros(len(mcs))
+    if mcs:
+        owners = [(0, mc) for mc in mcs]
+        solid = np.full(len(mcs), scene.mc_shape == "solid")
+        boxes, thickness = _mc_boxes_full(owners, px, blur, solid, shape)
+        scale = contrast * np.array([mc_delta_mu(mc.material, chain.energy) for mc in mcs])
+        patch = np.zeros(len(mcs), dtype=np.int64)
+        signal, _ = _scatter(boxes, patch, scale, image[None], mc_mask[None])
+        signal *= px**2
+        a_local = local_t * (chain.mu_fat + chain.mu_gf * local_gland)
+        dprime = _dprimes(boxes, scale, patch, [chain], a_local, np.array([a_ref]),
+                          np.array([scene.thickness_mm]))
+    chest = np.abs(x - np.float32(scene.chest_x_mm))
+    image = chain.render(image, float(a_ref), float(scene.thickness_mm), scene.noise_key,
+                         heel_position_mm=chest, scatter_sigma_mm=SCATTER_SIGMA_MM,
+                         thickness_map=thick)
+    del thick
+    np.maximum(image, np.float32(BREAST_FLOOR), out=image, where=breast)
+    image[~breast] = 0.0
+    table = _table(scene, x_mm, y_mm, x_px, y_px, contrast, local_gland, signal, thickness,
+                   dprime)
+    return Mammogram(image, breast, mc_mask, _annotations(scene, table, shape, px), table, res,
+                     scene)
+
+
+BREAST_FLOOR = 1.0 / 1024
+"""The least value of a breast pixel, so the breast never merges with the exact-0 background."""
+SCATTER_SIGMA_MM = 20.0
+"""Width of the kernel the full-field scatter field is the primary fluence smoothed by."""
 
 
 def _annotations(scene: MammogramScene, table: pd.DataFrame, shape: tuple[int, int],

@@ -80,16 +80,16 @@ def write_mammograms(
     >>> manifest = synth.write_mammograms(synth.SceneConfig(), out, 2, resolution_um=100,
     ...                                   seed=0, size_mm=(40.0, 50.0))
     >>> manifest["counts"]
-    {'mammograms': 2, 'clusters': 5, 'calcifications': 41}
+    {'mammograms': 2, 'clusters': 4, 'calcifications': 31}
     >>> sorted(os.listdir(out))
     ['annotations.csv', 'calcifications.csv', 'mammogram_0000.png', 'mammogram_0001.png',
      'manifest.json']
     >>> boxes = pd.read_csv(os.path.join(out, "annotations.csv"))
     >>> print(boxes.head(3).to_string(index=False))
                  image  X1  Y1  X2  Y2  cluster distribution  n_calcifications
-    mammogram_0000.png 251 145 295 186        0    segmental                10
-    mammogram_0000.png 421 106 464 140        1    clustered                 3
-    mammogram_0001.png 387 106 444 149        0    clustered                 9
+    mammogram_0000.png 235 135 310 192        0    segmental                10
+    mammogram_0000.png 420 105 465 141        1    clustered                 3
+    mammogram_0001.png 387 106 445 150        0    clustered                 9
     >>> synth.write_mammograms(synth.SceneConfig(), out, 2, resolution_um=100, seed=0)
     Traceback (most recent call last):
     ...

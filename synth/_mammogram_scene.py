@@ -61,6 +61,9 @@ class MammogramScene:
     distributions: tuple[str, ...]
     acquisition: Acquisition | None
     cluster_min_count: int
+    contrast_model: str = "relative"
+    mc_shape: str = "gaussian"
+    thickness_mm: float = 50.0
 
     @property
     def chest_x_mm(self) -> float:
@@ -156,6 +159,7 @@ def sample_mammogram(
         groups += sample_scenes(config.replace(positive_fraction=0.0, hard_negative_fraction=1.0),
                                 group_rngs[n_clusters:])
     proposals = rng.random((len(groups), _CANDIDATES, 2))
+    thickness = _lerp(config.breast_thickness_range_mm, float(rng.random()))  # drawn last
     b = h * (0.38 + 0.09 * u[2])
     room = 0.5 * h - b - 0.01 * h
     scene = MammogramScene(
@@ -167,7 +171,8 @@ def sample_mammogram(
         background_key=tuple(int(k) for k in keys[:4]),  # type: ignore[arg-type]
         noise_key=tuple(int(k) for k in keys[4:]),  # type: ignore[arg-type]
         calcifications=(), cluster=(), distributions=(), acquisition=config.acquisition,
-        cluster_min_count=config.cluster_min_count,
+        cluster_min_count=config.cluster_min_count, contrast_model=config.contrast_model,
+        mc_shape=config.mc_shape, thickness_mm=thickness,
     )
     return _place(scene, groups, n_clusters, proposals)
 

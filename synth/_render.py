@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._attenuation import render_attenuation
 from ._background import (
     draw_coefficients,
     lump_spectrum,
@@ -17,7 +18,7 @@ from ._background import (
     synthesize,
     texture_level,
 )
-from ._calcifications import MC_COLUMNS, render_calcifications
+from ._calcifications import MC_COLUMNS, relative_dprime, render_calcifications
 from ._config import Acquisition, check_resolution, patch_size_px
 from ._detector import apply_noise, blur_mm, quantise
 from ._scene import Scene
@@ -33,7 +34,8 @@ class Patch:
     ----------
     image : ndarray of shape (H, W), float32 in [0, 1]
     mask : ndarray of shape (H, W), bool — pixels where an MC reaches half its own peak
-    label : int — 1 when at least `cluster_min_count` MC centres lie inside the patch
+    label : int — 1 when at least `cluster_min_count` MC centres lie inside the patch (of
+        d′ at least the scene's `label_dprime_threshold`, when it has one)
     calcifications : DataFrame — one row per MC (`MC_COLUMNS`): centre in mm (from the patch
         centre, x right, y down) and in px (pixel centres at integers), size, morphology,
         contrast, local tissue level and integrated signal (intensity × mm²)
@@ -72,7 +74,7 @@ def render(scene: Scene, resolution_um: int, *, acquisition: Any = _SCENE) -> Pa
     >>> scene = synth.sample_scene(config, rng=np.random.default_rng(0))
     >>> patch = synth.render(scene, 100)
     >>> patch.image.shape, patch.image.dtype.name, patch.label, len(patch.calcifications)
-    ((100, 100), 'float32', 1, 12)
+    ((100, 100), 'float32', 1, 15)
     >>> bool(patch.mask.any()), np.array_equal(synth.render(scene, 100).image, patch.image)
     (True, True)
     >>> synth.render(scene, 50, acquisition=None).image.shape  # the same scene, ideal detector
@@ -84,7 +86,29 @@ def render(scene: Scene, resolution_um: int, *, acquisition: Any = _SCENE) -> Pa
         scene = dataclasses.replace(scene, acquisition=acquisition)
     images, masks, mcs = render_arrays([scene], resolution_um)
     table = pd.DataFrame({k: mcs[k] for k in MC_COLUMNS})
-    return Patch(images[0], masks[0], scene.label, table, check_resolution(resolution_um), scene)
+    labels, _ = patch_labels([scene], mcs)
+    return Patch(images[0], masks[0], int(labels[0]), table, check_resolution(resolution_um),
+                 scene)
+
+
+def patch_labels(scenes: Sequence[Scene], mcs: dict[str, np.ndarray]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Each patch's label and the d′ of its k-th most detectable MC inside (k =
+    `cluster_min_count`; 0 with fewer MCs inside).
+
+    The label is the scene's (MC centres inside >= k) unless the scene has a
+    `label_dprime_threshold`, when only MCs of d′ at least that count.
+    """
+    labels = np.array([s.label for s in scenes], dtype=np.int64)
+    kth = np.zeros(len(scenes))
+    inside = mcs["inside"].astype(bool)
+    for b, s in enumerate(scenes):
+        d = np.sort(mcs["dprime"][(mcs["patch"] == b) & inside])[::-1]
+        k = s.cluster_min_count
+        kth[b] = d[k - 1] if len(d) >= k else 0.0
+        if s.label_dprime_threshold is not None:
+            labels[b] = int((d >= s.label_dprime_threshold).sum() >= k)
+    return labels, kth
 
 
 def render_arrays(
@@ -100,6 +124,30 @@ def render_arrays(
         position in `scenes`.
     """
     res = check_resolution(resolution_um)
+    relative = np.array([s.contrast_model == "relative" for s in scenes], dtype=bool)
+    if relative.all():
+        return _render_relative(scenes, res)
+    if not relative.any():
+        return render_attenuation(scenes, res)
+    n = patch_size_px(res)
+    images = np.empty((len(scenes), n, n), dtype=np.float32)
+    masks = np.empty(images.shape, dtype=bool)
+    parts = []
+    for rows, fn in ((np.flatnonzero(relative), _render_relative),
+                     (np.flatnonzero(~relative), render_attenuation)):
+        im, ma, mc = fn([scenes[int(i)] for i in rows], res)
+        images[rows], masks[rows] = im, ma
+        mc["patch"] = rows[mc["patch"]]
+        parts.append(mc)
+    order = np.argsort(np.concatenate([p["patch"] for p in parts]), kind="stable")
+    mcs = {k: np.concatenate([p[k] for p in parts])[order] for k in parts[0]}
+    return images, masks, mcs
+
+
+def _render_relative(
+    scenes: Sequence[Scene], res: int
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The first-wave model: contrast × local tissue level, noise in the log domain."""
     n = patch_size_px(res)
     px_mm = res / 1000.0
     acqs = [s.acquisition for s in scenes]
@@ -118,6 +166,7 @@ def render_arrays(
     masks = np.zeros(images.shape, dtype=bool)
     images += level.astype(np.float32)[:, None, None]
     mcs = render_calcifications(scenes, images, masks, px_mm, blur)
+    mcs["dprime"] = relative_dprime(scenes, mcs, px_mm)
     apply_noise(images, acqs, [s.noise_key for s in scenes], px_mm)
     np.clip(images, 0.0, 1.0, out=images)
     quantise(images, acqs)

@@ -7,10 +7,28 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from scipy.special import gammaln, ndtr, ndtri
 
-from ._config import DISTRIBUTIONS, MORPHOLOGIES, SCENE_HALF_WIDTH_MM, Acquisition, SceneConfig
-from ._geometry import CANDIDATE_DRAWS, SCENE_DRAWS, candidate_count, place_candidates, thin
+from ._config import (
+    DISTRIBUTIONS,
+    MC_MATERIALS,
+    MORPHOLOGIES,
+    SCENE_HALF_WIDTH_MM,
+    Acquisition,
+    SceneConfig,
+)
+from ._geometry import (
+    CANDIDATE_DRAWS,
+    SCENE_DRAWS,
+    candidate_count,
+    place_candidates,
+    roomy_extent,
+    thin,
+    thin_spaced,
+)
 from ._morphology import SHAPE_DRAWS, build_components, sample_sizes
+
+_MATERIAL_DRAW = 7  # a shape draw no outline uses (slot 0, last of its 8)
 
 SceneKind = Literal["positive", "hard_negative", "negative"]
 
@@ -29,6 +47,7 @@ class Calcification:
     contrast: float
     orientation_deg: float
     shape_draws: np.ndarray = field(repr=False)
+    material: str = "hydroxyapatite"
 
     @property
     def components(self) -> np.ndarray:
@@ -72,6 +91,11 @@ class Scene:
     lumps: Lumps | None
     acquisition: Acquisition | None
     cluster_min_count: int
+    contrast_model: str = "relative"
+    mc_shape: str = "gaussian"
+    texture: str = "periodic"
+    thickness_mm: float = 50.0
+    label_dprime_threshold: float | None = None
 
     @property
     def n_inside(self) -> int:
@@ -106,7 +130,7 @@ def sample_scene(config: SceneConfig, *, rng: np.random.Generator) -> Scene:
     >>> config = synth.SceneConfig(positive_fraction=1.0)
     >>> scene = synth.sample_scene(config, rng=np.random.default_rng(0))
     >>> scene.kind, scene.distribution, len(scene.calcifications), scene.label
-    ('positive', 'regional', 12, 1)
+    ('positive', 'regional', 15, 1)
     >>> mc = scene.calcifications[0]
     >>> mc.morphology, -5 <= mc.x_mm <= 5  # centres in mm from the patch centre
     ('fine_pleomorphic', True)
@@ -131,20 +155,25 @@ def sample_scenes(config: SceneConfig, rngs: Sequence[np.random.Generator]) -> l
     u, g = heads[:, :_HEADER], heads[:, _HEADER:]
     positive = u[:, 0] < config.positive_fraction
     hard = ~positive & (u[:, 1] < config.hard_negative_fraction)
-    lo, hi = config.mc_count_range
-    n = np.where(positive, lo + np.floor(u[:, 5] * (hi - lo + 1)),
+    n = np.where(positive, _positive_counts(config, u[:, 5]),
                  np.where(hard, 1 + np.floor(u[:, 5] * min(2, config.cluster_min_count - 1)), 0))
     n = n.astype(int)
     names = np.array(DISTRIBUTIONS + ("",), dtype=object)
     distribution = np.where(positive, names[_pick(config.distribution_cumulative, u[:, 4])], "")
     m = candidate_count(n, positive)
+    if config.mc_min_spacing_mm is not None:  # strict spacing: more candidates to choose from
+        m = np.where(n > 0, 4 * n + 8, 0)
     blocks, cand = [], np.zeros((len(rngs), int(m.max(initial=0)), CANDIDATE_DRAWS))
+    lumps, tail = [], np.empty((len(rngs), _TAIL))
     for b, rng in enumerate(rngs):
         if n[b]:
             blocks.append(rng.random((n[b], 4 + SHAPE_DRAWS)))
             cand[b, : m[b]] = rng.random((m[b], CANDIDATE_DRAWS))
-    mcs = _calcifications(config, n, distribution, u, g, cand, m, blocks)
+        lumps.append(_sample_lumps(config, rng=rng) if config.lumpy_strength > 0 else None)
+        tail[b] = rng.random(_TAIL)
+    mcs = _calcifications(config, n, distribution, u, g, cand, m, blocks, tail)
     kinds = np.where(positive, "positive", np.where(hard, "hard_negative", "negative"))
+    thickness = _lerp(config.breast_thickness_range_mm, tail[:, 0])
     return [
         Scene(
             calcifications=mcs[b],
@@ -154,12 +183,67 @@ def sample_scenes(config: SceneConfig, rngs: Sequence[np.random.Generator]) -> l
             beta=_lerp(config.beta_range, u[b, 3]),
             background_key=tuple(int(w) for w in keys[b][:4]),  # type: ignore[arg-type]
             noise_key=tuple(int(w) for w in keys[b][4:]),  # type: ignore[arg-type]
-            lumps=_sample_lumps(config, rng=rng) if config.lumpy_strength > 0 else None,
+            lumps=lumps[b],
             acquisition=config.acquisition,
             cluster_min_count=config.cluster_min_count,
+            contrast_model=config.contrast_model,
+            mc_shape=config.mc_shape,
+            texture=config.texture,
+            thickness_mm=float(thickness[b]),
+            label_dprime_threshold=config.label_dprime_threshold,
         )
-        for b, rng in enumerate(rngs)
+        for b in range(len(rngs))
     ]
+
+
+_TAIL = 2  # drawn last (after the lumps): thickness, the scene's shared size deviate
+_DISPERSION = 2.0  # negative-binomial shape of the long-tailed MC count
+
+
+def count_probabilities(config: SceneConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The MC counts a positive scene of `config` may hold, and their probabilities.
+
+    Parameters
+    ----------
+    config : SceneConfig
+
+    Returns
+    -------
+    counts : ndarray of int
+        Every count of `config.mc_count_range`.
+    probabilities : ndarray of float
+        Uniform, or a negative binomial of mean `mc_count_mean` and dispersion 2 truncated to
+        the range (`mc_count_distribution`).
+
+    Examples
+    --------
+    >>> import synth
+    >>> counts, p = synth.count_probabilities(synth.SceneConfig())
+    >>> int(counts[0]), int(counts[-1]), round(float((counts * p).sum()), 1)
+    (3, 30, 8.0)
+    >>> counts, p = synth.count_probabilities(synth.SceneConfig(mc_count_distribution="uniform",
+    ...                                                         mc_count_range=(3, 5)))
+    >>> p.round(3).tolist()
+    [0.333, 0.333, 0.333]
+    """
+    lo, hi = config.mc_count_range
+    counts = np.arange(lo, hi + 1)
+    if config.mc_count_distribution == "uniform":
+        return counts, np.full(len(counts), 1.0 / len(counts))
+    r, mean = _DISPERSION, config.mc_count_mean
+    q = mean / (mean + r)  # NB(r, q): P(k) ∝ Γ(k + r) / k! q^k
+    log_p = gammaln(counts + r) - gammaln(counts + 1.0) + counts * np.log(q)
+    p = np.exp(log_p - log_p.max())
+    return counts, p / p.sum()
+
+
+def _positive_counts(config: SceneConfig, u: np.ndarray) -> np.ndarray:
+    """MC counts of positive scenes from uniforms `u` (the first-wave formula when uniform)."""
+    lo, hi = config.mc_count_range
+    if config.mc_count_distribution == "uniform":
+        return lo + np.floor(u * (hi - lo + 1))
+    counts, p = count_probabilities(config)
+    return counts[np.minimum(np.searchsorted(np.cumsum(p), u, side="right"), len(counts) - 1)]
 
 
 def _lerp(bounds: tuple[float, float], u: np.ndarray | float) -> Any:
@@ -173,7 +257,8 @@ def _pick(cumulative: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 def _calcifications(config: SceneConfig, n: np.ndarray, distribution: np.ndarray,
                     u: np.ndarray, g: np.ndarray, cand: np.ndarray, m: np.ndarray,
-                    blocks: list[np.ndarray]) -> list[tuple[Calcification, ...]]:
+                    blocks: list[np.ndarray], tail: np.ndarray
+                    ) -> list[tuple[Calcification, ...]]:
     """Every MC of every scene: morphology, size, contrast, outline draws, then positions."""
     out: list[tuple[Calcification, ...]] = [() for _ in n]
     act = np.flatnonzero(n > 0)
@@ -182,25 +267,56 @@ def _calcifications(config: SceneConfig, n: np.ndarray, distribution: np.ndarray
     block = np.concatenate(blocks)
     owner = np.repeat(np.arange(len(n)), n)
     morph = _pick(config.morphology_cumulative, block[:, 0])
-    sizes = sample_sizes(morph, config.mc_size_range_mm, block[:, 1])
+    size_u = block[:, 1]
+    if config.pleomorphism < 1.0:  # a shared deviate per scene: sizes correlate within it
+        p = config.pleomorphism
+        z = np.sqrt(p) * ndtri(np.clip(size_u, 1e-12, 1 - 1e-12))
+        z += np.sqrt(1.0 - p) * ndtri(np.clip(tail[owner, 1], 1e-12, 1 - 1e-12))
+        size_u = ndtr(z)
+    sizes = sample_sizes(morph, config.mc_size_range_mm, size_u)
     contrast = _lerp(config.contrast_range, block[:, 2])
+    material = _pick(config.material_cumulative, block[:, 4 + _MATERIAL_DRAW])
     orientation = _lerp(config.orientation_range_deg, u[:, 6])
     along = np.isin(distribution, ("linear", "segmental"))[owner]
     own = np.where(along, orientation[owner], 180.0 * block[:, 3])
-    biggest = np.zeros(len(n))
-    np.maximum.at(biggest, owner, sizes)
-    spacing = np.where(distribution != "", 0.15 + 0.6 * biggest, 1.0)
-    points = place_candidates(distribution[act], _lerp(config.cluster_extent_mm, u[act, 7]),
-                              orientation[act], config.placement == "center", config.margin_mm,
-                              g[act], cand[act])
+    extent = _lerp(config.cluster_extent_mm, u[:, 7])
+    curvature = _lerp(config.curvature_range_per_mm, g[:, 4]) * np.where(g[:, 5] < 0.5, -1, 1)
     valid = np.arange(cand.shape[1])[None, :] < m[act, None]
-    chosen = thin(points, valid, n[act], spacing[act])
+    if config.mc_min_spacing_mm is None:  # the first-wave rule
+        biggest = np.zeros(len(n))
+        np.maximum.at(biggest, owner, sizes)
+        spacing = np.where(distribution != "", 0.15 + 0.6 * biggest, 1.0)
+        points = place_candidates(distribution[act], extent[act], orientation[act],
+                                  config.placement == "center", config.margin_mm, g[act],
+                                  cand[act], curvature[act])
+        chosen = thin(points, valid, n[act], spacing[act])
+    else:
+        biggest = np.zeros(len(n))
+        np.maximum.at(biggest, owner, sizes)
+        room = roomy_extent(distribution, n, np.maximum(config.mc_min_spacing_mm, biggest))
+        extent = np.maximum(extent, room)
+        points = place_candidates(distribution[act], extent[act], orientation[act],
+                                  config.placement == "center", config.margin_mm, g[act],
+                                  cand[act], curvature[act])
+        first_mc = np.concatenate([[0], np.cumsum(n)])
+        scene_sizes = np.zeros((len(act), int(n.max())))
+        for k, b in enumerate(act):
+            scene_sizes[k, : n[b]] = sizes[first_mc[b]: first_mc[b + 1]]
+        chosen, kept = thin_spaced(points, valid, n[act], scene_sizes, config.mc_min_spacing_mm)
+        n = n.copy()
+        keep_mc = np.ones(len(block), dtype=bool)
+        for k, b in enumerate(act):
+            keep_mc[first_mc[b] + kept[k]: first_mc[b + 1]] = False
+            n[b] = kept[k]
+        block, morph, sizes, contrast, material, own = (
+            x[keep_mc] for x in (block, morph, sizes, contrast, material, own))
     xy = np.concatenate([points[k, chosen[k, : n[b]]] for k, b in enumerate(act)])
     mcs = [
         Calcification(
             x_mm=float(xy[i, 0]), y_mm=float(xy[i, 1]), size_mm=float(sizes[i]),
             morphology=MORPHOLOGIES[morph[i]], contrast=float(contrast[i]),
             orientation_deg=float(own[i]), shape_draws=block[i, 4:],
+            material=MC_MATERIALS[material[i]],
         )
         for i in range(len(block))
     ]

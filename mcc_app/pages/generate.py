@@ -13,8 +13,10 @@ from mcc_app import _state as state
 from mcc_app import config_from_controls, overlay_mask, read_scenario
 
 _PATCHES = "gen_patches"  # (resolution, seed) last applied; survives visits to other pages
-_MC_COLUMNS = ["x_mm", "y_mm", "col_px", "row_px", "size_mm", "morphology", "contrast",
-               "orientation_deg", "inside"]
+_MC_COLUMNS = ["x_mm", "y_mm", "col_px", "row_px", "size_mm", "morphology", "material", "contrast",
+               "thickness_mm", "dprime", "orientation_deg", "inside"]
+
+
 
 
 def load_scenario_upload() -> None:
@@ -47,8 +49,17 @@ def weights(field: str, prefix: str) -> None:
 
 def detector_controls() -> None:
     st.toggle("Detector model (off: ideal image)", key=c.key("detector"))
+    st.selectbox("Converter", synth.field_spec("detector").options, key=c.key("acq_detector"),
+                 help=synth.field_spec("detector").help)
+    st.selectbox("Beam", synth.field_spec("beam").options, key=c.key("acq_beam"),
+                 help=synth.field_spec("beam").help)
+    st.selectbox("Output", synth.field_spec("output").options, key=c.key("acq_output"),
+                 help=synth.field_spec("output").help)
     for name, label in (("blur_sigma_um", "Blur σ"), ("dose", "Dose"),
-                        ("electronic_noise", "Electronic noise")):
+                        ("electronic_noise", "Electronic noise"),
+                        ("energy_kev", "Energy (else the beam's)"),
+                        ("scatter_to_primary", "Scatter-to-primary"),
+                        ("heel_gradient", "Heel gradient")):
         on, number = st.columns((1, 3), vertical_alignment="bottom")
         on.checkbox("on", key=c.key(f"{name}_on"))
         number.number_input(c.label(name, label), key=c.key(name), **c.widget_args(name))
@@ -57,9 +68,30 @@ def detector_controls() -> None:
                  format_func=lambda b: "none (float)" if b is None else f"{b} bit")
 
 
+def optional(name: str, label: str) -> None:
+    on, number = st.columns((1, 3), vertical_alignment="bottom")
+    on.checkbox("on", key=c.key(f"{name}_on"))
+    number.number_input(c.label(name, label), key=c.key(name), **c.widget_args(name))
+
+
+def physics_controls() -> None:
+    for name, label in (("contrast_model", "Contrast model"), ("mc_shape", "MC shape"),
+                        ("mc_count_distribution", "MC count distribution"),
+                        ("texture", "Texture")):
+        st.selectbox(label, synth.field_spec(name).options, key=c.key(name),
+                     help=synth.field_spec(name).help)
+    slider("breast_thickness_range_mm", "Breast thickness")
+    slider("mc_count_mean", "Mean MC count (before truncation)")
+    slider("pleomorphism", "Pleomorphism")
+    slider("curvature_range_per_mm", "Curvature of linear paths")
+    optional("mc_min_spacing_mm", "Least MC spacing")
+    optional("label_dprime_threshold", "Label only MCs with d′ ≥")
+
+
 def scenario_form() -> None:
     with st.form("scenario_form"):
-        tabs = st.tabs(["Cluster", "MCs", "Tissue", "Detector", "Weights", "Patches"])
+        tabs = st.tabs(["Cluster", "MCs", "Tissue", "Detector", "Physics", "Weights",
+                        "Patches"])
         with tabs[0]:
             st.selectbox("Distribution", (c.MIXED, *synth.DISTRIBUTIONS),
                          key=c.key("distribution"), help=synth.field_spec("distribution").help)
@@ -83,11 +115,15 @@ def scenario_form() -> None:
         with tabs[3]:
             detector_controls()
         with tabs[4]:
+            physics_controls()
+        with tabs[5]:
             st.caption("Distributions (used by a weighted mix)")
             weights("distribution", "dist_")
             st.caption("Morphologies")
             weights("morphology_weights", "morph_")
-        with tabs[5]:
+            st.caption("MC materials (attenuation model)")
+            weights("material_weights", "mat_")
+        with tabs[6]:
             st.selectbox("Resolution (µm per pixel)", synth.RESOLUTIONS_UM, key="gen_resolution")
             st.number_input("Seed", 0, 2**31 - 1, key="gen_seed")
         submitted = st.form_submit_button("Apply", type="primary")

@@ -113,20 +113,20 @@ def extract_patches(
 
     Examples
     --------
-    A 60 × 80 mm synthetic mammogram at 100 µm with two clusters: 120 class-1 windows (100 px,
-    1.5 mm steps) and the 10 grid windows that hold breast tissue only.
+    A 60 × 80 mm synthetic mammogram at 100 µm with two clusters: 104 class-1 windows (100 px,
+    1.5 mm steps) and the 7 grid windows that hold breast tissue only.
 
     >>> mammogram = synth.render_mammogram(synth.SceneConfig(), resolution_um=100, seed=0,
     ...                                    size_mm=(60.0, 80.0))
     >>> mammogram.annotations[["X1", "Y1", "X2", "Y2"]].to_numpy().tolist()
-    [[450, 304, 495, 344], [444, 113, 488, 147]]
+    [[434, 294, 510, 350], [443, 112, 488, 148]]
     >>> patches = extract_patches(mammogram.image, mammogram.annotations, resolution_um=100)
     >>> patches.images.shape, np.bincount(patches.labels).tolist()
-    ((130, 100, 100), [10, 120])
+    ((111, 100, 100), [7, 104])
     >>> patches.windows.head(2)
         x1   y1   x2   y2  label  box  order
-    0  395  244  495  344      1    0  LR-TB
-    1  410  244  510  344      1    0  LR-TB
+    0  410  250  510  350      1    0  LR-TB
+    1  425  250  525  350      1    0  LR-TB
     """
     size = synth.patch_size_px(resolution_um)
     step = STEP_PX[int(resolution_um)]

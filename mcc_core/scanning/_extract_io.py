@@ -151,9 +151,9 @@ def extract_dataset(
     >>> out = tempfile.mkdtemp() + "/patches"
     >>> manifest = extract_dataset(folder, folder + "/annotations.csv", out, resolution_um=100)
     >>> manifest["n"], manifest["counts"], manifest["source"]["n_images"]
-    (44, {'class_0': 22, 'class_1': 22}, 2)
+    (34, {'class_0': 17, 'class_1': 17}, 2)
     >>> load_patch_folder(out, input_size=100).images.shape
-    (44, 100, 100, 1)
+    (34, 100, 100, 1)
     """
     size = synth.patch_size_px(resolution_um)
     if isinstance(bit_depth, bool) or bit_depth not in (8, 16):

@@ -26,6 +26,9 @@ EASY = synth.SceneConfig(
     mc_count_range=(6, 12),
     hard_negative_fraction=0.0,
     acquisition=None,
+    # the training mechanics, on the easy patches of the first-wave generator
+    contrast_model="relative", texture="periodic", mc_min_spacing_mm=None, pleomorphism=1.0,
+    mc_count_distribution="uniform", curvature_range_per_mm=(0.0, 0.0),
 )
 SIDE = 16  # side of the toy patches used where learning does not matter
 

@@ -58,6 +58,16 @@ def test_the_facts_the_papers_and_detectors_give():
         "beta_range": (1.5, 3.5, ""),
         "density_range": (0.0, 1.0, ""),
         "lumpy_strength": (0.0, 1.0, ""),
+        "mc_count_mean": (0.5, 60.0, ""),
+        "breast_thickness_range_mm": (10.0, 120.0, "mm"),
+        "pleomorphism": (0.0, 1.0, ""),
+        "mc_min_spacing_mm": (0.0, 5.0, "mm"),
+        "curvature_range_per_mm": (0.0, 1.0, "1/mm"),
+        "label_dprime_threshold": (0.0, 1e3, ""),
+        "version": (2, 2, ""),
+        "energy_kev": (15.0, 40.0, "keV"),
+        "scatter_to_primary": (0.0, 3.0, ""),
+        "heel_gradient": (-0.5, 0.5, "1/cm"),
         "cluster_min_count": (1, 20, ""),
         "blur_sigma_um": (0.0, 500.0, "µm"),
         "dose": (1e2, 1e9, "quanta/mm²"),
@@ -68,6 +78,14 @@ def test_the_facts_the_papers_and_detectors_give():
         "distribution": synth.DISTRIBUTIONS,
         "morphology_weights": synth.MORPHOLOGIES,
         "placement": ("random", "center"),
+        "mc_count_distribution": ("long_tailed", "uniform"),
+        "contrast_model": ("attenuation", "relative"),
+        "mc_shape": ("gaussian", "solid"),
+        "material_weights": ("hydroxyapatite", "calcium_oxalate"),
+        "texture": ("non_periodic", "periodic"),
+        "detector": ("direct", "indirect"),
+        "beam": tuple(synth.BEAMS),
+        "output": ("presentation", "processing"),
     }
     assert all(s.help.endswith(".") and "\n" not in s.help for s in ALL_SPECS.values())
 
@@ -166,8 +184,8 @@ def test_rules_between_fields_stay_with_the_config():
 
 
 def test_optional_fields_take_none():
-    for spec in ACQ_SPECS.values():
-        assert spec.optional and spec.check(None) is None
+    for spec in ACQ_SPECS.values():  # every numeric detector effect can be switched off
+        assert spec.kind == "choice" or (spec.optional and spec.check(None) is None)
     with pytest.raises(TypeError, match="positive_fraction"):
         synth.field_spec("positive_fraction").check(None)
 

@@ -85,6 +85,8 @@ def scene_configs(draw, max_count=60):
     values["mc_count_range"] = (min(low, max(cmin, max_count)), min(high, max(cmin, max_count)))
     if cmin == 1:
         values["hard_negative_fraction"] = 0.0
+    if values["contrast_model"] == "relative":
+        values["mc_shape"] = "gaussian"
     return SceneConfig(**values, cluster_min_count=cmin,
                        acquisition=draw(st.one_of(st.none(), acquisitions())))
 
@@ -173,7 +175,10 @@ def test_contrast_zero_leaves_the_background_unchanged(config, seed, resolution)
     blank = render(_without_contrast(scene), resolution)
     np.testing.assert_array_equal(blank.image, background.image)
     assert len(blank.calcifications) == len(scene.calcifications)
-    assert blank.label == scene.label
+    if scene.label_dprime_threshold is None:  # else: signal-free MCs (d′ = 0) do not count
+        assert blank.label == scene.label
+    else:
+        assert blank.label == int(scene.label_dprime_threshold == 0 and scene.label == 1)
 
 
 # -- the label rule --------------------------------------------------------------------------
@@ -187,7 +192,11 @@ def test_sampled_scenes_are_positive_exactly_when_they_hold_a_cluster(config, se
     assert scene.n_inside == n  # the sampler keeps every MC inside the field
     if scene.kind == "positive":
         low, high = config.mc_count_range
-        assert scene.label == 1 and low <= n <= high
+        assert scene.label == int(n >= config.cluster_min_count) and n <= high
+        # a strict spacing keeps fewer MCs only where the field has no room for them
+        if config.mc_min_spacing_mm is None or (
+                high * max(config.mc_min_spacing_mm, config.mc_size_range_mm[1]) ** 2 < 4.0):
+            assert scene.label == 1 and low <= n
     elif scene.kind == "hard_negative":
         assert scene.label == 0 and 1 <= n < config.cluster_min_count
     else:

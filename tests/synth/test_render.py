@@ -5,6 +5,7 @@ import pytest
 
 from synth import RESOLUTIONS_UM, Acquisition, SceneConfig, render, sample_scene
 from synth._gaussians import render_gaussian_windows
+from synth._physics import energy_kev, window_width
 
 
 def _scene(seed=0, **changes):
@@ -80,20 +81,25 @@ def test_one_scene_at_three_resolutions_has_the_same_mcs_in_mm():
             assert mc.col_px == pytest.approx(mc.x_mm * 1e3 / res + (signal.shape[1] - 1) / 2)
 
 
-def test_integrated_signal_agrees_across_resolutions():
+@pytest.mark.parametrize("model", ["attenuation", "relative"])
+def test_integrated_signal_agrees_across_resolutions(model):
     scene = _scene(6, mc_count_range=(4, 4), distribution="diffuse",
-                   mc_size_range_mm=(0.1, 0.3))
+                   mc_size_range_mm=(0.1, 0.3), contrast_model=model)
+    # the table's signal is in the model's own units: log attenuation for the attenuation
+    # model, whose ideal presentation image is A / W
+    unit = window_width(energy_kev(None)) if model == "attenuation" else 1.0
     for i, mc in enumerate(scene.calcifications):
         alone = dataclasses.replace(scene, calcifications=(mc,))
         totals = [_signal(alone, r).sum() * (r / 1e3) ** 2 for r in RESOLUTIONS_UM]
         assert max(totals) / min(totals) < 1.10, (i, totals)
         table = render(alone, 70).calcifications
-        assert table.integrated_signal.iat[0] == pytest.approx(totals[1], rel=0.02)
+        assert table.integrated_signal.iat[0] == pytest.approx(totals[1] * unit, rel=0.02)
 
 
 def test_a_tenth_of_a_millimetre_mc_keeps_its_signal_at_100_um():
     scene = _scene(7, mc_count_range=(3, 3), mc_size_range_mm=(0.1, 0.1),
-                   morphology_weights={"punctate": 1.0}, distribution="diffuse")
+                   morphology_weights={"punctate": 1.0}, distribution="diffuse",
+                   contrast_model="relative")
     mc = scene.calcifications[0]
     alone = dataclasses.replace(scene, calcifications=(mc,))
     c = mc.components
@@ -166,8 +172,12 @@ def test_quantum_noise_follows_dose_and_pixel_size():
     assert noise_std(50, 1e6) / noise_std(100, 1e6) == pytest.approx(2.0, rel=0.05)
 
 
-def test_quantisation_puts_values_on_the_detector_grid():
-    scene = _scene(11, acquisition=Acquisition(bit_depth=10))
+@pytest.mark.parametrize("model", ["relative", "attenuation"])
+def test_quantisation_puts_values_on_the_detector_grid(model):
+    # the attenuation model quantises the linear signal (the ADC), so its grid shows in the
+    # output for processing; for presentation the log transform follows the ADC
+    scene = _scene(11, acquisition=Acquisition(bit_depth=10, output="processing"),
+                   contrast_model=model)
     image = render(scene, 70).image.astype(np.float64) * 1023
     np.testing.assert_allclose(image, np.rint(image), atol=1e-3)
 

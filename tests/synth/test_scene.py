@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+import synth
 from synth import DISTRIBUTIONS, SceneConfig, sample_scene
 from synth._config import SCENE_HALF_WIDTH_MM
 from synth._scene import sample_scenes
@@ -45,7 +46,7 @@ def test_label_rule_with_positives_hard_negatives_and_empty_negatives():
     for s in scenes:
         n = len(s.calcifications)
         if s.kind == "positive":
-            assert s.label == 1 and 3 <= n <= 12
+            assert s.label == 1 and 3 <= n <= 30
         elif s.kind == "hard_negative":
             assert s.label == 0 and n in (1, 2)
         else:
@@ -86,7 +87,7 @@ def _line_residual(xy):
 def test_linear_mcs_lie_near_a_line_in_the_configured_orientation():
     config = SceneConfig(distribution="linear", positive_fraction=1.0,
                          mc_count_range=(8, 12), orientation_range_deg=(30.0, 30.0),
-                         cluster_extent_mm=(5.0, 6.0))
+                         cluster_extent_mm=(5.0, 6.0), curvature_range_per_mm=(0.0, 0.0))
     for s in _scenes(config, 40):
         xy = _centres(s)
         across, along = _line_residual(xy)
@@ -135,10 +136,66 @@ def test_segmental_mcs_widen_away_from_the_apex():
     assert np.mean(far) > 1.3 * np.mean(near)
 
 
+def test_linear_arrangements_bend_with_their_curvature():
+    straight = SceneConfig(distribution="linear", positive_fraction=1.0, mc_count_range=(12, 12),
+                           cluster_extent_mm=(7.0, 7.0), curvature_range_per_mm=(0.0, 0.0),
+                           mc_size_range_mm=(0.1, 0.15), placement="center")
+    bent = straight.replace(curvature_range_per_mm=(0.2, 0.2))
+
+    def residual(config):
+        return np.mean([_line_residual(_centres(s))[0] for s in _scenes(config, 40)])
+
+    # a parabola of curvature 0.2/mm over 7 mm rises 0.5 × 0.2 × 3.5² = 1.2 mm at its ends
+    assert residual(straight) < 0.1 < 0.3 < residual(bent)
+
+
+def test_mc_centres_honour_the_configured_spacing_in_every_distribution():
+    for distribution in DISTRIBUTIONS:
+        config = SceneConfig(distribution=distribution, positive_fraction=1.0,
+                             mc_count_range=(10, 30), mc_min_spacing_mm=0.4,
+                             hard_negative_fraction=0.0)
+        for s in _scenes(config, 60):
+            xy = _centres(s)
+            d = np.linalg.norm(xy[:, None] - xy[None, :], axis=-1)
+            np.fill_diagonal(d, np.inf)
+            sizes = np.array([mc.size_mm for mc in s.calcifications])
+            assert (d >= 0.4 - 1e-9).all(), distribution
+            assert (d >= 0.5 * (sizes[:, None] + sizes[None, :]) - 1e-9).all(), distribution
+
+
+def test_the_long_tailed_count_distribution_fits_its_configuration():
+    from scipy import stats
+
+    config = SceneConfig(positive_fraction=1.0, mc_min_spacing_mm=None)  # keeps every MC
+    counts = np.array([len(s.calcifications) for s in _scenes(config, 3000, seed=9)])
+    values, p = synth.count_probabilities(config)
+    observed = np.array([(counts == v).sum() for v in values])
+    expected = p * len(counts)
+    tail = values >= 19  # pool the sparse tail so every expected count is >= 5
+    obs = np.append(observed[~tail], observed[tail].sum())
+    exp = np.append(expected[~tail], expected[tail].sum())
+    assert exp.min() >= 5
+    assert stats.chisquare(obs, exp).pvalue > 0.001
+    assert 7.5 < counts.mean() < 8.5 and np.median(counts) < counts.mean()  # right-skewed
+    uniform = config.replace(mc_count_distribution="uniform", mc_count_range=(3, 12))
+    counts = np.array([len(s.calcifications) for s in _scenes(uniform, 1000, seed=9)])
+    assert stats.chisquare(np.bincount(counts)[3:13]).pvalue > 0.001
+
+
+def test_pleomorphism_correlates_the_sizes_within_a_scene():
+    def spread(p):
+        config = SceneConfig(positive_fraction=1.0, pleomorphism=p, mc_count_range=(8, 8),
+                             morphology_weights={"punctate": 1.0}, mc_size_range_mm=(0.1, 0.5))
+        return np.mean([np.std(np.log([mc.size_mm for mc in s.calcifications]))
+                        for s in _scenes(config, 80)])
+
+    assert spread(0.0) < 1e-9 < spread(0.3) < spread(1.0)
+
+
 def test_mcs_keep_apart_when_there_is_room():
     config = SceneConfig(distribution="clustered", positive_fraction=1.0,
                          mc_size_range_mm=(0.3, 0.3), cluster_extent_mm=(6.0, 6.0),
-                         mc_count_range=(3, 6))
+                         mc_count_range=(3, 6), mc_min_spacing_mm=None)
     for s in _scenes(config, 60):
         xy = _centres(s)
         d = np.linalg.norm(xy[:, None] - xy[None, :], axis=-1)
