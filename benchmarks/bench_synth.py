@@ -47,15 +47,6 @@ def fft_floor(n: int, size: int, rng: np.random.Generator, chunk: int = 128) -> 
     return out
 
 
-def _fresh_pools() -> None:
-    """Shut the lasting worker pools down, so a timed call pays the pool start-up a user pays."""
-    from synth import _generate
-
-    for pool in _generate._POOLS.values():
-        pool.shutdown()
-    _generate._POOLS.clear()
-
-
 def throughput(repeats: int) -> None:
     config = synth.SceneConfig()
     print(f"generate (default attenuation physics) vs FFT floor, batches of {BATCH}, "
@@ -74,7 +65,7 @@ def throughput(repeats: int) -> None:
             t = time.perf_counter()
             synth.generate(config, BATCH, resolution_um=res, seed=r)
             plain.append(time.perf_counter() - t)
-            _fresh_pools()
+            synth.close_pools()  # the timed call pays the pool start-up a user pays
             t = time.perf_counter()
             synth.generate(config, BATCH, resolution_um=res, seed=r, processes=2)
             procs.append(time.perf_counter() - t)

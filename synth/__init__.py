@@ -28,7 +28,7 @@ from ._config import (
 )
 from ._dataset import VerifyReport, verify_dataset, write_dataset
 from ._fields import FieldSpec
-from ._generate import Batch, generate, generate_indices
+from ._generate import Batch, close_pools, generate, generate_indices
 from ._images import GreyImage, read_grey_image
 from ._mammogram import Mammogram, render_mammogram, render_mammogram_scene
 from ._mammogram_io import write_mammograms
@@ -70,6 +70,7 @@ __all__ = [
     "ValidationReport",
     "VerifyReport",
     "check_resolution",
+    "close_pools",
     "count_probabilities",
     "effective_energy_kev",
     "field_spec",

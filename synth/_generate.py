@@ -177,6 +177,23 @@ THREADS = min(os.cpu_count() or 1, 8)
 """Threads a call with ``processes=1`` renders its chunks on (one per core, at most 8)."""
 
 
+def close_pools() -> int:
+    """Shut down the worker processes `generate` keeps for ``processes > 1``; return how many
+    pools were closed. The next parallel call starts a fresh pool (and pays its start-up).
+
+    Examples
+    --------
+    >>> import synth
+    >>> synth.close_pools()  # none were open
+    0
+    """
+    closed = len(_POOLS)
+    for pool in _POOLS.values():
+        pool.shutdown()
+    _POOLS.clear()
+    return closed
+
+
 def _threads() -> ThreadPoolExecutor:
     if not _THREADS:
         _THREADS.append(ThreadPoolExecutor(THREADS, thread_name_prefix="synth"))
