@@ -9,8 +9,15 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from ._background import lump_field, unit_fields
-from ._calcifications import _Boxes, _columns, _components_px, _profiles, _scatter
-from ._config import MORPHOLOGIES, patch_size_px
+from ._calcifications import (
+    _Boxes,
+    _columns,
+    _components_px,
+    _profiles,
+    _scatter,
+    mc_shape_inputs,
+)
+from ._config import patch_size_px
 from ._detector import blur_mm
 from ._morphology import ellipsoid_chords, peak_thickness, solid_components
 from ._physics import Chain, dprime, mc_delta_mu, texture_std
@@ -91,14 +98,10 @@ def _mc_boxes(owners: list[tuple[int, Calcification]], px: float, n: int, blur: 
     Gaussian MCs: the solid-equivalent components, pixel-integrated. `solid` MCs: the exact
     chord length of their ellipsoids, sampled finely, blurred and averaged over each pixel.
     """
-    morph = np.array([MORPHOLOGIES.index(mc.morphology) for _, mc in owners])
-    size = np.array([mc.size_mm for _, mc in owners])
-    orient = np.radians([mc.orientation_deg for _, mc in owners])
-    draws = np.stack([mc.shape_draws for _, mc in owners])
-    comps, counts = solid_components(morph, size, orient, draws)
+    comps, counts = solid_components(*mc_shape_inputs([mc for _, mc in owners]))
     peak = peak_thickness(comps)
     centre = 0.5 * (n - 1) if origin_px is None else origin_px
-    comp, counts = _components_px(owners, px, centre, blur, solid=True)
+    comp, counts = _components_px(owners, px, centre, blur, components=(comps, counts))
     boxes = _profiles(comp, counts)
     if solid.any():
         boxes = _solid_boxes(boxes, owners, comps, px, centre, blur, solid)

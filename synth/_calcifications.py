@@ -7,9 +7,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._config import MORPHOLOGIES
+from ._config import MORPHOLOGIES, Acquisition
 from ._gaussians import render_gaussian_windows
-from ._morphology import build_components, solid_components
+from ._morphology import build_components
 from ._scene import Calcification, Scene
 
 _WINDOW_SIZES = np.array([3, 5, 7, 9, 11, 15, 21, 29, 41, 57, 81, 113, 161])
@@ -68,12 +68,9 @@ def relative_dprime(scenes: Sequence[Scene], cols: dict[str, np.ndarray], px_mm:
     sumsq = cols.pop("_sumsq", np.zeros(len(cols["patch"])))
     out = np.full(len(sumsq), np.inf)
     for i, b in enumerate(cols["patch"]):
-        acq = scenes[b].acquisition
-        if acq is None or acq.dose is None:
-            continue
-        w = np.exp(2.0 * cols["local_tissue"][i]) / (acq.dose * px_mm * px_mm)
-        var = w * (1.0 + (acq.electronic_noise or 0.0) ** 2 * w) / 4.0
-        out[i] = np.sqrt(sumsq[i] / var)
+        var = relative_noise_var(cols["local_tissue"][i], scenes[b].acquisition, px_mm)
+        if var is not None:
+            out[i] = np.sqrt(sumsq[i] / var)
     out[sumsq == 0] = 0.0  # no signal: nothing to detect, whatever the noise
     return out
 
@@ -141,19 +138,18 @@ def _scatter(boxes: _Boxes, patch: np.ndarray, scale: np.ndarray, images: np.nda
 
 
 def _components_px(owners: list[tuple[int, Calcification]], px_mm: float, origin_px: float,
-                   blur_mm: np.ndarray, *, solid: bool = False
+                   blur_mm: np.ndarray, *,
+                   components: tuple[np.ndarray, np.ndarray] | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
     """All components in pixel units: (K, 6) rows (μ row, μ col, Σyy, Σxy, Σxx, mass).
 
     `origin_px` is the pixel coordinate (pixel centres at integers) of 0 mm on both axes.
-    `solid`: the components of `solid_components` (mass in mm of thickness × px²).
+    `components`: the MCs' (padded components, counts) in mm when already built (the
+    attenuation model's `solid_components`, mass in mm of thickness × px²); default
+    `build_components` of `owners`.
     """
-    morph = np.array([MORPHOLOGIES.index(mc.morphology) for _, mc in owners])
-    size = np.array([mc.size_mm for _, mc in owners])
-    orient = np.radians([mc.orientation_deg for _, mc in owners])
-    draws = np.stack([mc.shape_draws for _, mc in owners])
-    padded, counts = (solid_components if solid else build_components)(morph, size, orient,
-                                                                        draws)
+    padded, counts = components if components is not None else build_components(
+        *mc_shape_inputs([mc for _, mc in owners]))
     keep = np.arange(padded.shape[1])[None, :] < counts[:, None]
     c = padded[keep]  # (K, 6) in MC order
     owner = np.repeat(np.arange(len(owners)), counts)
@@ -169,6 +165,26 @@ def _components_px(owners: list[tuple[int, Calcification]], px_mm: float, origin
     out[:, 4] = (a2 * cos**2 + b2 * sin**2 + blur2) / px_mm**2
     out[:, 5] = c[:, 5] * 2.0 * np.pi * c[:, 2] * c[:, 3] / px_mm**2
     return out, counts
+
+
+def mc_shape_inputs(mcs: Sequence[Calcification]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(morphology index, size mm, orientation rad, shape draws) of `mcs`, the arguments of
+    `build_components` and `solid_components`."""
+    return (np.array([MORPHOLOGIES.index(mc.morphology) for mc in mcs]),
+            np.array([mc.size_mm for mc in mcs]),
+            np.radians([mc.orientation_deg for mc in mcs]),
+            np.stack([mc.shape_draws for mc in mcs]))
+
+
+def relative_noise_var(tissue: np.ndarray, acquisition: Acquisition | None, px_mm: float
+                       ) -> np.ndarray | None:
+    """Per-pixel variance of the relative model's log-domain noise (`apply_noise`) at tissue
+    level `tissue`; None without a dose."""
+    if acquisition is None or acquisition.dose is None:
+        return None
+    w = np.exp(2.0 * np.asarray(tissue, dtype=float)) / (acquisition.dose * px_mm * px_mm)
+    return w * (1.0 + (acquisition.electronic_noise or 0.0) ** 2 * w) / 4.0
 
 
 def _columns(owners: list[tuple[int, Calcification]], px_mm: float, n: int

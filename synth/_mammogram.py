@@ -10,7 +10,7 @@ import pandas as pd
 from ._attenuation import _dprimes, _mc_boxes_full
 from ._background import texture_level
 from ._breast import breast_profile, render_texture, texture_units
-from ._calcifications import _components_px, _profiles, _scatter
+from ._calcifications import _components_px, _profiles, _scatter, relative_noise_var
 from ._config import SceneConfig, check_resolution
 from ._detector import apply_noise, blur_mm, quantise
 from ._generate import check_seed
@@ -196,12 +196,9 @@ def _add_calcifications(scene: MammogramScene, image: np.ndarray, mc_mask: np.nd
         signal, sumsq = _scatter(_profiles(comp, counts), np.zeros(len(mcs), dtype=np.int64),
                                  contrast * tissue, image[None], mc_mask[None])
         signal *= px**2
-        acq = scene.acquisition
-        if acq is not None and acq.dose is not None:
-            w = np.exp(2.0 * tissue) / (acq.dose * px * px)
-            dprime = np.sqrt(sumsq / (w * (1.0 + (acq.electronic_noise or 0.0) ** 2 * w) / 4.0))
-        else:
-            dprime = np.full(len(mcs), np.inf)
+        var = relative_noise_var(tissue, scene.acquisition, px)
+        dprime = np.full(len(mcs), np.inf) if var is None else np.sqrt(sumsq / var)
+        dprime[sumsq == 0] = 0.0
     else:
         dprime = np.zeros(0)
     return _table(scene, x_mm, y_mm, x_px, y_px, contrast, tissue, signal,

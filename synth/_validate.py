@@ -9,6 +9,7 @@ as Markdown and CSV with a figure per family of checks.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -441,8 +442,6 @@ def write_validation(report: ValidationReport, out_dir: str | os.PathLike[str]) 
         fig, ax = plt.subplots(figsize=(5.5, 4))
         _plot(ax, key, frame)
         fig.tight_layout()
-        import io
-
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
         plt.close(fig)
