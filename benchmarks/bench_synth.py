@@ -1,10 +1,12 @@
 """Throughput of `synth` against the FFT floor, dataset writing speed and memory.
 
 Prints, per resolution, patches/s of `synth.generate` with the default config (attenuation
-physics) called plainly (threads on every core) and with `processes=2` (a fresh pool: its
-start-up is timed, as a user's first call pays it), and of the "FFT floor" — bare 1/f^beta noise
+physics) called plainly and with `processes=2`, and of the "FFT floor" — bare 1/f^beta noise
 for the same batch with scipy.fft (float32 white noise, rfft2, filter, irfft2, `workers=-1`) —
-measured interleaved in this run, and the ratios (target >= 0.6).
+measured interleaved in this run, and the ratios (target >= 0.6). Each timed call pays the
+start-up of its workers. Twice: in this plain script (generate forks its workers), and with a
+thread running (as in a notebook or beside TensorFlow, where forking is unsafe: threads for the
+plain call, a fresh fork-server pool for processes=2).
 Then patches/s of `write_dataset` to PNG with 2 workers, and the peak memory of writing
 2,000 and 20,000 patches (which must not grow with N).
 
@@ -19,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -26,7 +29,8 @@ import scipy.fft
 
 import synth
 
-BATCH = 1024
+BATCH = 2048
+"""Patches per timed call (the physics issue measured batches of 1,500–6,000)."""
 
 
 def fft_floor(n: int, size: int, rng: np.random.Generator, chunk: int = 128) -> np.ndarray:
@@ -47,31 +51,49 @@ def fft_floor(n: int, size: int, rng: np.random.Generator, chunk: int = 128) -> 
     return out
 
 
+def _timed(config: synth.SceneConfig, res: int, seed: int, processes: int) -> float:
+    synth.close_pools()  # a pooled call pays the pool's start-up, as a user's first call does
+    t = time.perf_counter()
+    synth.generate(config, BATCH, resolution_um=res, seed=seed, processes=processes)
+    return time.perf_counter() - t
+
+
 def throughput(repeats: int) -> None:
+    """generate against the floor: as a script calls it (forked children), and in a process
+    that cannot fork safely (a thread running, as in a notebook or beside TensorFlow): threads
+    for the plain call, a fork-server pool started by the call for processes=2."""
     config = synth.SceneConfig()
     print(f"generate (default attenuation physics) vs FFT floor, batches of {BATCH}, "
-          f"median of {repeats} interleaved runs; processes=2 includes the pool start-up")
+          f"median of {repeats} interleaved runs; start-up of workers included")
+    print(f"{'':>10} {'':>9} {'forking':>33} | {'a thread running (no fork)':>33}")
     print(f"{'resolution':>10} {'floor/s':>9} {'plain/s':>9} {'ratio':>6} {'2 proc/s':>9} "
-          f"{'ratio':>6}")
+          f"{'ratio':>6} | {'plain/s':>9} {'ratio':>6} {'2 proc/s':>9} {'ratio':>6}")
     for res in synth.RESOLUTIONS_UM:
         size = synth.patch_size_px(res)
         rng = np.random.default_rng(0)
         synth.generate(config, BATCH, resolution_um=res, seed=99)  # warm up caches
-        plain, procs, floor = [], [], []
+        times: dict[str, list[float]] = {k: [] for k in ("floor", "plain", "procs", "tplain",
+                                                           "tprocs")}
         for r in range(repeats):
             t = time.perf_counter()
             fft_floor(BATCH, size, rng)
-            floor.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            synth.generate(config, BATCH, resolution_um=res, seed=r)
-            plain.append(time.perf_counter() - t)
-            synth.close_pools()  # the timed call pays the pool start-up a user pays
-            t = time.perf_counter()
-            synth.generate(config, BATCH, resolution_um=res, seed=r, processes=2)
-            procs.append(time.perf_counter() - t)
-        f, g, q = (statistics.median(x) for x in (floor, plain, procs))
-        print(f"{res:>8}um {BATCH / f:>9.0f} {BATCH / g:>9.0f} {f / g:>6.2f} {BATCH / q:>9.0f} "
-              f"{f / q:>6.2f}")
+            times["floor"].append(time.perf_counter() - t)
+            times["plain"].append(_timed(config, res, r, 1))
+            times["procs"].append(_timed(config, res, r, 2))
+            stop = threading.Event()
+            thread = threading.Thread(target=stop.wait)
+            thread.start()
+            try:
+                times["tplain"].append(_timed(config, res, r, 1))
+                times["tprocs"].append(_timed(config, res, r, 2))
+            finally:
+                stop.set()
+                thread.join()
+        f, *rest = (statistics.median(times[k]) for k in times)
+        cells = " ".join(f"{BATCH / g:>9.0f} {f / g:>6.2f}" + (" |" if i == 1 else "")
+                         for i, g in enumerate(rest))
+        print(f"{res:>8}um {BATCH / f:>9.0f} {cells}")
+    synth.close_pools()
 
 
 def _write_job(out: str, n: int, res: int, workers: int) -> str:

@@ -35,7 +35,10 @@ def render_attenuation(scenes: Sequence[Scene], res: int
     acqs = [s.acquisition for s in scenes]
     blur = np.array([blur_mm(a) for a in acqs])
     chains: dict[int, Chain] = {}
-    chain = [chains.setdefault(id(a), Chain(a, px)) for a in acqs]
+    for a in acqs:
+        if id(a) not in chains:
+            chains[id(a)] = Chain(a, px)
+    chain = [chains[id(a)] for a in acqs]
     density = np.array([s.density for s in scenes])
     thickness = np.array([s.thickness_mm for s in scenes])
     fat = np.array([c.mu_fat for c in chain])
@@ -76,12 +79,23 @@ def render_attenuation(scenes: Sequence[Scene], res: int
         cols["integrated_signal"][:] = signal * px**2
         a_local = thickness[patch] * (fat[patch] + gf[patch] * local_gland)
         cols["dprime"][:] = _dprimes(boxes, scale, patch, chain, a_local, a_ref, thickness)
-    images = np.empty(image.shape, dtype=np.float32)
+    images = image  # the chain runs in place, one batch per acquisition
     rows_mm = ((np.arange(n) - 0.5 * (n - 1)) * px)[:, None]  # heel: along the rows
-    for b, s in enumerate(scenes):
-        images[b] = chain[b].render(image[b], float(a_ref[b]), float(thickness[b]), s.noise_key,
-                                    heel_position_mm=rows_mm)
+    for rows in _groups(chain):
+        whole = len(rows) == len(image)
+        keys = [scenes[b].noise_key for b in rows]
+        images[rows] = chain[rows[0]].render_many(
+            image if whole else image[rows], a_ref[rows], thickness[rows], keys,
+            heel_position_mm=rows_mm)
     return images, masks, cols
+
+
+def _groups(chain: list[Chain]) -> list[np.ndarray]:
+    """The scene indices of each distinct chain, in order of first appearance."""
+    first: dict[int, list[int]] = {}
+    for b, c in enumerate(chain):
+        first.setdefault(id(c), []).append(b)
+    return [np.array(rows) for rows in first.values()]
 
 
 def _mc_boxes_full(owners: list[tuple[int, Calcification]], px: float, blur: float,

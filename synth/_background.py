@@ -15,7 +15,7 @@ import numpy as np
 import scipy.fft
 
 from ._config import patch_size_px
-from ._random import Key, normals_from_key
+from ._random import CACHE_VALUES, Key, normals_from_key, raw_normals_many
 
 _SHELL_HALF_SIZES = (50, 72, 100)
 _REF_N, _REF_L_MM = 100, 10.0
@@ -159,6 +159,60 @@ def _full_order(n: int) -> np.ndarray:
 
 
 @cache
+def _centred_blocks(n: int) -> tuple[tuple[int, int, int, int, int, int], ...]:
+    """The draw order of `_full_order` as block copies into the *centred* (n, n) layout
+    (index k + n/2 for k in [-n/2, n/2)): (row0, rows, col0, cols, left/right width or 0,
+    offset in the stream of complex draws). Each shell is the rows above the inner square, the
+    rows beside it (a left and a right part per row), and the rows below, row-major."""
+    out = []
+    half = n // 2
+    inner, offset = 0, 0
+    for outer in _SHELL_HALF_SIZES:
+        if outer > half:
+            break
+        side = 2 * outer
+        lo = half - outer  # first centred index of the shell's square
+        if inner == 0:
+            out.append((lo, side, lo, side, 0, offset))
+            offset += side * side
+        else:
+            ring = outer - inner
+            out.append((lo, ring, lo, side, 0, offset))  # rows above
+            offset += ring * side
+            out.append((half - inner, 2 * inner, lo, side, ring, offset))  # beside
+            offset += 2 * inner * 2 * ring
+            out.append((half + inner, ring, lo, side, 0, offset))  # rows below
+            offset += ring * side
+        inner = outer
+    return tuple(out)
+
+
+def _place_centred(z: np.ndarray, out: np.ndarray) -> None:
+    """Put the complex draws `z` (B, n²) into `out` (B, n, n), centred layout, shell by shell."""
+    b = len(z)
+    for r0, rows, c0, cols, part, off in _centred_blocks(out.shape[1]):
+        if not part:
+            out[:, r0:r0 + rows, c0:c0 + cols] = z[:, off:off + rows * cols].reshape(b, rows, cols)
+            continue
+        side = z[:, off:off + rows * 2 * part].reshape(b, rows, 2 * part)
+        out[:, r0:r0 + rows, c0:c0 + part] = side[:, :, :part]
+        out[:, r0:r0 + rows, c0 + cols - part:c0 + cols] = side[:, :, part:]
+
+
+@cache
+def _centred_grid(resolution_um: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`_offset_grid` in the centred layout: log f, f² and log of the pixel aperture, and the
+    spatial factor exp(2πi OFFSET (row + col) / n) (-1)^(row + col) that undoes the centring
+    (a shift by n/2) and moves the lattice by OFFSET (complex64)."""
+    logf, f2, weight = (np.fft.fftshift(x) for x in _offset_grid(resolution_um))
+    n = patch_size_px(resolution_um)
+    sign = np.where(np.arange(n) % 2, -1.0, 1.0)
+    factor = _modulation(n) * (sign[:, None] * sign[None, :]).astype(np.complex64)
+    return logf, f2, np.log(weight).astype(np.float32), factor
+
+
+@cache
 def _offset_grid(resolution_um: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """log f, f² (cycles/mm) and the pixel aperture on the offset (n, n) lattice (float32)."""
     n = patch_size_px(resolution_um)
@@ -172,12 +226,13 @@ def _offset_grid(resolution_um: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 @cache
 def _offset_norm_table() -> tuple[np.ndarray, np.ndarray]:
-    """Variance of the unnormalised offset-lattice field on the 100 µm band, over beta."""
+    """Log-variance of the unnormalised offset-lattice field on the 100 µm band, over beta
+    (smooth and convex in beta: linear interpolation on this grid is within 1e-5)."""
     k = scipy.fft.fftfreq(_REF_N, d=1.0 / _REF_N) + OFFSET
     f2 = (k[:, None] ** 2 + k[None, :] ** 2) / _REF_L_MM**2
     logf = 0.5 * np.log(f2).ravel()
-    betas = np.linspace(1.0, 4.0, 3001)
-    return betas, np.array([np.exp(-b * logf).sum() for b in betas])
+    betas = np.linspace(1.0, 4.0, 601)
+    return betas, np.log(np.exp(-np.outer(betas, logf)).sum(axis=1))
 
 
 @cache
@@ -205,21 +260,37 @@ def unit_fields(keys: list[Key], beta: np.ndarray, blur_mm: np.ndarray, resoluti
         out[rows] = synthesize(spectra, n)
     rows = np.flatnonzero(~np.asarray(periodic, dtype=bool))
     if len(rows):
-        logf, f2, weight = _offset_grid(resolution_um)
-        table_beta, table_var = _offset_norm_table()
-        order = _full_order(n)
-        modulation = _modulation(n)
-        spectrum = np.empty(n * n, dtype=np.complex64)
-        for b in rows:
-            spectrum[order] = normals_from_key(keys[b], 2 * n * n).view(np.complex64)
-            amp = np.exp(np.float32(-0.5 * beta[b]) * logf)
-            amp *= weight * np.float32(1.0 / np.sqrt(np.interp(beta[b], table_beta, table_var)))
-            if blur_mm[b] > 0:
-                amp *= np.exp(np.float32(-2.0 * np.pi**2 * blur_mm[b] ** 2) * f2)
-            field = scipy.fft.ifft2(spectrum.reshape(n, n) * amp, norm="forward")
-            field *= modulation
-            out[b] = field.real
+        step = max(1, CACHE_VALUES // (2 * n * n))  # a few fields at a time, in the cache
+        for k in range(0, len(rows), step):
+            part = rows[k:k + step]
+            out[part] = _offset_fields([keys[b] for b in part], np.asarray(beta, float)[part],
+                                       np.asarray(blur_mm, float)[part], resolution_um)
     return out
+
+
+def _offset_fields(keys: list[Key], beta: np.ndarray, blur_mm: np.ndarray, resolution_um: int
+                   ) -> np.ndarray:
+    """The non-periodic unit fields of `keys` (see `unit_fields`), complex64 → float32."""
+    n = patch_size_px(resolution_um)
+    logf, f2, logw, factor = _centred_grid(resolution_um)
+    table_beta, table_logvar = _offset_norm_table()
+    draws = raw_normals_many(keys, 2 * n * n, np.empty((len(keys), 2 * n * n), np.float32))
+    spectra = np.empty((len(keys), n, n), dtype=np.complex64)
+    _place_centred(draws.view(np.complex64), spectra)
+    del draws
+    # amplitude f^(-β/2) × aperture × normalisation × MTF, as one exponent
+    amp = logf * np.array(-0.5 * beta, dtype=np.float32)[:, None, None]
+    amp += logw
+    amp += np.array(-0.5 * np.interp(beta, table_beta, table_logvar),
+                    dtype=np.float32)[:, None, None]
+    for i in np.flatnonzero(blur_mm > 0):
+        amp[i] += f2 * np.float32(-2.0 * np.pi**2 * blur_mm[i] ** 2)
+    np.exp(amp, out=amp)
+    spectra *= amp
+    del amp
+    fields = scipy.fft.ifft2(spectra, norm="forward", overwrite_x=True)
+    fields *= factor
+    return fields.real
 
 
 def lump_field(centres_mm: np.ndarray, sigma_mm: float, amplitude: float, resolution_um: int,

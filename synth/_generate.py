@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import multiprocessing
 import os
+import pickle
+import signal
+import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
 
 from ._calcifications import MC_COLUMNS
-from ._config import SceneConfig, check_resolution
+from ._config import SceneConfig, check_resolution, patch_size_px
 from ._render import patch_labels, render_arrays
 from ._scene import sample_scenes
 
@@ -78,10 +85,14 @@ def generate(config: SceneConfig, n: int, *, resolution_um: int, seed: int,
         Patch i is drawn from ``numpy.random.default_rng([seed, i])`` alone, so it is the same
         in any batch, alone (`generate_indices`), and whatever the number of processes.
     processes : int
-        Worker processes sharing batches of `PARALLEL_FROM` patches or more (default 1: all the
-        work in this process, on one thread per core). Like any multiprocessing, more than
-        one needs a script's entry point guarded by ``if __name__ == "__main__":``; the pool
-        lasts and is reused.
+        Workers sharing batches of `PARALLEL_FROM` patches or more; default 1: one per core
+        (`THREADS`). Where the process can be forked safely (Linux, no other
+        thread running, no TensorFlow, PyTorch or JAX loaded) the workers are children forked
+        for the call, writing into shared memory: a few milliseconds of start-up and no
+        entry-point guard needed. Otherwise ``processes=1`` renders on threads and
+        ``processes > 1`` on a lasting fork-server pool (which, like any multiprocessing,
+        needs the script's entry point guarded by ``if __name__ == "__main__":`` and pays
+        about a second of start-up once; `close_pools` ends it).
 
     Returns
     -------
@@ -132,17 +143,22 @@ def generate_indices(config: SceneConfig, indices: range | list[int], *, resolut
     indices = list(indices)
     workers = _check_processes(processes, len(indices))
     chunks = [indices[k:k + _CHUNK] for k in range(0, len(indices), _CHUNK)]
-    if len(chunks) == 1:
-        parts = [_render_chunk(config, chunks[0], res, seed)]
-    elif workers == 1:  # threads: numpy and scipy.fft release the GIL on the heavy parts
-        parts = list(_threads().map(_render_chunk, [config] * len(chunks), chunks,
-                                    [res] * len(chunks), [seed] * len(chunks)))
+    args = ([config] * len(chunks), chunks, [res] * len(chunks), [seed] * len(chunks))
+    forked = None
+    if len(chunks) > 1 and len(indices) >= PARALLEL_FROM:  # forked children, when safe
+        forked = _forked(config, chunks, res, seed, workers if workers > 1 else THREADS)
+    if forked is not None:
+        images, masks, parts = forked
     else:
-        pool = _pool(workers)
-        parts = list(pool.map(_render_chunk, [config] * len(chunks), chunks,
-                              [res] * len(chunks), [seed] * len(chunks)))
-    images = np.concatenate([p[0] for p in parts])
-    masks = np.concatenate([p[1] for p in parts])
+        if len(chunks) == 1:
+            parts = [_render_chunk(config, chunks[0], res, seed)]
+        elif workers == 1:  # threads: numpy and scipy.fft release the GIL on the heavy parts
+            with ThreadPoolExecutor(THREADS, thread_name_prefix="synth") as threads:
+                parts = list(threads.map(_render_chunk, *args))
+        else:
+            parts = list(_pool(workers).map(_render_chunk, *args))
+        images = np.concatenate([p[0] for p in parts])
+        masks = np.concatenate([p[1] for p in parts])
     rows = [row for p in parts for row in p[3]]
     mcs = _mc_frame([p[2] for p in parts], indices)
     patches = pd.DataFrame(rows, columns=list(PATCH_COLUMNS[2:-1]))
@@ -172,9 +188,10 @@ def _check_processes(processes: int, n: int) -> int:
 
 
 _POOLS: dict[int, ProcessPoolExecutor] = {}
-_THREADS: list[ThreadPoolExecutor] = []
 THREADS = min(os.cpu_count() or 1, 8)
-"""Threads a call with ``processes=1`` renders its chunks on (one per core, at most 8)."""
+"""Workers a call with ``processes=1`` spreads its chunks over (one per core, at most 8)."""
+_THREAD_LIBRARIES = ("tensorflow", "torch", "jax", "keras")
+"""Libraries that run threads of their own: with one loaded, `generate` never forks."""
 
 
 def close_pools() -> int:
@@ -194,10 +211,114 @@ def close_pools() -> int:
     return closed
 
 
-def _threads() -> ThreadPoolExecutor:
-    if not _THREADS:
-        _THREADS.append(ThreadPoolExecutor(THREADS, thread_name_prefix="synth"))
-    return _THREADS[0]
+def fork_is_safe() -> bool:
+    """Whether this process can be forked without risk: Linux, no other Python thread
+    running, none of `_THREAD_LIBRARIES` loaded, not a daemonic worker, and on Python 3.12+
+    (which warns when forking a multi-threaded process) a single OS thread."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return False
+    if threading.active_count() > 1 or multiprocessing.current_process().daemon:
+        return False
+    if any(name in sys.modules for name in _THREAD_LIBRARIES):
+        return False
+    if sys.version_info >= (3, 12):
+        try:
+            with open("/proc/self/status") as status:
+                threads = next(int(line.split()[1]) for line in status
+                               if line.startswith("Threads:"))
+        except (OSError, StopIteration, ValueError):
+            return False
+        return threads == 1
+    return True
+
+
+def _forked(config: SceneConfig, chunks: list[list[int]], res: int, seed: int, workers: int
+            ) -> tuple[np.ndarray, np.ndarray, list[tuple]] | None:
+    """Render `chunks` in `workers` forked children writing into shared memory (a fork costs
+    milliseconds where a pool's start-up costs a second); None when forking is not safe.
+
+    Child w renders chunks w, w + workers, …; images and masks go straight into an
+    anonymous shared mapping, the small tables back through a pipe. A child that fails
+    sends its exception, which is raised here.
+    """
+    if workers < 2 or not fork_is_safe():
+        return None
+    _render_chunk(config, chunks[0][:1], res, seed)  # fill this process's caches once
+    n = patch_size_px(res)
+    total = sum(len(c) for c in chunks)
+    starts = np.concatenate([[0], np.cumsum([len(c) for c in chunks])])
+    pixels = total * n * n
+    shared = mmap.mmap(-1, pixels * 5)  # float32 images, then bool masks
+    images = np.frombuffer(shared, np.float32, pixels).reshape(total, n, n)
+    masks = np.frombuffer(shared, np.bool_, pixels, offset=pixels * 4).reshape(total, n, n)
+    results: dict[int, tuple] = {}
+    failure: BaseException | None = None
+    waiting: dict[int, int] = {}  # child pid: its pipe's read end while still open, else -1
+    try:
+        for w in range(min(workers, len(chunks))):
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: render, write, report, and leave without cleanup
+                _child(config, chunks, starts, w, workers, res, seed, images, masks, read,
+                       write)
+            os.close(write)
+            waiting[pid] = read
+        for pid, read in list(waiting.items()):
+            pipe = os.fdopen(read, "rb")
+            waiting[pid] = -1  # the file object owns the descriptor now
+            with pipe:
+                data = pipe.read()
+            os.waitpid(pid, 0)
+            del waiting[pid]
+            try:
+                status, value = pickle.loads(data)
+            except Exception:  # noqa: BLE001 - a child killed before it could report
+                status, value = "error", RuntimeError(f"a generate worker (pid {pid}) died")
+            if status == "error":
+                failure = failure or value
+            else:
+                for k, mcs, rows in value:
+                    results[k] = (None, None, mcs, rows)
+    finally:  # interrupted or failed: no child outlives the call
+        for pid, read in waiting.items():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.waitpid(pid, 0)
+            if read >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(read)
+    if failure is not None:
+        raise failure
+    return images, masks, [results[k] for k in range(len(chunks))]
+
+
+def _child(config: SceneConfig, chunks: list[list[int]], starts: np.ndarray, w: int,
+           workers: int, res: int, seed: int, images: np.ndarray, masks: np.ndarray,
+           read: int, write: int) -> NoReturn:
+    """A forked worker of `_forked`: render chunks w, w + workers, … into the shared arrays,
+    send the tables (or the error) through the pipe `write`, and exit at once."""
+    code = 1
+    try:
+        os.close(read)
+        out = []
+        for k in range(w, len(chunks), workers):
+            im, ma, mcs, rows = _render_chunk(config, chunks[k], res, seed)
+            images[starts[k]:starts[k + 1]] = im
+            masks[starts[k]:starts[k + 1]] = ma
+            out.append((k, mcs, rows))
+        payload, code = pickle.dumps(("ok", out)), 0
+    except BaseException as error:  # noqa: BLE001 - sent to the parent
+        try:
+            payload = pickle.dumps(("error", error))
+        except Exception:  # noqa: BLE001 - an exception that does not pickle
+            payload = pickle.dumps(("error", RuntimeError(repr(error))))
+    finally:
+        try:
+            with os.fdopen(write, "wb") as pipe:
+                pipe.write(payload)
+        finally:
+            os._exit(code)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:

@@ -197,21 +197,29 @@ def thin_spaced(cand: np.ndarray, valid: np.ndarray, n: np.ndarray, sizes: np.nd
     kept : ndarray of shape (B,), int — how many MCs each scene keeps (<= n)
     """
     b, m, _ = cand.shape
-    d2 = ((cand[:, :, None, :] - cand[:, None, :, :]) ** 2).sum(axis=-1)  # (B, M, M)
     width = int(n.max()) if len(n) else 0
     taken_size = np.full((b, m), -1.0)  # size of the MC placed at a candidate, -1 if none
     chosen = np.zeros((b, max(width, 1)), dtype=int)
     count = np.zeros(b, dtype=int)
-    rows = np.arange(b)
+    # a scene stops being looked at once it is full or out of valid candidates
+    last = np.where(valid.any(axis=1), m - 1 - np.argmax(valid[:, ::-1], axis=1), -1)
+    live = np.flatnonzero((count < n) & (last >= 0))
     for j in range(m):
-        want = valid[:, j] & (count < n)
-        if not want.any():
+        live = live[(count[live] < n[live]) & (last[live] >= j)]
+        if not len(live):
+            break
+        rows = live[valid[live, j]]
+        if not len(rows):
             continue
-        size = sizes[rows, np.minimum(count, max(width - 1, 0))]
-        need = np.maximum(spacing, 0.5 * (size[:, None] + taken_size))  # (B, M)
-        clash = ((taken_size >= 0) & (d2[:, j, :] < need * need)).any(axis=1)
-        take = want & ~clash
-        taken_size[take, j] = size[take]
-        chosen[rows[take], count[take]] = j
-        count += take
+        size = sizes[rows, np.minimum(count[rows], max(width - 1, 0))]
+        if j:  # only earlier candidates can have been taken
+            placed = taken_size[rows, :j]
+            need = np.maximum(spacing, 0.5 * (size[:, None] + placed))
+            diff = cand[rows, :j, :] - cand[rows, j, None, :]
+            d2 = diff[..., 0] ** 2 + diff[..., 1] ** 2
+            keep = ~((placed >= 0) & (d2 < need * need)).any(axis=1)
+            rows, size = rows[keep], size[keep]
+        taken_size[rows, j] = size
+        chosen[rows, count[rows]] = j
+        count[rows] += 1
     return chosen[:, :width], count

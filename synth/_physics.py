@@ -38,7 +38,7 @@ from scipy.special import ndtr
 
 from ._config import Acquisition
 from ._materials import effective_energy_kev, linear_attenuation_per_mm
-from ._random import Key, normals_from_key
+from ._random import CACHE_VALUES, Key, raw_normals_many
 
 DEFAULT_BEAM = "W/Rh 29kV"
 """Beam of an ideal acquisition (`acquisition=None`)."""
@@ -146,49 +146,101 @@ class Chain:
         (thickness equalisation, as presentation processing does at the periphery) and the
         ADC's range reaches the thinnest tissue.
         """
-        acq = self.acquisition
-        fat_mm: Any = np.float32(thickness) if thickness_map is None else thickness_map
+        fat_mm: Any = (np.full((1, 1, 1), thickness, dtype=np.float32) if thickness_map is None
+                       else thickness_map)
         thinnest = thickness if thickness_map is None else float(
             max(np.min(thickness_map[thickness_map > 0], initial=thickness), 1e-3))
-        if acq is None:
-            out = (a - np.float32(self.mu_fat) * fat_mm) / np.float32(self.window)
-            return np.clip(out, 0.0, 1.0, out=out).astype(np.float32, copy=False)
-        q = np.float32(a_ref) - a
+        return self._run(a[None], [a_ref], [thinnest], [key], fat_mm,
+                         heel_position_mm, scatter_sigma_mm)[0]
+
+    def render_many(self, a: np.ndarray, a_ref: np.ndarray, thickness: np.ndarray,
+                    keys: Sequence[Key], *, heel_position_mm: np.ndarray | None = None
+                    ) -> np.ndarray:
+        """`render` of the patches `a` (B, H, W) with their own `a_ref`, `thickness` and noise
+        `keys`, all at once; image b is the same bytes `render` gives it alone. `a` is
+        overwritten."""
+        fat_mm = np.asarray(thickness, dtype=np.float32)[:, None, None]
+        step = max(1, CACHE_VALUES // a[0].size)  # a few images at a time, in the cache
+        for k in range(0, len(a), step):
+            part = slice(k, k + step)
+            self._run(a[part], list(a_ref[part]), list(thickness[part]), list(keys[part]),
+                      fat_mm[part], heel_position_mm, None)
+        return a
+
+    def _run(self, a: np.ndarray, a_ref: list[float], thinnest: list[float], keys: list[Key],
+             fat_mm: Any, heel_position_mm: np.ndarray | None,
+             scatter_sigma_mm: float | None) -> np.ndarray:
+        """The chain on a stack `a` (B, H, W), in place; per-image scalars are lists (each
+        computed as a Python float, so an image's bytes do not depend on its batch)."""
+        def column(values: list[float]) -> np.ndarray:
+            return np.array(values, dtype=np.float32)[:, None, None]
+
+        if self.acquisition is None:
+            a -= np.float32(self.mu_fat) * fat_mm
+            a /= np.float32(self.window)
+            return np.clip(a, 0.0, 1.0, out=a)
+        full = [self.full_scale(t, r) for t, r in zip(thinnest, a_ref, strict=True)]
+        # Work in output units u = g × quanta: ADC steps (g = levels / full scale), or quanta
+        # (g = 1) without an ADC; the fluence is exp(a_ref - A) q_ref.
+        levels = None if self.bits is None else float(2**int(self.bits) - 1)
+        gain = [1.0 if levels is None else levels / f for f in full]
+        q = a
+        np.subtract(column([r + np.log(self.q_ref * g) for r, g in zip(a_ref, gain,
+                                                                         strict=True)]),
+                    q, out=q)
         np.exp(q, out=q)
-        q *= np.float32(self.q_ref)
         heel = None if heel_position_mm is None else self.heel_factor(heel_position_mm)
         if heel is not None:
             q *= heel
         if self.spr:
-            q += np.float32(self.spr) * (np.float32(q.mean()) if scatter_sigma_mm is None
-                                         else smooth(q, scatter_sigma_mm / self.px_mm))
-        size = q.size
-        draws = 2 * size if self.dose is not None and self.electronic else size
+            for b in range(len(q)):
+                q[b] += np.float32(self.spr) * (
+                    np.float32(q[b].mean()) if scatter_sigma_mm is None
+                    else smooth(q[b], scatter_sigma_mm / self.px_mm))
+        size = q[0].size
         if self.dose is not None:
-            w = normals_from_key(key, draws)
-            quantum = w[:size].reshape(q.shape)
-            if self.kernel is not None:  # the scintillator blurs the quanta: NPS ∝ MTF²
-                quantum = correlate1d(correlate1d(quantum, self.kernel, axis=0, mode="reflect"),
-                                      self.kernel, axis=1, mode="reflect")
-            noise = np.sqrt(q) * quantum
-            if self.electronic:
-                noise += np.float32(self.electronic) * w[size:].reshape(q.shape)
+            # variance in units u: g × u from the quanta, (g e)² from the electronics
+            blurred = self.kernel is not None
+            draws = 2 * size if blurred and self.electronic else size
+            w = raw_normals_many(keys, draws, np.empty((len(q), draws), dtype=np.float32))
+            quantum = w[:, :size].reshape(q.shape)
+            g = column(gain)
+            noise = np.multiply(q, g)
+            if blurred:  # the scintillator blurs the quanta: NPS ∝ MTF²
+                quantum = correlate1d(correlate1d(quantum, self.kernel, axis=1, mode="reflect"),
+                                      self.kernel, axis=2, mode="reflect")
+                np.sqrt(noise, out=noise)
+                noise *= quantum
+                if self.electronic:
+                    electronic = w[:, size:].reshape(q.shape)
+                    electronic *= g * np.float32(self.electronic)
+                    noise += electronic
+            else:
+                # a direct converter: quantum and electronic noise are independent Gaussians
+                # on the same pixel, so one normal of their summed variance draws both
+                if self.electronic:
+                    noise += column([(x * self.electronic) ** 2 for x in gain])
+                np.sqrt(noise, out=noise)
+                noise *= quantum
             q += noise
-        full = self.full_scale(thinnest, a_ref)
-        if self.bits is not None:
-            levels = np.float32(2**int(self.bits) - 1)
-            q *= levels / np.float32(full)
+        if levels is not None:
             np.rint(q, out=q)
-            np.clip(q, 1.0, levels, out=q)
-            q *= np.float32(full) / levels
+            np.clip(q, 1.0, np.float32(levels), out=q)
         if self.processing:
-            q /= np.float32(full)
+            q *= column([1.0 / (g * f) for g, f in zip(gain, full, strict=True)])
             return np.clip(q, 0.0, 1.0, out=q)
-        np.maximum(q, np.float32(full * 1e-6), out=q)
-        np.log(q, out=q)  # observed log attenuation: a_ref - log(q / q_ref)
+        if levels is None:
+            np.maximum(q, column([f * 1e-6 for f in full]), out=q)
+        np.log(q, out=q)  # log(u) = log(q / q_ref) + log(q_ref g); A_obs = a_ref - log(q/q_ref)
         q *= np.float32(-1.0 / self.window)
-        q += np.float32((a_ref + np.log(self.q_ref)) / self.window)
-        q -= np.float32(self.mu_fat / self.window) * fat_mm
+        offset = [(r + np.log(self.q_ref * g)) / self.window for r, g in zip(a_ref, gain,
+                                                                               strict=True)]
+        if np.ndim(fat_mm) == 3:  # one thickness per image: fold it into the offset
+            q += column([o - self.mu_fat * float(t) / self.window
+                         for o, t in zip(offset, np.ravel(fat_mm), strict=True)])
+        else:
+            q += column(offset)
+            q -= np.float32(self.mu_fat / self.window) * fat_mm
         return np.clip(q, 0.0, 1.0, out=q)
 
     # -- noise power for d′ --------------------------------------------------------------

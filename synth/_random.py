@@ -17,6 +17,11 @@ _local = threading.local()
 
 def normals_from_key(key: Key, n: int) -> np.ndarray:
     """`n` standard normal float32 values of the stream `key` (same key → same values)."""
+    return standard_normals(_restored(key), n)
+
+
+def _restored(key: Key) -> np.random.Generator:
+    """This thread's SFC64 generator, set to the state `key`."""
     generator = getattr(_local, "generator", None)
     if generator is None:
         generator = _local.generator = np.random.Generator(np.random.SFC64(0))
@@ -26,7 +31,7 @@ def normals_from_key(key: Key, n: int) -> np.ndarray:
         "has_uint32": 0,
         "uinteger": 0,
     }
-    return standard_normals(generator, n)
+    return generator
 
 _TWO_PI = np.float32(2.0 * np.pi)
 
@@ -48,3 +53,59 @@ def standard_normals(rng: np.random.Generator, n: int) -> np.ndarray:
     np.multiply(radius, np.cos(theta), out=out[:, 0])
     np.multiply(radius, np.sin(theta), out=out[:, 1])
     return out.reshape(-1)[:n]
+
+
+_U24 = np.float32(2.0**-24)
+CACHE_VALUES = 1 << 17
+"""Values a batched step works on at once (512 kB of float32: it stays in a core's cache)."""
+
+
+def raw_normals_from_key(key: Key, n: int, out: np.ndarray | None = None) -> np.ndarray:
+    """`n` standard normal float32 values of the stream `key`, by `raw_normals` (a different
+    sequence from `normals_from_key`'s, about twice as fast: the attenuation model's streams).
+    Written into `out` (1-D, length `n`) when given."""
+    if out is None:
+        out = np.empty(n, dtype=np.float32)
+    raw_normals_many([key], n, out[None])
+    return out
+
+
+def raw_normals_many(keys: list[Key], n: int, out: np.ndarray) -> np.ndarray:
+    """`n` standard normal float32 values of each stream in `keys`, into `out` (len(keys), n).
+
+    Box–Muller: each pair comes from one raw 64-bit word of the stream; the top 24 bits of
+    its high half give u1 and those of its low half u2 (the float32 resolution of
+    `Generator.random`). Pair k depends on word k only, so drawing more continues the same
+    sequence, as with `standard_normals`. The words are read as little-endian, so the values
+    are the same on every platform; the transform is done for all streams at once, so a row's
+    values do not depend on the other rows.
+    """
+    step = max(1, CACHE_VALUES // max(n, 1))
+    if len(keys) > step:  # a few rows at a time, so the work stays in the cache
+        for k in range(0, len(keys), step):
+            raw_normals_many(keys[k:k + step], n, out[k:k + step])
+        return out
+    half = (n + 1) // 2
+    words = np.empty((len(keys), half), dtype="<u8")
+    for b, key in enumerate(keys):
+        words[b] = _restored(key).bit_generator.random_raw(half)
+    quarter = words.view("<u4")
+    quarter >>= np.uint32(8)
+    direct = n % 2 == 0 and out.flags.c_contiguous  # transform in `out` itself
+    u = out.reshape(len(keys), half, 2) if direct else np.empty((len(keys), half, 2),
+                                                                 dtype=np.float32)
+    u[:] = quarter.view("<i4").reshape(len(keys), half, 2)  # low, high halves, as floats
+    del words, quarter
+    radius = u[:, :, 1] * -_U24
+    np.log1p(radius, out=radius)
+    radius *= np.float32(-2.0)
+    np.sqrt(radius, out=radius)
+    theta = u[:, :, 0] * (np.float32(2.0 * np.pi) * _U24)
+    pairs = u
+    trig = np.cos(theta)
+    np.multiply(radius, trig, out=pairs[:, :, 0])
+    np.sin(theta, out=trig)
+    np.multiply(radius, trig, out=pairs[:, :, 1])
+    if not direct:
+        out[:] = pairs.reshape(len(keys), 2 * half)[:, :n]
+    return out

@@ -79,3 +79,87 @@ def test_processes_do_not_change_a_byte():
     assert one.calcifications.equals(three.calcifications)
     with pytest.raises(ValueError, match="processes"):
         generate(config, 2, resolution_um=100, seed=0, processes=0)
+
+
+def _same(a, b):
+    np.testing.assert_array_equal(a.images, b.images)
+    np.testing.assert_array_equal(a.masks, b.masks)
+    assert a.patches.equals(b.patches) and a.calcifications.equals(b.calcifications)
+
+
+def test_default_threaded_and_pooled_calls_give_the_same_bytes(monkeypatch):
+    import threading
+
+    import synth._generate as gen
+    config = SceneConfig(mc_shape="solid")
+    forked = generate(config, 300, resolution_um=100, seed=4, processes=2)
+    # a running thread makes forking unsafe: the same call falls back to threads, then a pool
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert not gen.fork_is_safe()
+        threaded = generate(config, 300, resolution_um=100, seed=4)
+    finally:
+        stop.set()
+        thread.join()
+    monkeypatch.setattr(gen, "fork_is_safe", lambda: False)
+    pooled = generate(config, 300, resolution_um=100, seed=4, processes=2)
+    synth.close_pools()
+    _same(forked, threaded)
+    _same(forked, pooled)
+    alone = generate_indices(config, [299, 64], resolution_um=100, seed=4)
+    np.testing.assert_array_equal(alone.images, forked.images[[299, 64]])
+
+
+def test_fork_is_refused_with_a_thread_library_loaded(monkeypatch):
+    import types
+
+    import synth._generate as gen
+    monkeypatch.setitem(sys.modules, "tensorflow", types.ModuleType("tensorflow"))
+    assert not gen.fork_is_safe()
+
+
+_FORK_CHECK = """
+import os, numpy as np, synth
+import synth._generate as gen
+assert gen.fork_is_safe()  # a fresh interpreter with synth alone can fork
+config = synth.SceneConfig()
+forked = synth.generate(config, 300, resolution_um=70, seed=2)
+for k in range(0, 300, 64):  # the same bytes as each chunk rendered here
+    images, masks, _, rows = gen._render_chunk(config, list(range(k, min(k + 64, 300))), 70, 2)
+    assert np.array_equal(forked.images[k:k + 64], images)
+    assert np.array_equal(forked.masks[k:k + 64], masks)
+    assert forked.labels[k:k + 64].tolist() == [r[0] for r in rows]
+
+def children():
+    pids = set()
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children") as f:
+            pids |= set(f.read().split())
+    return pids
+
+real = gen._render_chunk
+def failing(config, indices, res, seed):
+    if indices[0] >= 128:
+        raise ArithmeticError("worker failed on purpose")
+    return real(config, indices, res, seed)
+gen._render_chunk = failing
+try:
+    synth.generate(config, 300, resolution_um=100, seed=0)
+except ArithmeticError as error:
+    assert "on purpose" in str(error)
+else:
+    raise AssertionError("the worker's error was not raised")
+assert children() == set()  # every forked child was waited for
+print("fork ok")
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forking is Linux-only")
+def test_forked_workers_match_in_process_rendering_and_report_failures():
+    # in a fresh interpreter: this test process may have TensorFlow loaded (then no fork)
+    done = subprocess.run([sys.executable, "-c", _FORK_CHECK], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "fork ok" in done.stdout
