@@ -5,8 +5,16 @@ cross-resolution matrix, FROC of whole-mammogram scans, and self-contained HTML/
 reports. Keras, TensorFlow and onnxruntime are imported only when a model of theirs is given
 to `as_predictor`."""
 
+from ._detections import DetectionRule, detect_clusters
 from ._extras import EXTRAS, MissingExtraError, check_extra, has_extra, require_extra
-from ._froc import FROCResult, ScoredImage, compute_froc
+from ._froc import (
+    DEFAULT_FP_RATES,
+    FROCResult,
+    ScoredImage,
+    compute_detection_froc,
+    compute_froc,
+)
+from ._gates import Gate, GateResult, check_gates, evaluate_gates, parse_gate
 from ._metrics import (
     Metrics,
     compute_metrics,
@@ -23,16 +31,23 @@ from ._probes import (
     failure_thresholds,
 )
 from ._report import build_report, render_report
+from ._stats import DeLongResult, McNemarResult, delong_test, mcnemar_test
 from ._sweep import PARAMETERS, SweepResult, condition_config, parse_sweep_value, run_sweep
 
 __all__ = [
+    "DEFAULT_FP_RATES",
     "EXTRAS",
     "MissingExtraError",
     "check_extra",
     "has_extra",
     "require_extra",
     "BehaviourResult",
+    "DeLongResult",
+    "DetectionRule",
+    "McNemarResult",
     "FROCResult",
+    "Gate",
+    "GateResult",
     "Metrics",
     "PARAMETERS",
     "Predictor",
@@ -43,11 +58,18 @@ __all__ = [
     "at_resolution",
     "behavioural_tests",
     "build_report",
+    "check_gates",
+    "compute_detection_froc",
     "compute_froc",
     "compute_metrics",
     "condition_config",
     "cross_resolution",
+    "delong_test",
+    "detect_clusters",
+    "evaluate_gates",
     "failure_thresholds",
+    "mcnemar_test",
+    "parse_gate",
     "parse_sweep_value",
     "render_report",
     "run_probe",

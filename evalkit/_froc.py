@@ -31,7 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["FROCResult", "ScoredImage", "compute_froc"]
+from ._detections import DetectionRule, detect_clusters, image_scores, lroc_curve
+
+__all__ = ["FROCResult", "ScoredImage", "compute_detection_froc", "compute_froc"]
 
 WINDOW_COLUMNS = ("x1", "y1", "x2", "y2", "probability")
 BOX_COLUMNS = ("X1", "Y1", "X2", "Y2")
@@ -105,11 +107,143 @@ class FROCResult:
     n_clusters: int
     cpm: float
     fp_rates: tuple[float, ...] = field(default=DEFAULT_FP_RATES)
+    unit: str = "windows"
+    rule: dict[str, Any] | None = None
+    cpm_ci: tuple[float, float] = (math.nan, math.nan)
+    lroc: pd.DataFrame | None = None
+    n_detections: int | None = None
+    windows: FROCResult | None = None
+    """For a detection FROC: the window-level FROC of the same scans (a diagnostic)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Counts, CPM and the rate table, JSON-ready (the curve stays a table)."""
-        return {"n_images": self.n_images, "n_clusters": self.n_clusters, "cpm": self.cpm,
-                "fp_rates": list(self.fp_rates), "table": self.table.to_dict(orient="records")}
+        """Counts, CPM and the rate table, JSON-ready (the curves stay tables)."""
+        out = {"unit": self.unit, "n_images": self.n_images, "n_clusters": self.n_clusters,
+               "cpm": self.cpm, "fp_rates": list(self.fp_rates),
+               "table": self.table.to_dict(orient="records")}
+        if self.unit == "detections":
+            out.update(rule=self.rule, cpm_ci=list(self.cpm_ci), n_detections=self.n_detections,
+                       lroc_area=lroc_area(self.lroc),
+                       windows=None if self.windows is None else self.windows.to_dict())
+        return out
+
+
+def lroc_area(lroc: pd.DataFrame | None) -> float | None:
+    """Area under an LROC curve (trapezoids from (0, 0) to (1, its last height)), or None."""
+    if lroc is None or lroc.empty:
+        return None
+    x = np.concatenate([[0.0], lroc["fpf"].to_numpy(), [1.0]])
+    y = lroc["correct_localisation_fraction"].to_numpy()
+    y = np.concatenate([[0.0], y, [y[-1]]])
+    return float(np.trapezoid(y, x))
+
+
+def compute_detection_froc(
+    scans: Sequence[ScoredImage | tuple[pd.DataFrame, pd.DataFrame]],
+    *,
+    resolution_um: float,
+    rule: DetectionRule | None = None,
+    fp_rates: Sequence[float] = DEFAULT_FP_RATES,
+    n_bootstrap: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> FROCResult:
+    """FROC and LROC of cluster *detections* (`evalkit.detect_clusters`; the rules, hit
+    criterion included, in `evalkit._detections`), with bootstrap intervals over images.
+
+    Parameters
+    ----------
+    scans : as for `compute_froc`
+    resolution_um : float — the windows' pixel spacing
+    rule : DetectionRule, optional — default: NMS within 10 mm, centre within 5 mm of the
+        cluster's
+    fp_rates : mean false-positive *detections* per image of the table
+    n_bootstrap : int — resamples of the images for the intervals (0: none)
+    level : float
+    seed : int — of the resampling
+
+    Returns
+    -------
+    FROCResult
+        ``unit="detections"``; ``table`` gains ``ci_low``/``ci_high`` of the sensitivity,
+        ``cpm_ci`` the CPM's interval; ``lroc`` the LROC curve (None unless some images have
+        clusters and some have none).
+
+    Examples
+    --------
+    One image with a cluster found by a detection scoring 0.9 and a false positive at 0.6
+    elsewhere, one cluster-free image with a detection at 0.7 (windows of 10 px, 100 µm):
+
+    >>> import pandas as pd
+    >>> from evalkit import compute_detection_froc
+    >>> def win(cells):
+    ...     return pd.DataFrame([(x, y, x + 10, y + 10, p) for x, y, p in cells],
+    ...                         columns=["x1", "y1", "x2", "y2", "probability"])
+    >>> box = pd.DataFrame({"X1": [0], "Y1": [0], "X2": [30], "Y2": [30]})
+    >>> froc = compute_detection_froc(
+    ...     [(win([(5, 5, 0.9), (300, 300, 0.6)]), box), (win([(100, 100, 0.7)]), box[:0])],
+    ...     resolution_um=100, fp_rates=(0.5, 1.0), n_bootstrap=0)
+    >>> froc.unit, froc.n_detections, froc.cpm
+    ('detections', 3, 1.0)
+    >>> print(froc.curve.to_string(index=False))
+     threshold  sensitivity  fp_per_image
+           0.9          1.0           0.0
+           0.7          1.0           0.5
+           0.6          1.0           1.0
+    >>> froc.lroc["correct_localisation_fraction"].tolist(), froc.lroc["fpf"].tolist()
+    ([1.0, 1.0], [0.0, 1.0])
+    """
+    images = _check_scans(scans)
+    rates = _check_rates(fp_rates)
+    rule = rule or DetectionRule()
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
+        raise ValueError(f"`n_bootstrap` must be an integer >= 0; got "
+                         f"n_bootstrap={n_bootstrap!r}.")
+    if not 0 < level < 1:
+        raise ValueError(f"`level` must lie in (0, 1); got level={level!r}.")
+    per_image = []
+    n_det = 0
+    for image in images:
+        found = detect_clusters(image.windows, resolution_um=resolution_um, rule=rule)
+        n_det += len(found)
+        per_image.append(image_scores(found, image.boxes, rule, resolution_um))
+    clusters = [p[0] for p in per_image]
+    false_pos = [p[1] for p in per_image]
+    if sum(c.size for c in clusters) == 0:
+        raise ValueError(f"`scans` must hold at least one annotated cluster; got {len(images)} "
+                         "images without boxes.")
+    curve, table = _froc_tables(clusters, false_pos, rates)
+    cpm = float(table["sensitivity"].mean())
+    cpm_ci = (math.nan, math.nan)
+    if n_bootstrap:
+        rng = np.random.default_rng(seed)
+        sens, cpms = [], []
+        for _ in range(n_bootstrap):
+            pick = rng.integers(0, len(images), len(images))
+            if sum(clusters[i].size for i in pick) == 0:
+                continue
+            _, t = _froc_tables([clusters[i] for i in pick], [false_pos[i] for i in pick],
+                                rates)
+            sens.append(t["sensitivity"].to_numpy())
+            cpms.append(t["sensitivity"].mean())
+        q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
+        if sens:
+            low, high = np.percentile(np.array(sens), q, axis=0)
+            table.insert(2, "ci_low", low)
+            table.insert(3, "ci_high", high)
+            cpm_ci = tuple(float(v) for v in np.percentile(cpms, q))  # type: ignore[assignment]
+    lroc = lroc_curve([p[2] for p in per_image], [p[3] for p in per_image],
+                      [len(image.boxes) > 0 for image in images])
+    return FROCResult(curve=curve, table=table, n_images=len(images),
+                      n_clusters=int(sum(c.size for c in clusters)), cpm=cpm, fp_rates=rates,
+                      unit="detections", rule=rule.to_dict(), cpm_ci=cpm_ci, lroc=lroc,
+                      n_detections=n_det, windows=compute_froc(images, fp_rates=rates))
+
+
+def _froc_tables(clusters: Sequence[np.ndarray], false_pos: Sequence[np.ndarray],
+                 rates: tuple[float, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    c = np.concatenate(clusters)
+    curve = _curve(c, np.concatenate(false_pos), len(clusters))
+    return curve, pd.DataFrame([_at_rate(curve, rate) for rate in rates])
 
 
 def compute_froc(

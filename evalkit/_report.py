@@ -4,11 +4,13 @@ its provenance, and tidy CSVs — rendered to bytes in memory, written all or no
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import io
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,9 @@ from matplotlib.figure import Figure
 
 from synth.io import write_atomic
 
-from ._froc import FROCResult
+from ._detections import DetectionRule
+from ._froc import FROCResult, lroc_area
+from ._gates import GateResult, gates_frame
 from ._probe import ProbeResults
 from ._sweep import SweepResult
 
@@ -36,7 +40,8 @@ _STYLE = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#2
           "padding:8px;overflow-x:auto}")
 
 
-def render_report(results: ProbeResults, *, froc: FROCResult | None = None) -> dict[str, bytes]:
+def render_report(results: ProbeResults, *, froc: FROCResult | None = None,
+                  gates: Sequence[GateResult] = ()) -> dict[str, bytes]:
     """The report's files, rendered in memory: report.html, report.json and the CSVs.
 
     Parameters
@@ -47,6 +52,9 @@ def render_report(results: ProbeResults, *, froc: FROCResult | None = None) -> d
         From `compute_froc` on whole-mammogram scans: the report gains an FROC section (plot
         and table), ``froc.csv`` (sensitivity at each rate), ``froc_curve.csv`` and a ``froc``
         block in report.json (null without it).
+    gates : sequence of GateResult, optional
+        From `evaluate_gates`: a Gates section, ``gates.csv`` and a ``gates`` list in
+        report.json.
 
     Returns
     -------
@@ -77,15 +85,18 @@ def render_report(results: ProbeResults, *, froc: FROCResult | None = None) -> d
     if froc is not None and not isinstance(froc, FROCResult):
         raise TypeError("`froc` must be the FROCResult of evalkit.compute_froc or None; "
                         f"got froc of type {type(froc).__name__}.")
-    files = {"report.html": _html(results, froc).encode(),
-             "report.json": _json(results, froc).encode()}
-    for name, frame in _tables(results, froc).items():
+    gates = tuple(gates)
+    if not all(isinstance(g, GateResult) for g in gates):
+        raise TypeError("`gates` must hold the GateResults of evalkit.evaluate_gates.")
+    files = {"report.html": _html(results, froc, gates).encode(),
+             "report.json": _json(results, froc, gates).encode()}
+    for name, frame in _tables(results, froc, gates).items():
         files[f"{name}.csv"] = frame.to_csv(index=False).encode()
     return files
 
 
 def build_report(results: ProbeResults, out_dir: str | os.PathLike[str], *,
-                 froc: FROCResult | None = None) -> Path:
+                 froc: FROCResult | None = None, gates: Sequence[GateResult] = ()) -> Path:
     """Write the files of `render_report` into `out_dir`; return the path of report.html.
 
     The whole report is rendered in memory first, then each file is written atomically
@@ -109,13 +120,15 @@ def build_report(results: ProbeResults, out_dir: str | os.PathLike[str], *,
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"`out_dir` must be a folder; got out_dir={str(out)!r}, a file.")
-    files = render_report(results, froc=froc)  # every byte is ready before any is written
+    # every byte is ready before any is written
+    files = render_report(results, froc=froc, gates=gates)
     for name, data in files.items():
         write_atomic(out / name, data)
     return out / "report.html"
 
 
-def _tables(r: ProbeResults, froc: FROCResult | None = None) -> dict[str, pd.DataFrame]:
+def _tables(r: ProbeResults, froc: FROCResult | None = None,
+            gates: Sequence[GateResult] = ()) -> dict[str, pd.DataFrame]:
     tables = {"metrics": r.metrics.to_frame(), "predictions": r.predictions,
               "paper_reference": _reference()}
     if r.sweeps:
@@ -129,6 +142,10 @@ def _tables(r: ProbeResults, froc: FROCResult | None = None) -> dict[str, pd.Dat
     if froc is not None:
         tables["froc"] = froc.table
         tables["froc_curve"] = froc.curve
+        if froc.lroc is not None:
+            tables["lroc_curve"] = froc.lroc
+    if gates:
+        tables["gates"] = gates_frame(gates)
     return tables
 
 
@@ -156,7 +173,8 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _json(r: ProbeResults, froc: FROCResult | None = None) -> str:
+def _json(r: ProbeResults, froc: FROCResult | None = None,
+          gates: Sequence[GateResult] = ()) -> str:
     doc = {
         "model": r.model, "scenario": r.scenario, "seed": r.seed, "n": r.n,
         "resolution_um": r.resolution_um, "provenance": r.provenance,
@@ -173,6 +191,7 @@ def _json(r: ProbeResults, froc: FROCResult | None = None) -> str:
         "gallery": [{k: v for k, v in g.items() if k != "image"} for g in r.gallery],
         "paper_reference": _reference().to_dict(orient="records"),
         "froc": None if froc is None else froc.to_dict(),
+        "gates": [dataclasses.asdict(g) for g in gates],
     }
     return json.dumps(_clean(doc), indent=2, allow_nan=False)
 
@@ -251,25 +270,54 @@ def _gallery(r: ProbeResults) -> str:
 
 
 def _froc_section(froc: FROCResult) -> list[str]:
-    summary = (f"{froc.n_clusters} annotated clusters in {froc.n_images} scanned mammograms; "
-               f"a cluster is found when a window scoring at or above the threshold overlaps "
-               f"its box. CPM (mean sensitivity over the rates) {froc.cpm:.3f}.")
+    detections = froc.unit == "detections"
+    if detections:
+        rule = DetectionRule(**(froc.rule or {}))
+        low, high = froc.cpm_ci
+        interval = "" if np.isnan(low) else f" (95 % bootstrap over images {low:.3f}–{high:.3f})"
+        area = lroc_area(froc.lroc)
+        summary = (f"{froc.n_clusters} annotated clusters in {froc.n_images} scanned "
+                   f"mammograms, {froc.n_detections} detections: {rule.describe()}; a second "
+                   f"detection on a found cluster is not a false positive. CPM (mean "
+                   f"sensitivity over the rates) {froc.cpm:.3f}{interval}."
+                   + ("" if area is None else f" Area under the LROC curve {area:.3f}."))
+    else:
+        summary = (f"{froc.n_clusters} annotated clusters in {froc.n_images} scanned "
+                   f"mammograms; a cluster is found when a window scoring at or above the "
+                   f"threshold overlaps its box. CPM (mean sensitivity over the rates) "
+                   f"{froc.cpm:.3f}.")
     fig = Figure(figsize=(4.8, 3.2))
     ax = fig.add_subplot()
     curve = pd.concat([pd.DataFrame({"fp_per_image": [0.0], "sensitivity": [0.0]}),
                        froc.curve[["fp_per_image", "sensitivity"]]])
     ax.plot(curve.fp_per_image, curve.sensitivity, drawstyle="steps-post")
     ax.plot(froc.table.fp_per_image, froc.table.sensitivity, "o")
+    if "ci_low" in froc.table:
+        ax.vlines(froc.table.fp_per_image, froc.table.ci_low, froc.table.ci_high, alpha=0.5)
     ax.set_xscale("symlog", linthresh=min(froc.fp_rates))
     ax.set_xlim(0, max(max(froc.fp_rates), float(curve.fp_per_image.max())) * 1.1)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("mean false-positive windows per image")
+    ax.set_xlabel(f"mean false-positive {'detections' if detections else 'windows'} per image")
     ax.set_ylabel("sensitivity (clusters found)")
-    return ["<h2>FROC on whole mammograms</h2>", f"<p>{html.escape(summary)}</p>", _png(fig),
-            _table(froc.table)]
+    parts = [f"<h2>FROC on whole mammograms ({froc.unit})</h2>",
+             f"<p>{html.escape(summary)}</p>", _png(fig), _table(froc.table)]
+    if detections and froc.windows is not None:
+        parts += ["<h3>Diagnostic: the same scans counted in windows</h3>",
+                  "<p>Not comparable with published FROCs: one point lies in many windows.</p>",
+                  _table(froc.windows.table)]
+    return parts
 
 
-def _html(r: ProbeResults, froc: FROCResult | None = None) -> str:
+def _gates_section(gates: Sequence[GateResult]) -> list[str]:
+    failed = sum(not g.passed for g in gates)
+    shown = gates_frame(gates).assign(
+        passed=lambda t: t.passed.map({True: "pass", False: "FAIL"}))
+    return ["<h2>Gates</h2>",
+            f"<p>{len(gates) - failed} of {len(gates)} gates passed.</p>", _table(shown)]
+
+
+def _html(r: ProbeResults, froc: FROCResult | None = None,
+          gates: Sequence[GateResult] = ()) -> str:
     m = r.metrics
     summary = (f"{m.n} patches at {r.resolution_um} µm (seed {r.seed}): accuracy "
                f"{m['accuracy']:.3f}, sensitivity {m['recall']:.3f}, specificity "
@@ -277,7 +325,8 @@ def _html(r: ProbeResults, froc: FROCResult | None = None) -> str:
     confusion = pd.DataFrame({"": ["true 0", "true 1"], "predicted 0": [m["tn"], m["fn"]],
                               "predicted 1": [m["fp"], m["tp"]]})
     parts = [f"<h1>Robustness report: {html.escape(str(r.model['name']))}</h1>",
-             f"<p>{html.escape(summary)}</p>", "<h2>Model</h2>",
+             f"<p>{html.escape(summary)}</p>", *(_gates_section(gates) if gates else []),
+             "<h2>Model</h2>",
              _table(pd.DataFrame([r.model])), "<h2>Scenario</h2>",
              f"<pre>{html.escape(json.dumps(r.scenario, indent=1))}</pre>",
              "<h2>Clean metrics (95 % bootstrap intervals)</h2>", _table(m.to_frame()),

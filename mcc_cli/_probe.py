@@ -47,6 +47,20 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--annotations", type=Path, metavar="FILE",
                    help="cluster boxes of --mammograms: CSV with image, X1, Y1, X2, Y2 "
                         "(default DIR/annotations.csv, as `synth.write_mammograms` writes it)")
+    p.add_argument("--nms-radius-mm", type=float, default=10.0, metavar="MM",
+                   help="--mammograms: windows within this distance of a better one join its "
+                        "detection (non-maximum suppression; default 10 mm, the window side)")
+    p.add_argument("--hit", choices=("distance", "inside"), default="distance",
+                   help="--mammograms: a detection hits a cluster with its centre within "
+                        "--hit-distance-mm of the cluster's centre (default) or inside its box")
+    p.add_argument("--hit-distance-mm", type=float, default=5.0, metavar="MM",
+                   help="default 5 mm, half the window")
+    p.add_argument("--require", action="append", default=[], metavar="GATE",
+                   help="a pass/fail gate, e.g. 'sensitivity@contrast=0.1>=0.9' or "
+                        "'auc>=0.95' (repeatable): exit 1 when one fails")
+    p.add_argument("--gate-on", choices=("point", "ci"), default="point",
+                   help="judge gates on the estimate (default) or on the 95 %% interval's "
+                        "bound")
     p.add_argument("--out", type=Path, required=True, help="report folder")
     p.set_defaults(run=run_probe)
 
@@ -69,6 +83,11 @@ def run_probe(args: argparse.Namespace) -> int:
     for name, values in sweeps:  # refuse bad sweeps before loading anything heavy
         for value in values:
             evalkit.condition_config(scenario, name, value)
+    try:
+        gates = evalkit.check_gates(args.require, dict(sweeps), args.gate_on)
+    except ValueError as exc:
+        raise ValueError(f"`--require`: {exc}") from None
+    rule = _rule(args)
     if args.model is None or not str(args.model).endswith(".onnx") or args.mammograms:
         evalkit.check_extra("tf")
     else:
@@ -102,16 +121,35 @@ def run_probe(args: argparse.Namespace) -> int:
             advance(f"scan {len(mammograms[1])} mammograms")
             import mcc_core
 
-            froc = mcc_core.scan_froc(*mammograms, resolution_um=predictor.resolution_um)
+            froc = mcc_core.scan_froc(*mammograms, resolution_um=predictor.resolution_um,
+                                      rule=rule, n_bootstrap=min(args.bootstrap, 1000))
         bar.update(1)
-    page = evalkit.build_report(results, args.out, froc=froc)
+    verdicts = evalkit.evaluate_gates(results, gates, on=args.gate_on)
+    page = evalkit.build_report(results, args.out, froc=froc, gates=verdicts)
     m = results.metrics
     print(f"{page}: accuracy {m['accuracy']:.3f}, sensitivity {m['recall']:.3f}, "
           f"specificity {m['specificity']:.3f} on {m.n} patches at {predictor.resolution_um} µm")
     if froc is not None:
-        print(f"FROC on {froc.n_images} mammograms ({froc.n_clusters} clusters): CPM "
-              f"{froc.cpm:.3f}")
-    return 0
+        print(f"FROC on {froc.n_images} mammograms ({froc.n_clusters} clusters, "
+              f"{froc.n_detections} detections): CPM {froc.cpm:.3f}")
+    failed = [v for v in verdicts if not v.passed]
+    for verdict in failed:
+        print(verdict.line())
+    if verdicts:
+        print(f"{len(verdicts) - len(failed)} of {len(verdicts)} gates passed")
+    return 1 if failed else 0
+
+
+def _rule(args: argparse.Namespace) -> Any:
+    """The detection rule of --mammograms, checked before any model loads."""
+    import evalkit
+
+    try:
+        return evalkit.DetectionRule(radius_mm=args.nms_radius_mm, hit=args.hit,
+                                     distance_mm=args.hit_distance_mm)
+    except ValueError as exc:  # name the options
+        raise ValueError(str(exc).replace("`radius_mm`", "`--nms-radius-mm`")
+                         .replace("`distance_mm`", "`--hit-distance-mm`")) from None
 
 
 def _mammograms(args: argparse.Namespace, model_path: Path,

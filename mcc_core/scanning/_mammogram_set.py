@@ -1,8 +1,8 @@
 """Folders of annotated mammograms, and their FROC: what `mcc probe --mammograms` does, callable.
 
 `load_mammogram_set` is TensorFlow-free (it reads the annotations and checks the images'
-headers); `scan_froc` scans each mammogram with a Keras model and scores the windows with
-`evalkit.compute_froc`.
+headers); `scan_froc` scans each mammogram with a Keras model and scores its cluster detections with
+`evalkit.compute_detection_froc`.
 """
 
 from __future__ import annotations
@@ -104,8 +104,11 @@ def load_mammogram_set(mammograms: str | os.PathLike[str],
 
 def scan_froc(model: Any, cases: Sequence[AnnotatedMammogram], *, resolution_um: int,
               stride_mm: float = 1.5, fp_rates: Sequence[float] | None = None,
+              rule: evalkit.DetectionRule | None = None, n_bootstrap: int = 1000,
               progress: Callable[[int, int], None] | None = None) -> evalkit.FROCResult:
-    """Scan every mammogram with `model` and compute the FROC of the annotated clusters.
+    """Scan every mammogram with `model` and compute the FROC of its cluster *detections*
+    (`evalkit.compute_detection_froc`: false positives are detected clusters, not windows; the
+    window-level FROC is kept as ``.windows``).
 
     Parameters
     ----------
@@ -119,6 +122,11 @@ def scan_froc(model: Any, cases: Sequence[AnnotatedMammogram], *, resolution_um:
         Window step (1.5 mm, the papers').
     fp_rates : sequence of float, optional
         Operating points of the FROC table (default: `evalkit.compute_froc`'s).
+    rule : evalkit.DetectionRule, optional
+        How windows become detections and what a hit is (default: NMS within 10 mm, the
+        detection's centre within 5 mm of the cluster's).
+    n_bootstrap : int
+        Resamples of the images for the intervals.
     progress : callable, optional
         Called with (mammograms done, total) after each scan.
 
@@ -135,11 +143,15 @@ def scan_froc(model: Any, cases: Sequence[AnnotatedMammogram], *, resolution_um:
     >>> folder = tempfile.mkdtemp() + "/set"
     >>> _ = synth.write_mammograms(synth.SceneConfig(), folder, 2, resolution_um=100, seed=0,
     ...                            size_mm=(60.0, 80.0))
-    >>> froc = scan_froc(load_bundled_model(100), load_mammogram_set(folder), resolution_um=100)
-    >>> froc.n_images, froc.n_clusters, froc.fp_rates
-    (2, 5, (0.25, 0.5, 1.0, 2.0, 4.0, 8.0))
+    >>> froc = scan_froc(load_bundled_model(100), load_mammogram_set(folder), resolution_um=100,
+    ...                  n_bootstrap=50)
+    >>> froc.unit, froc.n_images, froc.n_clusters, froc.fp_rates
+    ('detections', 2, 5, (0.25, 0.5, 1.0, 2.0, 4.0, 8.0))
     >>> list(froc.table.columns)
-    ['fp_per_image', 'sensitivity', 'threshold', 'achieved_fp_per_image']
+    ['fp_per_image', 'sensitivity', 'ci_low', 'ci_high', 'threshold', 'achieved_fp_per_image']
+    >>> froc.windows.unit  # the window-level diagnostic
+    'windows'
+
     """
     from mcc_core.scanning._scan import scan  # Keras: imported only when scanning
 
@@ -154,6 +166,6 @@ def scan_froc(model: Any, cases: Sequence[AnnotatedMammogram], *, resolution_um:
         scored.append(evalkit.ScoredImage(result.windows, case.boxes, name=case.path.name))
         if progress is not None:
             progress(done, len(cases))
-    if fp_rates is None:
-        return evalkit.compute_froc(scored)
-    return evalkit.compute_froc(scored, fp_rates=fp_rates)
+    return evalkit.compute_detection_froc(
+        scored, resolution_um=resolution_um, rule=rule, n_bootstrap=n_bootstrap, seed=0,
+        fp_rates=evalkit.DEFAULT_FP_RATES if fp_rates is None else fp_rates)

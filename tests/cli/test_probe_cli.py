@@ -37,6 +37,12 @@ def test_probe_writes_a_report(tmp_path, model_path, capsys):
     (["--sweep", "contrast", "--values", "2.0"], "contrast_range"),
     (["--sweep", "contrast"], "--values"),
     (["--resolution", "70"], "resample"),
+    (["--require", "recal>=0.9"], "--require"),
+    (["--require", "sensitivity>=high"], "--require"),
+    (["--require", "sensitivity@contrast=0.3>=0.9", "--sweep", "contrast", "--values", "0.1"],
+     "not one of the swept values"),
+    (["--require", "sensitivity@dose=10>=0.9"], "not swept"),
+    (["--mammograms", "m", "--nms-radius-mm", "0"], "--nms-radius-mm"),
 ])
 def test_bad_probe_input_is_one_line(tmp_path, model_path, capsys, args, needle):
     code = main(["probe", "--model", str(model_path), "--n", "10", "--out",
@@ -60,3 +66,23 @@ def test_probe_defaults_to_the_bundled_model(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     doc = json.loads((tmp_path / "report.json").read_text())
     assert doc["model"]["name"] == "shallow_100um.keras" and doc["model"]["parameters"] == 8301
+
+
+def test_gates_decide_the_exit_code_and_are_reported(tmp_path, capsys):
+    common = ["probe", "--resolution", "100", "--n", "40", "--bootstrap", "100",
+              "--no-behaviour", "--no-cross-resolution", "--no-thresholds",
+              "--sweep", "contrast", "--values", "0.3", "1.0"]
+    code = main([*common, "--require", "accuracy>=0.01", "--require",
+                 "sensitivity@contrast=1.0>=0", "--out", str(tmp_path / "pass")])
+    out = capsys.readouterr().out
+    assert code == 0 and "2 of 2 gates passed" in out
+    code = main([*common, "--require", "auc>=0.01", "--require", "specificity>1",
+                 "--gate-on", "ci", "--out", str(tmp_path / "fail")])
+    out = capsys.readouterr().out
+    assert code == 1
+    failures = [line for line in out.splitlines() if "FAILED" in line]
+    assert len(failures) == 1 and "specificity" in failures[0] and "upper" not in failures[0]
+    doc = json.loads((tmp_path / "fail" / "report.json").read_text())
+    assert [g["passed"] for g in doc["gates"]] == [True, False]
+    assert all(g["on"] == "ci" for g in doc["gates"])
+    assert "Gates" in (tmp_path / "fail" / "report.html").read_text()
