@@ -209,19 +209,33 @@ def _table(frame: pd.DataFrame) -> str:
 
 
 def _sweep_figure(sweep: SweepResult) -> Figure:
-    fig = Figure(figsize=(7, 3.2))
-    ax = fig.add_subplot()
+    """The metrics against the swept setting (a numeric axis when the settings are numbers)
+    and, where the conditions' positive patches differ in it, against their median d′."""
     conditions = sweep.conditions
-    x = np.arange(len(conditions))
+    numeric = sweep.numeric_settings()
     frame = sweep.metrics
-    for metric in ("recall", "specificity", "roc_auc"):
-        part = frame[frame.metric == metric].set_index("condition").loc[conditions]
-        ax.plot(x, part.value, marker="o", label=metric)
-        ax.fill_between(x, part.ci_low.astype(float), part.ci_high.astype(float), alpha=0.2)
-    ax.set_xticks(x, conditions)
-    ax.set_xlabel(sweep.parameter)
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=8)
+    dprime = (frame.drop_duplicates("condition").set_index("condition")["dprime_k"]
+              .reindex(conditions).to_numpy(float) if "dprime_k" in frame else None)
+    physical = (dprime is not None and np.isfinite(dprime).all()
+                and len(set(np.round(dprime, 6))) > 1)
+    fig = Figure(figsize=(10 if physical else 7, 3.2))
+    axes = fig.subplots(1, 2 if physical else 1, squeeze=False)[0]
+    x = np.asarray(numeric) if numeric is not None else np.arange(len(conditions))
+    panels = [(axes[0], x, sweep.parameter)]
+    if physical:
+        panels.append((axes[1], dprime, "median d′ of the k-th MC (positive patches)"))
+    for ax, xs, title in panels:
+        order = np.argsort(xs, kind="stable")
+        for metric in ("recall", "specificity", "roc_auc"):
+            part = frame[frame.metric == metric].set_index("condition").loc[conditions]
+            ax.plot(xs[order], part.value.to_numpy(float)[order], marker="o", label=metric)
+            ax.fill_between(xs[order], part.ci_low.to_numpy(float)[order],
+                            part.ci_high.to_numpy(float)[order], alpha=0.2)
+        if numeric is None and ax is axes[0]:
+            ax.set_xticks(x, conditions)
+        ax.set_xlabel(title)
+        ax.set_ylim(0, 1.02)
+    axes[0].legend(fontsize=8)
     return fig
 
 

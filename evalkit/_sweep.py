@@ -36,8 +36,12 @@ PARAMETERS: tuple[str, ...] = (
 every `synth.SceneConfig` field."""
 
 
-METRIC_COLUMNS = ["condition", "metric", "value", "ci_low", "ci_high", "n", "note"]
-"""Columns of `SweepResult.metrics`."""
+METRIC_COLUMNS = ["condition", "setting", "metric", "value", "ci_low", "ci_high", "n",
+                  "dprime_k", "note"]
+"""Columns of `SweepResult.metrics`: ``condition`` is the value's label, ``setting`` the value
+itself (a number for numeric values, so charts get a numeric axis), ``dprime_k`` the median
+over the condition's positive patches of the d′ of their k-th most detectable MC (a physical
+axis that transfers across detectors and resolutions)."""
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -50,8 +54,9 @@ class SweepResult:
         The property varied (one of `PARAMETERS`).
     metrics : DataFrame
         Tidy, one row per condition and metric, conditions in the order run: condition (the
-        value as given for a string, its ``repr`` otherwise), metric, value, ci_low, ci_high,
-        n (patches), note (why a value is NaN).
+        value as given for a string, its ``repr`` otherwise), setting (the value: a number
+        where it is one), metric, value, ci_low, ci_high, n (patches), dprime_k (median d′ of
+        the k-th most detectable MC of the positive patches), note (why a value is NaN).
     predictions : DataFrame
         One row per patch and condition: condition, index, label, probability.
     seed : int
@@ -76,7 +81,18 @@ class SweepResult:
 
     def to_frame(self) -> pd.DataFrame:
         """`metrics` with the parameter as a first column (a row of the report's sweeps.csv)."""
-        return self.metrics.assign(parameter=self.parameter)[["parameter", *METRIC_COLUMNS]]
+        columns = [c for c in METRIC_COLUMNS if c in self.metrics.columns]
+        return self.metrics.assign(parameter=self.parameter)[["parameter", *columns]]
+
+    def numeric_settings(self) -> list[float] | None:
+        """The conditions' settings as numbers in the order run, or None when one is not a
+        number (a name, a range) or the table has no settings."""
+        if "setting" not in self.metrics.columns:
+            return None
+        first = self.metrics.drop_duplicates("condition")["setting"].tolist()
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in first):
+            return [float(v) for v in first]
+        return None
 
 
 def condition_config(base: synth.SceneConfig, parameter: str, value: Any) -> synth.SceneConfig:
@@ -171,20 +187,43 @@ def run_sweep(predictor: Predictor | Callable[[np.ndarray], np.ndarray],
     for k, (value, config) in enumerate(zip(values, configs, strict=True)):
         batch = synth.generate(config, n_per_condition, resolution_um=res, seed=seed)
         prob = np.asarray(predictor(batch.images[..., None]), dtype=np.float64)
-        metrics = compute_metrics(batch.labels, prob, n_bootstrap=n_bootstrap, seed=seed)
-        frames.append(metrics.to_frame().assign(condition=_label(value), n=len(prob)))
-        predictions.append(pd.DataFrame({
-            "condition": _label(value), "index": batch.patches["index"],
-            "label": batch.labels, "probability": prob}))
+        metric_rows, prediction_rows = score_condition(value, batch, prob,
+                                                       n_bootstrap=n_bootstrap, seed=seed)
+        frames.append(metric_rows)
+        predictions.append(prediction_rows)
         if progress:
             progress(k + 1, len(values))
+    return sweep_result(parameter, frames, predictions, seed=seed, resolution_um=int(res),
+                        n_bootstrap=n_bootstrap)
+
+
+def score_condition(value: Any, batch: synth.Batch, prob: np.ndarray, *, n_bootstrap: int,
+                    seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One condition's rows of `SweepResult.metrics` and `.predictions` from its patches and a
+    model's probabilities on them."""
+    metrics = compute_metrics(batch.labels, prob, n_bootstrap=n_bootstrap, seed=seed)
+    positive = (batch.patches["label"] == 1).to_numpy()
+    dprime = (float(np.median(batch.patches["dprime_k"].to_numpy()[positive]))
+              if positive.any() else float("nan"))
+    frame = metrics.to_frame().assign(condition=label(value), n=len(prob), dprime_k=dprime)
+    frame["setting"] = pd.Series([value] * len(frame), index=frame.index, dtype=object)
+    predictions = pd.DataFrame({"condition": label(value), "index": batch.patches["index"],
+                                "label": batch.labels, "probability": prob})
+    return frame, predictions
+
+
+def sweep_result(parameter: str, frames: Sequence[pd.DataFrame],
+                 predictions: Sequence[pd.DataFrame], *, seed: int, resolution_um: int,
+                 n_bootstrap: int) -> SweepResult:
+    """A `SweepResult` from the per-condition rows of `score_condition`."""
     return SweepResult(
-        parameter=parameter, seed=seed, resolution_um=int(res), n_bootstrap=n_bootstrap,
+        parameter=parameter, seed=seed, resolution_um=resolution_um, n_bootstrap=n_bootstrap,
         metrics=pd.concat(frames, ignore_index=True)[METRIC_COLUMNS],
         predictions=pd.concat(predictions, ignore_index=True))
 
 
-def _label(value: Any) -> str:
+def label(value: Any) -> str:
+    """A condition's label: a string as it is, anything else as its ``repr``."""
     return value if isinstance(value, str) else repr(value)
 
 

@@ -78,7 +78,12 @@ def sweep_chart(sweep: evalkit.SweepResult, metrics: tuple[str, ...] = SWEEP_MET
                                                  "ci_high"]].astype(
         {"value": float, "ci_low": float, "ci_high": float})
     parameter = sweep.parameter
-    x = alt.X("condition:N", sort=order, title=parameter)
+    numeric = sweep.numeric_settings()
+    if numeric is not None:  # numbers: a numeric axis, spaced by value
+        data["setting"] = data["condition"].map(dict(zip(order, numeric, strict=True)))
+        x = alt.X("setting:Q", title=parameter)
+    else:
+        x = alt.X("condition:N", sort=order, title=parameter)
     colour = alt.Color("metric:N", title="metric")
     band = alt.Chart(data).mark_area(opacity=0.2).encode(
         x=x, y=alt.Y("ci_low:Q", scale=alt.Scale(domain=(0, 1)), title="value"),

@@ -25,8 +25,8 @@ def test_sweep_is_tidy_and_covers_every_condition():
     assert isinstance(out, SweepResult)
     assert (out.parameter, out.seed, out.resolution_um, out.n_bootstrap) == ("contrast", 2, 100,
                                                                               100)
-    assert list(out.metrics.columns) == ["condition", "metric", "value", "ci_low", "ci_high",
-                                         "n", "note"]
+    assert list(out.metrics.columns) == ["condition", "setting", "metric", "value", "ci_low",
+                                         "ci_high", "n", "dprime_k", "note"]
     assert out.conditions == ["0.0", "0.3", "0.8"] and set(out.metrics.n) == {60}
     auc = out.metrics[out.metrics.metric == "roc_auc"].set_index("condition")["value"]
     assert auc["0.8"] > auc["0.0"] + 0.1  # brighter MCs are easier
@@ -80,3 +80,22 @@ def test_short_names_and_detector_fields():
 def test_bad_sweeps_are_refused_before_any_work(parameter, values, needle):
     with pytest.raises(ValueError, match=needle):
         run_sweep(PREDICTOR, BASE, parameter, values, n_per_condition=10, seed=0)
+
+
+def test_sweep_settings_stay_numbers_and_carry_a_physical_axis(tmp_path):
+    import json
+
+    from evalkit import build_report, run_probe
+
+    noisy = BASE.replace(acquisition=synth.Acquisition())  # d′ needs a detector's noise
+    results = run_probe(PREDICTOR, noisy, n=40, seed=1, sweeps=[("contrast", [0.2, 0.9])],
+                        behaviour=False, resolutions=False, thresholds=False, n_bootstrap=0)
+    sweep = results.sweeps[0]
+    assert sweep.numeric_settings() == [0.2, 0.9]
+    assert sweep.metrics["setting"].map(type).eq(float).all()
+    dprime = sweep.metrics.drop_duplicates("condition")["dprime_k"].tolist()
+    assert 0 < dprime[0] < dprime[1]  # a fuller MC is more detectable
+    build_report(results, tmp_path)
+    rows = json.loads((tmp_path / "report.json").read_text())["sweeps"][0]
+    assert {row["setting"] for row in rows} == {0.2, 0.9}
+    assert all(isinstance(row["dprime_k"], float) for row in rows)
