@@ -220,9 +220,10 @@ def _sweep_figure(sweep: SweepResult) -> Figure:
                 and len(set(np.round(dprime, 6))) > 1)
     fig = Figure(figsize=(10 if physical else 7, 3.2))
     axes = fig.subplots(1, 2 if physical else 1, squeeze=False)[0]
-    x = np.asarray(numeric) if numeric is not None else np.arange(len(conditions))
-    panels = [(axes[0], x, sweep.parameter)]
-    if physical:
+    x = np.asarray(numeric, dtype=float) if numeric is not None else np.arange(
+        len(conditions), dtype=float)
+    panels: list[tuple[Any, np.ndarray, str]] = [(axes[0], x, sweep.parameter)]
+    if physical and dprime is not None:
         panels.append((axes[1], dprime, "median d′ of the k-th MC (positive patches)"))
     for ax, xs, title in panels:
         order = np.argsort(xs, kind="stable")
