@@ -5,6 +5,7 @@ cross-resolution matrix, FROC of whole-mammogram scans, and self-contained HTML/
 reports. Keras, TensorFlow and onnxruntime are imported only when a model of theirs is given
 to `as_predictor`."""
 
+from ._compare import ComparisonResult, check_pairable, compare
 from ._detections import DetectionRule, detect_clusters
 from ._extras import EXTRAS, MissingExtraError, check_extra, has_extra, require_extra
 from ._froc import (
@@ -30,7 +31,7 @@ from ._probes import (
     cross_resolution,
     failure_thresholds,
 )
-from ._report import build_report, render_report
+from ._report import build_comparison_report, build_report, render_comparison, render_report
 from ._stats import DeLongResult, McNemarResult, delong_test, mcnemar_test
 from ._sweep import PARAMETERS, SweepResult, condition_config, parse_sweep_value, run_sweep
 
@@ -42,6 +43,7 @@ __all__ = [
     "has_extra",
     "require_extra",
     "BehaviourResult",
+    "ComparisonResult",
     "DeLongResult",
     "DetectionRule",
     "McNemarResult",
@@ -57,8 +59,11 @@ __all__ = [
     "as_predictor",
     "at_resolution",
     "behavioural_tests",
+    "build_comparison_report",
     "build_report",
     "check_gates",
+    "check_pairable",
+    "compare",
     "compute_detection_froc",
     "compute_froc",
     "compute_metrics",
@@ -71,6 +76,7 @@ __all__ = [
     "mcnemar_test",
     "parse_gate",
     "parse_sweep_value",
+    "render_comparison",
     "render_report",
     "run_probe",
     "run_sweep",

@@ -10,7 +10,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from synth.io import write_atomic
 
+from ._compare import ComparisonResult
 from ._detections import DetectionRule
 from ._froc import FROCResult, lroc_area
 from ._gates import GateResult, gates_frame
@@ -117,14 +118,19 @@ def build_report(results: ProbeResults, out_dir: str | os.PathLike[str], *,
     ...     page.name, sorted(p.name for p in page.parent.iterdir())[:2]
     ('report.html', ['metrics.csv', 'paper_reference.csv'])
     """
+    return _write_all(out_dir, lambda: render_report(results, froc=froc, gates=gates),
+                      "report.html")
+
+
+def _write_all(out_dir: str | os.PathLike[str], render: Any, page: str) -> Path:
+    """Check `out_dir`, render every file in memory, then write each atomically; the page."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"`out_dir` must be a folder; got out_dir={str(out)!r}, a file.")
-    # every byte is ready before any is written
-    files = render_report(results, froc=froc, gates=gates)
+    files = render()  # every byte is ready before any is written
     for name, data in files.items():
         write_atomic(out / name, data)
-    return out / "report.html"
+    return out / page
 
 
 def _tables(r: ProbeResults, froc: FROCResult | None = None,
@@ -368,3 +374,153 @@ def _html(r: ProbeResults, froc: FROCResult | None = None,
     body = "\n".join(parts)
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Robustness report</title>"
             f"<style>{_STYLE}</style></head><body>{body}</body></html>")
+
+
+# ---------------------------------------------------------------------------- comparisons
+def render_comparison(result: ComparisonResult, *,
+                      gates: Mapping[str, Sequence[GateResult]] | None = None
+                      ) -> dict[str, bytes]:
+    """The files of a model comparison (`evalkit.compare`), rendered in memory:
+    comparison.html (the models' curves on shared charts, a verdict per condition),
+    comparison.json and comparison.csv (the table of differences and tests).
+
+    Parameters
+    ----------
+    result : ComparisonResult
+    gates : mapping of model name to its GateResults, optional
+
+    Examples
+    --------
+    >>> import synth
+    >>> from evalkit import Predictor, compare, render_comparison
+    >>> def scorer(fn, name):
+    ...     return Predictor(fn, input_size=100, channels=1, resolution_um=100, name=name)
+    >>> result = compare([scorer(lambda x: x.max(axis=(1, 2, 3)), "max"),
+    ...                   scorer(lambda x: x.mean(axis=(1, 2, 3)), "mean")],
+    ...                  synth.SceneConfig(), n=40, seed=0, n_bootstrap=100)
+    >>> files = render_comparison(result)
+    >>> sorted(files)
+    ['comparison.csv', 'comparison.html', 'comparison.json']
+    >>> import json
+    >>> [m["name"] for m in json.loads(files["comparison.json"])["models"]]
+    ['max', 'mean']
+    """
+    if not isinstance(result, ComparisonResult):
+        raise TypeError("`result` must be the ComparisonResult of evalkit.compare.")
+    gates = dict(gates or {})
+    return {"comparison.html": _comparison_html(result, gates).encode(),
+            "comparison.json": _comparison_json(result, gates).encode(),
+            "comparison.csv": result.table.to_csv(index=False).encode()}
+
+
+def build_comparison_report(result: ComparisonResult, out_dir: str | os.PathLike[str], *,
+                            gates: Mapping[str, Sequence[GateResult]] | None = None) -> Path:
+    """Write `render_comparison`'s files into `out_dir` (each atomically, all rendered first);
+    return the path of comparison.html.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import synth
+    >>> from evalkit import Predictor, build_comparison_report, compare
+    >>> def scorer(fn, name):
+    ...     return Predictor(fn, input_size=100, channels=1, resolution_um=100, name=name)
+    >>> result = compare([scorer(lambda x: x.max(axis=(1, 2, 3)), "max"),
+    ...                   scorer(lambda x: x.mean(axis=(1, 2, 3)), "mean")],
+    ...                  synth.SceneConfig(), n=40, seed=0, n_bootstrap=100)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     build_comparison_report(result, Path(tmp) / "cmp").name
+    'comparison.html'
+    """
+    return _write_all(out_dir, lambda: render_comparison(result, gates=gates),
+                      "comparison.html")
+
+
+def _comparison_json(result: ComparisonResult, gates: Mapping[str, Sequence[GateResult]]
+                     ) -> str:
+    first = result.results[0]
+    doc = {
+        "models": [r.model for r in result.results], "scenario": first.scenario,
+        "seed": first.seed, "n": first.n, "resolution_um": first.resolution_um,
+        "alpha": result.alpha, "provenance": first.provenance,
+        "table": result.table.to_dict(orient="records"),
+        "per_model": [{"model": r.model["name"],
+                       "metrics": {"values": r.metrics.values, "ci": r.metrics.ci},
+                       "sweeps": [s.to_frame().to_dict(orient="records") for s in r.sweeps]}
+                      for r in result.results],
+        "gates": {name: [dataclasses.asdict(g) for g in found]
+                  for name, found in gates.items()},
+    }
+    return json.dumps(_clean(doc), indent=2, allow_nan=False)
+
+
+def _roc_points(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(-p, kind="stable")
+    y = y[order]
+    tp = np.concatenate([[0], np.cumsum(y)])
+    fp = np.concatenate([[0], np.cumsum(1 - y)])
+    return fp / max(fp[-1], 1), tp / max(tp[-1], 1)
+
+
+def _comparison_figures(result: ComparisonResult) -> list[str]:
+    figures = []
+    fig = Figure(figsize=(4, 3.6))
+    ax = fig.add_subplot()
+    for r in result.results:
+        y = r.predictions["label"].to_numpy(int)
+        fpr, tpr = _roc_points(y, r.predictions["probability"].to_numpy(float))
+        ax.plot(fpr, tpr, label=f"{r.model['name']} (AUC {r.metrics['roc_auc']:.3f})")
+    ax.plot([0, 1], [0, 1], color="#999", lw=0.8, ls=":")
+    ax.set_xlabel("1 - specificity")
+    ax.set_ylabel("sensitivity")
+    ax.set_title("clean condition", fontsize=9)
+    ax.legend(fontsize=7)
+    figures.append(_png(fig))
+    for k, sweep in enumerate(result.results[0].sweeps):
+        fig = Figure(figsize=(7, 3.2))
+        ax = fig.add_subplot()
+        numeric = sweep.numeric_settings()
+        conditions = sweep.conditions
+        x = (np.asarray(numeric, dtype=float) if numeric is not None
+             else np.arange(len(conditions), dtype=float))
+        for r, colour in zip(result.results, ("C0", "C1", "C2", "C3", "C4", "C5"),
+                             strict=False):
+            frame = r.sweeps[k].metrics
+            for metric, style in (("roc_auc", "-"), ("recall", "--")):
+                part = frame[frame.metric == metric].set_index("condition").loc[conditions]
+                ax.plot(x, part.value.to_numpy(float), style, marker="o", color=colour,
+                        label=f"{r.model['name']} {metric}")
+                ax.fill_between(x, part.ci_low.to_numpy(float), part.ci_high.to_numpy(float),
+                                color=colour, alpha=0.12)
+        if numeric is None:
+            ax.set_xticks(x, conditions)
+        ax.set_xlabel(sweep.parameter)
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=7)
+        figures.append(_png(fig))
+    return figures
+
+
+def _comparison_html(result: ComparisonResult,
+                     gates: Mapping[str, Sequence[GateResult]]) -> str:
+    first = result.results[0]
+    names = " vs ".join(result.names)
+    summary = (f"{first.n} patches per condition at {first.resolution_um} µm (seed "
+               f"{first.seed}), the same patches for every model. AUC: DeLong's test; "
+               f"sensitivity and specificity: paired bootstrap intervals and McNemar's exact "
+               f"test on that class; accuracy: McNemar on all decisions. Verdicts at "
+               f"alpha = {result.alpha:g}.")
+    cards = pd.DataFrame([{**r.model, **{m: r.metrics[m] for m in
+                                         ("accuracy", "recall", "specificity", "roc_auc")}}
+                          for r in result.results])
+    parts = [f"<h1>Model comparison: {html.escape(names)}</h1>",
+             f"<p>{html.escape(summary)}</p>", "<h2>Models (clean condition)</h2>",
+             _table(cards), "<h2>Verdicts on ROC AUC</h2>", _table(result.verdicts()),
+             *_comparison_figures(result), "<h2>Every difference</h2>", _table(result.table)]
+    for name, found in gates.items():
+        parts += [f"<h2>Gates: {html.escape(name)}</h2>", _table(gates_frame(found))]
+    parts.append(f"<p><small>{html.escape(json.dumps(first.provenance))}</small></p>")
+    body = "\n".join(parts)
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Model comparison"
+            f"</title><style>{_STYLE}</style></head><body>{body}</body></html>")

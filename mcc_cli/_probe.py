@@ -23,7 +23,11 @@ def add_parser(commands: Any) -> None:
             "annotated clusters."
         ),
     )
-    p.add_argument("--model", type=Path, help=".keras, .h5, SavedModel folder or .onnx")
+    p.add_argument("--model", type=Path, action="append",
+                   help=".keras, .h5, SavedModel folder or .onnx; repeat it to compare models "
+                        "on the same patches (paired tests, comparison.html; the behavioural "
+                        "tests, cross-resolution matrix, thresholds and --mammograms are then "
+                        "not run)")
     p.add_argument("--resolution", type=int, choices=(50, 70, 100),
                    help="patch resolution (default: the model's; 70 for the bundled model)")
     p.add_argument("--resample", action="store_true",
@@ -88,18 +92,26 @@ def run_probe(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ValueError(f"`--require`: {exc}") from None
     rule = _rule(args)
-    if args.model is None or not str(args.model).endswith(".onnx") or args.mammograms:
+    paths = args.model or []
+    if len(paths) > 1 and args.mammograms:
+        raise ValueError("`--mammograms` scans one model; give one --model (or probe each).")
+    if not paths or args.mammograms or any(not str(p).endswith(".onnx") for p in paths):
         evalkit.check_extra("tf")
-    else:
+    if any(str(p).endswith(".onnx") for p in paths):
         evalkit.check_extra("onnx")
-    if args.model is None:
+    if not paths:
         from mcc_core import bundled_model_path
 
-        model_path = bundled_model_path(args.resolution or 70)
-    else:
-        model_path = args.model
-    predictor = evalkit.as_predictor(model_path, resolution_um=args.resolution,
-                                     resample=args.resample)
+        paths = [bundled_model_path(args.resolution or 70)]
+    predictors = [evalkit.as_predictor(p, resolution_um=args.resolution,
+                                       resample=args.resample) for p in paths]
+    if len(predictors) > 1:
+        try:
+            evalkit.check_pairable(predictors)
+        except ValueError as exc:  # name the option
+            raise ValueError(str(exc).replace("`predictors`", "`--model`")) from None
+        return _compare(args, predictors, scenario, sweeps, gates)
+    model_path, predictor = paths[0], predictors[0]
     mammograms = _mammograms(args, model_path, predictor.resolution_um)
     from tqdm import tqdm
 
@@ -137,6 +149,41 @@ def run_probe(args: argparse.Namespace) -> int:
         print(verdict.line())
     if verdicts:
         print(f"{len(verdicts) - len(failed)} of {len(verdicts)} gates passed")
+    return 1 if failed else 0
+
+
+def _compare(args: argparse.Namespace, predictors: list[Any], scenario: Any,
+             sweeps: list[tuple[str, list[Any]]], gates: list[Any]) -> int:
+    """`mcc probe` with several --model: the paired comparison and its report."""
+    from tqdm import tqdm
+
+    import evalkit
+
+    stages = 1 + sum(len(values) for _, values in sweeps)
+    with tqdm(total=stages, desc="compare", unit="condition") as bar:
+        def advance(stage: str) -> None:  # a condition starts: the one before it is done
+            if bar.postfix:
+                bar.update(1)
+            bar.set_postfix_str(stage)
+
+        result = evalkit.compare(predictors, scenario, n=args.n, seed=args.seed, sweeps=sweeps,
+                                 n_bootstrap=max(args.bootstrap, 100), progress=advance)
+        bar.update(1)
+    verdicts = {r.model["name"]: evalkit.evaluate_gates(r, gates, on=args.gate_on)
+                for r in result.results}
+    page = evalkit.build_comparison_report(result, args.out,
+                                           gates={k: v for k, v in verdicts.items() if v})
+    print(f"{page}: {' vs '.join(result.names)} on {args.n} patches per condition")
+    for row in result.verdicts().itertuples():
+        print(f"  {row.condition}: AUC {row.model_a} - {row.model_b} = {row.difference:+.3f} "
+              f"({row.ci_low:+.3f} to {row.ci_high:+.3f}), p = {row.p_value:.3g}: "
+              f"{row.verdict}")
+    failed = [(name, v) for name, found in verdicts.items() for v in found if not v.passed]
+    for name, verdict in failed:
+        print(f"{name}: {verdict.line()}")
+    if gates:
+        total = sum(len(found) for found in verdicts.values())
+        print(f"{total - len(failed)} of {total} gates passed")
     return 1 if failed else 0
 
 

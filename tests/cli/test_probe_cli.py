@@ -86,3 +86,31 @@ def test_gates_decide_the_exit_code_and_are_reported(tmp_path, capsys):
     assert [g["passed"] for g in doc["gates"]] == [True, False]
     assert all(g["on"] == "ci" for g in doc["gates"])
     assert "Gates" in (tmp_path / "fail" / "report.html").read_text()
+
+
+def test_two_models_are_compared_on_the_same_patches(tmp_path, model_path, capsys):
+    from mcc_core import bundled_model_path
+
+    out = tmp_path / "cmp"
+    code = main(["probe", "--model", str(model_path), "--model", str(bundled_model_path(100)),
+                 "--n", "40", "--bootstrap", "100", "--sweep", "contrast", "--values", "0.3",
+                 "1.0", "--require", "accuracy>=0", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    doc = json.loads((out / "comparison.json").read_text())
+    assert [m["name"] for m in doc["models"]] == ["toy.keras", "shallow_100um.keras"]
+    assert {row["condition"] for row in doc["table"]} == {"clean", "contrast=0.3",
+                                                          "contrast=1.0"}
+    assert "Model comparison" in (out / "comparison.html").read_text()
+    assert printed.count("AUC toy.keras - shallow_100um.keras") == 3
+    assert "2 of 2 gates passed" in printed
+
+
+def test_models_of_two_resolutions_are_not_compared(tmp_path, model_path, capsys):
+    from mcc_core import bundled_model_path
+
+    code = main(["probe", "--model", str(model_path), "--model", str(bundled_model_path(70)),
+                 "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "one resolution" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o").exists()

@@ -59,12 +59,11 @@ def test_html_is_self_contained(tmp_path, results):
 
 
 def test_a_failed_report_leaves_nothing(tmp_path, results, monkeypatch):
-    import evalkit._report as report
-
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(report, "_json", broken)
+    # the module build_report runs in (a doctest run may have imported a second copy)
+    monkeypatch.setitem(build_report.__globals__, "_json", broken)
     with pytest.raises(RuntimeError):
         build_report(results, tmp_path / "rep")
     assert not (tmp_path / "rep").exists()
