@@ -79,7 +79,7 @@ def compare(predictors: Sequence[Predictor], scenario: synth.SceneConfig, *, n: 
 
     Parameters
     ----------
-    predictors : sequence of Predictor — two or more, of one resolution and input size
+    predictors : sequence of Predictor — two or more, scoring patches of one resolution
     scenario : synth.SceneConfig
     n : int — patches per condition
     seed : int — the dataset seed of every condition (and of the resampling)
@@ -95,8 +95,8 @@ def compare(predictors: Sequence[Predictor], scenario: synth.SceneConfig, *, n: 
     Raises
     ------
     ValueError
-        Naming the argument: fewer than two predictors, different resolutions or input sizes,
-        or a bad sweep — before any patch is made.
+        Naming the argument: fewer than two predictors, different patch resolutions, or a bad
+        sweep — before any patch is made.
 
     Examples
     --------
@@ -175,8 +175,9 @@ def compare(predictors: Sequence[Predictor], scenario: synth.SceneConfig, *, n: 
 
 
 def check_pairable(predictors: Sequence[Predictor]) -> list[Predictor]:
-    """The predictors as a list when `compare` can pair them (two or more, one resolution, one
-    input size); ValueError naming `predictors` otherwise.
+    """The predictors as a list when `compare` can pair them (two or more, scoring patches of
+    one resolution; a model of another input size takes them resampled, as `as_predictor`
+    with ``resample=True`` sets up); ValueError naming `predictors` otherwise.
 
     Examples
     --------
@@ -202,10 +203,9 @@ def check_pairable(predictors: Sequence[Predictor]) -> list[Predictor]:
         if p.resolution_um != first.resolution_um:
             raise ValueError(f"`predictors` must share one resolution; got {first.name!r} at "
                              f"{first.resolution_um} µm and {p.name!r} at {p.resolution_um} µm.")
-        if (p.model_input_size, p.channels) != (first.model_input_size, first.channels):
-            raise ValueError(f"`predictors` must share one input size; got {first.name!r} "
-                             f"{first.model_input_size} px × {first.channels} and {p.name!r} "
-                             f"{p.model_input_size} px × {p.channels} at "
+        if p.input_size != first.input_size:
+            raise ValueError(f"`predictors` must take patches of one size; got {first.name!r} "
+                             f"{first.input_size} px and {p.name!r} {p.input_size} px at "
                              f"{first.resolution_um} µm.")
     return models
 

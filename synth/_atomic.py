@@ -111,6 +111,19 @@ def write_hashed(path: Path, data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_MODE: list[int] = []
+
+
+def file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` gives a new file: 0o666 less the umask (read
+    once per process)."""
+    if not _MODE:
+        mask = os.umask(0)
+        os.umask(mask)
+        _MODE.append(0o666 & ~mask)
+    return _MODE[0]
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes | Callable[[Path], object]) -> Path:
     """Write `path` atomically: to a unique temporary name beside it, then renamed into place.
 
@@ -152,6 +165,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | Callable[[Path], ob
         else:
             with os.fdopen(handle, "wb") as fh:
                 fh.write(data)
+        os.chmod(tmp, file_mode())  # mkstemp's 0600 would hide the file from other users
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -177,6 +191,7 @@ class HashedAtomicFile:
     def commit(self) -> str:
         """Move the file into place; return its SHA-256."""
         self.fh.close()
+        os.chmod(self.tmp, file_mode())
         os.replace(self.tmp, self.path)
         return self.digest.hexdigest()
 

@@ -58,9 +58,14 @@ def test_shared_patches_give_each_model_its_own_probe_numbers():
     ([BRIGHT], "at least two"),
     ([BRIGHT, _scorer(lambda x: x.max(axis=(1, 2, 3)), "70", size=144, resolution=70)],
      "one resolution"),
-    ([BRIGHT, Predictor(lambda x: x.max(axis=(1, 2, 3)), input_size=224, channels=1,
-                        resolution_um=100, name="big")], "input size"),
 ])
 def test_models_that_cannot_be_paired_are_refused(models, field):
     with pytest.raises(ValueError, match=field):
         compare(models, BASE, n=10, seed=0)
+
+
+def test_a_model_of_another_input_size_scores_the_same_patches_resampled():
+    big = Predictor(lambda x: x.max(axis=(1, 2, 3)), input_size=224, channels=1,
+                    resolution_um=100, name="big")
+    result = compare([BRIGHT, big], BASE, n=40, seed=0, n_bootstrap=100)
+    assert result.names == ["max", "big"] and len(result.verdicts()) == 1

@@ -144,3 +144,18 @@ def test_out_dir_that_is_a_file_is_refused(tmp_path):
     with pytest.raises(ValueError, match="out_dir"):
         write_dataset(SceneConfig(), path, 2, resolution_um=100, seed=0)
     assert os.path.getsize(path) == 0
+
+
+def test_atomic_writes_get_the_mode_a_plain_write_would(tmp_path):
+    import os
+
+    from synth.io import write_atomic
+
+    plain = tmp_path / "plain.txt"
+    plain.write_bytes(b"x")
+    atomic = write_atomic(tmp_path / "atomic.txt", b"x")
+    assert os.stat(atomic).st_mode & 0o777 == os.stat(plain).st_mode & 0o777
+    config = synth.SceneConfig()
+    synth.write_dataset(config, tmp_path / "set", 3, resolution_um=100, seed=0)
+    manifest = tmp_path / "set" / "manifest.json"
+    assert os.stat(manifest).st_mode & 0o777 == os.stat(plain).st_mode & 0o777
