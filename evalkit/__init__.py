@@ -16,6 +16,7 @@ from ._froc import (
     compute_froc,
 )
 from ._gates import Gate, GateResult, check_gates, evaluate_gates, parse_gate
+from ._merge import MergedReport, build_merged_report, merge_reports, render_merged
 from ._metrics import (
     Metrics,
     compute_metrics,
@@ -50,6 +51,7 @@ __all__ = [
     "FROCResult",
     "Gate",
     "GateResult",
+    "MergedReport",
     "Metrics",
     "PARAMETERS",
     "Predictor",
@@ -60,6 +62,7 @@ __all__ = [
     "at_resolution",
     "behavioural_tests",
     "build_comparison_report",
+    "build_merged_report",
     "build_report",
     "check_gates",
     "check_pairable",
@@ -74,9 +77,11 @@ __all__ = [
     "evaluate_gates",
     "failure_thresholds",
     "mcnemar_test",
+    "merge_reports",
     "parse_gate",
     "parse_sweep_value",
     "render_comparison",
+    "render_merged",
     "render_report",
     "run_probe",
     "run_sweep",

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import _app, _experiment, _extract, _probe, _scan, _synth, _train, _tune
+from . import _app, _experiment, _extract, _probe, _report, _scan, _synth, _train, _tune
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     _synth.add_parser(commands)
     _probe.add_parser(commands)
+    _report.add_parser(commands)
     _train.add_parser(commands)
     _tune.add_parser(commands)
     _experiment.add_parser(commands)
