@@ -5,6 +5,9 @@ time of `evalkit.run_sweep` over 4 contrast values, of generating the same patch
 `synth.generate`, and of bare `model.predict` on them, and the ratio
 predict / (sweep - generation): how close the sweep's own work (adapter, metrics, bootstrap,
 bookkeeping) stays to bare inference (target >= 0.8, docs/architecture.md).
+Then the cost of comparing two such models (`evalkit.compare`, clean condition + the same
+sweep) against the sum of their two separate probes (`run_probe` with that sweep): the
+comparison generates each condition once for both (target <= 1.1).
 
 Usage: python benchmarks/bench_probe.py [--n 1000]
 """
@@ -49,6 +52,19 @@ def main() -> None:
     print(f"  generation     {generation:7.2f} s")
     print(f"bare predict     {bare:7.2f} s  ({total / bare:6.0f} patches/s)")
     print(f"predict / (sweep - generation) = {bare / (sweep - generation):.2f}  (target >= 0.8)")
+    other = evalkit.as_predictor(mcc_core.build_shallow_cnn(SIZE), batch_size=256)
+    other(np.zeros((8, SIZE, SIZE, 1), np.float32))
+    sweeps = [("contrast", list(VALUES))]
+    t = time.perf_counter()
+    for p in (predictor, other):
+        evalkit.run_probe(p, base, n=args.n, seed=0, sweeps=sweeps, behaviour=False,
+                          resolutions=False, thresholds=False)
+    separate = time.perf_counter() - t
+    t = time.perf_counter()
+    evalkit.compare([predictor, other], base, n=args.n, seed=0, sweeps=sweeps)
+    paired = time.perf_counter() - t
+    print(f"two separate probes {separate:7.2f} s, compare {paired:7.2f} s: "
+          f"compare / sum = {paired / separate:.2f}  (target <= 1.1)")
 
 
 if __name__ == "__main__":
