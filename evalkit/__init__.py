@@ -16,7 +16,13 @@ from ._froc import (
     compute_froc,
 )
 from ._gates import Gate, GateResult, check_gates, evaluate_gates, parse_gate
-from ._merge import MergedReport, build_merged_report, merge_reports, render_merged
+from ._merge import (
+    MergedReport,
+    build_merged_report,
+    merge_reports,
+    render_merged,
+    report_kind,
+)
 from ._metrics import (
     Metrics,
     compute_metrics,
@@ -83,6 +89,7 @@ __all__ = [
     "render_comparison",
     "render_merged",
     "render_report",
+    "report_kind",
     "run_probe",
     "run_sweep",
     "sensitivity_at_specificity",

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from ._report import _STYLE, _png, _table, _write_all
 
-__all__ = ["MergedReport", "build_merged_report", "merge_reports", "render_merged"]
+__all__ = ["MergedReport", "build_merged_report", "merge_reports", "render_merged", "report_kind"]
 
 _NAMES = ("report.json", "comparison.json")
 
@@ -108,16 +108,31 @@ def merge_reports(paths: Sequence[str | os.PathLike[str]]) -> MergedReport:
             doc = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"`--from` {str(file)!r} is not readable JSON ({exc}).") from None
-        if not isinstance(doc, dict):
-            raise ValueError(f"`--from` {str(file)!r} is not a report of mcc probe.")
-        if "models" in doc and "table" in doc:
-            kind = "comparison"
-        elif "model" in doc and "metrics" in doc:
-            kind = "probe"
-        else:
+        kind = report_kind(doc)
+        if kind is None:
             raise ValueError(f"`--from` {str(file)!r} is not a report of mcc probe.")
         sources.append((str(path), kind, doc))
     return MergedReport(tuple(sources))
+
+
+def report_kind(doc: Any) -> str | None:
+    """"probe" for a report.json, "comparison" for a comparison.json, else None.
+
+    Examples
+    --------
+    >>> from evalkit import report_kind
+    >>> report_kind({"model": {}, "metrics": {}}), report_kind({"models": [], "table": []})
+    ('probe', 'comparison')
+    >>> report_kind([1, 2]) is None
+    True
+    """
+    if not isinstance(doc, dict):
+        return None
+    if "models" in doc and "table" in doc:
+        return "comparison"
+    if "model" in doc and "metrics" in doc:
+        return "probe"
+    return None
 
 
 def render_merged(merged: MergedReport) -> dict[str, bytes]:

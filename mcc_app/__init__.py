@@ -12,7 +12,13 @@ from pathlib import Path
 from ._command import SWEEP_SUGGESTIONS, ProbeSettings, parse_values, probe_command
 from ._controls import config_from_controls, controls_from_config
 from ._uploads import MODEL_SUFFIXES, read_png, read_scenario, store_upload
-from ._views import cross_resolution_matrix, for_display, overlay_mask, sweep_chart
+from ._views import (
+    comparison_chart,
+    cross_resolution_matrix,
+    for_display,
+    overlay_mask,
+    sweep_chart,
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ __all__ = [
     "PageSpec",
     "ProbeSettings",
     "SWEEP_SUGGESTIONS",
+    "comparison_chart",
     "config_from_controls",
     "controls_from_config",
     "cross_resolution_matrix",

@@ -23,6 +23,7 @@ from ._uploads import MODEL_SUFFIXES, store_upload
 SCENARIO = "scenario"
 """Session-state key of the current `synth.SceneConfig` (set on the Generate page)."""
 PROBE = "probe_run"
+COMPARE = "compare_run"
 """Session-state key of the last `ProbeRun`."""
 LOAD_ERRORS = (ValueError, TypeError, OSError)
 
@@ -148,6 +149,16 @@ class ProbeRun:
     run_id: int
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Unique across sessions: what caches of this run are keyed by."""
+
+
+@dataclass(frozen=True)
+class CompareRun:
+    """A finished comparison of two models (`evalkit.compare`), kept for the Report page."""
+
+    result: Any  # evalkit.ComparisonResult
+    settings: ProbeSettings
+    run_id: int
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 def _sha256(path: Path) -> str:

@@ -95,6 +95,49 @@ def sweep_chart(sweep: evalkit.SweepResult, metrics: tuple[str, ...] = SWEEP_MET
     return (band + line).properties(title=f"Sweep: {parameter}", height=280)
 
 
+def comparison_chart(result: evalkit.ComparisonResult, parameter: str,
+                     metrics: tuple[str, ...] = ("roc_auc", "recall")) -> Any:
+    """An Altair chart of the models of a comparison (`evalkit.compare`) over one swept
+    parameter: a line per model and metric, on one axis.
+
+    Examples
+    --------
+    >>> import synth
+    >>> import evalkit
+    >>> from mcc_app import comparison_chart
+    >>> def scorer(fn, name):
+    ...     return evalkit.Predictor(fn, input_size=100, channels=1, resolution_um=100,
+    ...                              name=name)
+    >>> result = evalkit.compare([scorer(lambda x: x.max(axis=(1, 2, 3)), "max"),
+    ...                           scorer(lambda x: x.mean(axis=(1, 2, 3)), "mean")],
+    ...                          synth.SceneConfig(), n=20, seed=0, n_bootstrap=100,
+    ...                          sweeps=[("contrast", [0.3, 0.9])])
+    >>> comparison_chart(result, "contrast").title
+    'contrast: max vs mean'
+    """
+    import altair as alt
+
+    frames = []
+    for r in result.results:
+        sweep = next(s for s in r.sweeps if s.parameter == parameter)
+        part = sweep.metrics[sweep.metrics["metric"].isin(metrics)][
+            ["condition", "metric", "value"]].astype({"value": float})
+        numeric = sweep.numeric_settings()
+        if numeric is not None:
+            part["setting"] = part["condition"].map(dict(zip(sweep.conditions, numeric,
+                                                             strict=True)))
+        frames.append(part.assign(model=r.model["name"]))
+    data = pd.concat(frames, ignore_index=True)
+    order = list(dict.fromkeys(data["condition"]))
+    x = (alt.X("setting:Q", title=parameter) if "setting" in data
+         else alt.X("condition:N", sort=order, title=parameter))
+    line = alt.Chart(data).mark_line(point=True).encode(
+        x=x, y=alt.Y("value:Q", scale=alt.Scale(domain=(0, 1))), color="model:N",
+        strokeDash="metric:N",
+        tooltip=["model", "metric", "condition", alt.Tooltip("value:Q", format=".3f")])
+    return line.properties(title=f"{parameter}: {' vs '.join(result.names)}", height=280)
+
+
 def for_display(image: np.ndarray, max_side: int = 1600) -> np.ndarray:
     """`image` (grey float in [0, 1] or RGB uint8) shrunk with Pillow so that its longer side
     is at most `max_side` pixels, as uint8: a full-field mammogram is too big to send whole.

@@ -4,6 +4,8 @@ the explainability views, and the equivalent `mcc probe` command."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import streamlit as st
@@ -12,6 +14,7 @@ import synth
 from mcc_app import (
     SWEEP_SUGGESTIONS,
     ProbeSettings,
+    comparison_chart,
     cross_resolution_matrix,
     parse_values,
     probe_command,
@@ -46,6 +49,25 @@ def settings_form(choice: state.ModelChoice) -> tuple[ProbeSettings, bool]:
     return settings, go
 
 
+@contextlib.contextmanager
+def progress_bar(stages: int) -> Iterator[Callable[[str], None]]:
+    """A progress bar advanced by stage names; whatever the user's model raises inside
+    becomes one line (a ValueError)."""
+    bar = st.progress(0.0, text="starting…")
+    done = [0]
+
+    def advance(stage: str) -> None:
+        bar.progress(min(done[0] / stages, 1.0), text=f"{stage}…")
+        done[0] += 1
+
+    try:
+        yield advance
+    except Exception as exc:  # the model is the user's: whatever it raises becomes one line
+        raise ValueError(state.one_line(exc)) from None
+    finally:
+        bar.empty()
+
+
 def run(choice: state.ModelChoice, predictor: Any, settings: ProbeSettings,
         config: synth.SceneConfig) -> None:
     import evalkit
@@ -55,22 +77,11 @@ def run(choice: state.ModelChoice, predictor: Any, settings: ProbeSettings,
             evalkit.condition_config(config, name, value)
     stages = (1 + len(settings.sweeps) + settings.behaviour + settings.cross_resolution
               + settings.thresholds)
-    bar = st.progress(0.0, text="starting…")
-    done = [0]
-
-    def advance(stage: str) -> None:
-        bar.progress(done[0] / stages, text=f"{stage}…")
-        done[0] += 1
-
-    try:
+    with progress_bar(stages) as advance:
         results = evalkit.run_probe(
             predictor, config, n=settings.n, seed=settings.seed, sweeps=settings.sweeps,
             behaviour=settings.behaviour, resolutions=settings.cross_resolution,
             thresholds=settings.thresholds, n_bootstrap=settings.n_bootstrap, progress=advance)
-    except Exception as exc:  # the model is the user's: whatever it raises becomes one line
-        raise ValueError(state.one_line(exc)) from None
-    finally:
-        bar.empty()
     run_id = st.session_state.get("probe_counter", 0) + 1
     st.session_state["probe_counter"] = run_id
     st.session_state[state.PROBE] = state.ProbeRun(results, settings, config, choice, run_id)
@@ -151,15 +162,58 @@ def export_panel(probe: state.ProbeRun) -> None:
                        key="probe_scenario_download")
 
 
+def compare_run(predictors: list[Any], settings: ProbeSettings,
+                config: synth.SceneConfig) -> None:
+    """Both models on the same patches of every condition (`evalkit.compare`)."""
+    import evalkit
+
+    evalkit.check_pairable(predictors)
+    for name, values in settings.sweeps:  # refuse bad values before any work
+        for value in values:
+            evalkit.condition_config(config, name, value)
+    stages = 1 + sum(len(values) for _, values in settings.sweeps)
+    with progress_bar(stages) as advance:
+        result = evalkit.compare(predictors, config, n=settings.n, seed=settings.seed,
+                                 sweeps=settings.sweeps,
+                                 n_bootstrap=max(settings.n_bootstrap, 100), progress=advance)
+    run_id = st.session_state.get("compare_counter", 0) + 1
+    st.session_state["compare_counter"] = run_id
+    st.session_state[state.COMPARE] = state.CompareRun(result, settings, run_id)
+
+
+def show_comparison(run: state.CompareRun) -> None:
+    result = run.result
+    st.subheader(f"Comparison #{run.run_id}: {' vs '.join(result.names)} on the same "
+                 f"{run.settings.n} patches per condition")
+    st.caption("ROC AUC by DeLong's test; sensitivity and specificity by paired bootstrap "
+               "intervals and McNemar's exact test on that class; verdicts at alpha = "
+               f"{result.alpha:g}.")
+    st.dataframe(result.verdicts(), hide_index=True)
+    for parameter, _ in run.settings.sweeps:
+        st.altair_chart(comparison_chart(result, parameter), width="stretch")
+    with st.expander("Every difference"):
+        st.dataframe(result.table, hide_index=True)
+
+
 def probe_controls(config: synth.SceneConfig) -> None:
     choice = state.pick_model("probe")
     predictor = state.predictor_for(choice) if choice is not None else None
     if choice is None or predictor is None:
         return
     st.caption(f"{choice.name}: {predictor!r}")
+    other = None
+    if st.checkbox("Compare with a second model (the same patches, paired tests)",
+                   key="probe_compare"):
+        second = state.pick_model("probe_b")
+        other = state.predictor_for(second) if second is not None else None
+        if other is None:
+            return
+        st.caption(f"{second.name if second else ''}: {other!r}")
     try:
         settings, go = settings_form(choice)
-        if go:
+        if go and other is not None:
+            compare_run([predictor, other], settings, config)
+        elif go:
             run(choice, predictor, settings, config)
     except (ValueError, TypeError) as exc:
         state.show_error(exc, "Probe not run: ")
@@ -171,6 +225,10 @@ def main() -> None:
     with st.expander("Scenario (set it on the Generate page)"):
         st.code(config.to_json(), language="json")
     probe_controls(config)
+    comparison = st.session_state.get(state.COMPARE)
+    if comparison is not None and st.session_state.get("probe_compare"):
+        show_comparison(comparison)
+        return
     probe = st.session_state.get(state.PROBE)
     if probe is None:
         st.info("Choose a model and run a probe: the results appear here.")

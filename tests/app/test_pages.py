@@ -159,6 +159,32 @@ def test_probe_run_gives_charts_tables_explain_and_report(app):
     assert {"report.html", "report.json", "metrics.csv", "sweeps.csv"} <= set(labels)
 
 
+def test_two_models_are_compared_and_the_report_page_merges(app):
+    at = no_trouble(app("probe"))
+    at.number_input(key="probe_n").set_value(48)
+    at.number_input(key="probe_boot").set_value(100)
+    at.selectbox(key="probe_param").set_value("contrast")
+    at.text_input(key="probe_values").set_value("0.3 1.0")
+    at = no_trouble(submit(at, "probe_form"))  # a probe of the 100 µm model alone first
+    at.checkbox(key="probe_compare").set_value(True).run()
+    at.selectbox(key="probe_b_bundled_res").set_value(70).run()
+    at = no_trouble(submit(at, "probe_form"))
+    assert errors(at) == ["Probe not run: `predictors` must share one resolution; got "
+                          "'shallow_100um.keras' at 100 µm and 'shallow_70um.keras' at 70 µm."]
+    at.selectbox(key="probe_b_bundled_res").set_value(100).run()
+    at = no_trouble(submit(at, "probe_form"))
+    assert not errors(at)
+    verdicts = at.dataframe[0].value
+    assert verdicts["condition"].tolist() == ["clean", "contrast=0.3", "contrast=1.0"]
+    assert (verdicts["verdict"] == "no difference").all()  # a model against itself
+    assert "vs" in at.get("vega_lite_chart")[0].proto.spec
+
+    at.switch_page("mcc_app/pages/report.py").run()
+    no_trouble(at)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert {"comparison.html", "comparison.json", "report.html", "merged.json"} <= set(labels)
+
+
 def test_report_page_without_a_probe(app):
     at = no_trouble(app("report"))
     assert "No probe yet" in at.info[0].value and not at.get("download_button")
