@@ -157,6 +157,7 @@ def scan(
     else:
         prob = _scan_patches(keras_model, unit, background, patch, stride, batch_size, progress)
     seconds = time.perf_counter() - start
+    _check_probabilities(keras_model, prob[~background])
     table = windows_table(prob, background, patch, stride, float(threshold))
     n_positive = int(table["positive"].sum())
     n_background = int(background.sum())
@@ -170,6 +171,18 @@ def scan(
 
 
 # --------------------------------------------------------------------------- validation
+
+
+def _check_probabilities(model: keras.Model, prob: np.ndarray) -> None:
+    """Refuse a scan whose scored windows are not probabilities (a broken model would
+    otherwise read as "all negative"), naming the model."""
+    bad = ~np.isfinite(prob)
+    if bad.any():
+        raise ValueError(f"the model `{model.name}` returned NaN or infinite probabilities "
+                         f"for {int(bad.sum())} of {prob.size} windows; it cannot be scanned.")
+    if prob.size and (prob.min() < 0 or prob.max() > 1):
+        raise ValueError(f"the model `{model.name}` returned values outside [0, 1] "
+                         f"({prob.min():.3g} to {prob.max():.3g}); expected probabilities.")
 
 
 def _resolve_model(model: object) -> keras.Model:

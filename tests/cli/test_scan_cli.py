@@ -200,3 +200,21 @@ def test_a_decompression_bomb_is_refused_before_decoding(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "at most 100,000,000 pixels" in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("method", ["patches", "fully_convolutional"])
+def test_a_model_returning_nan_is_refused_not_read_as_all_negative(tmp_path, png16, capsys,
+                                                                   method):
+    inputs = keras.Input((100, 100, 1))
+    x = keras.layers.Conv2D(2, 5, activation="relu")(inputs)
+    x = keras.layers.GlobalMaxPooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x), name="broken")
+    dense = model.layers[-1]
+    dense.set_weights([np.full_like(w, np.nan) for w in dense.get_weights()])
+    model.save(tmp_path / "broken.keras")
+    out = tmp_path / "o"
+    code, _, err = run(["scan", str(png16), "--resolution", "100", "--model",
+                        str(tmp_path / "broken.keras"), "--method", method, "--out", str(out),
+                        "--no-progress"], capsys)
+    assert code == 2 and "`broken` returned NaN" in err and len(err.splitlines()) == 1
+    assert not out.exists()
