@@ -19,6 +19,7 @@ from ._gates import Gate, GateResult, check_gates, evaluate_gates, parse_gate
 from ._merge import (
     MergedReport,
     build_merged_report,
+    check_merged,
     merge_reports,
     render_merged,
     report_kind,
@@ -71,6 +72,7 @@ __all__ = [
     "build_merged_report",
     "build_report",
     "check_gates",
+    "check_merged",
     "check_pairable",
     "compare",
     "compute_detection_froc",

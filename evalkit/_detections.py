@@ -186,6 +186,10 @@ def _nms(box: np.ndarray, prob: np.ndarray, radius_px: float, threshold: float,
         alive &= ~near
         core = near & (prob >= 0.5 * prob[i])
         w = prob[core]
+        if not w.sum() > 0:  # all-zero scores: the peak window's centre
+            core = np.zeros_like(core)
+            core[i] = True
+            w = np.ones(1)
         part = near & (prob >= threshold)
         part[i] = True
         b = box[part]
@@ -204,10 +208,11 @@ def _connected(box: np.ndarray, prob: np.ndarray, threshold: float) -> list[tupl
     # overlapping pairs, by a sweep over x: windows sorted by x1 can only overlap the next ones
     # whose x1 is below their x2
     order = np.argsort(x1, kind="stable")
+    sorted_x1 = x1[order]
     i_idx, j_idx = [], []
     for a, i in enumerate(order):
-        later = order[a + 1:]
-        later = later[x1[later] < x2[i]]
+        end = int(np.searchsorted(sorted_x1, x2[i], side="left"))
+        later = order[a + 1:max(end, a + 1)]
         hit = later[(y1[later] < y2[i]) & (y1[i] < y2[later]) & (x1[i] < x2[later])]
         i_idx.extend([i] * len(hit))
         j_idx.extend(hit.tolist())

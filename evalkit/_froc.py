@@ -114,6 +114,8 @@ class FROCResult:
     n_detections: int | None = None
     windows: FROCResult | None = None
     """For a detection FROC: the window-level FROC of the same scans (a diagnostic)."""
+    level: float = 0.95
+    """Coverage of the bootstrap intervals."""
 
     def to_dict(self) -> dict[str, Any]:
         """Counts, CPM and the rate table, JSON-ready (the curves stay tables)."""
@@ -236,7 +238,8 @@ def compute_detection_froc(
     return FROCResult(curve=curve, table=table, n_images=len(images),
                       n_clusters=int(sum(c.size for c in clusters)), cpm=cpm, fp_rates=rates,
                       unit="detections", rule=rule.to_dict(), cpm_ci=cpm_ci, lroc=lroc,
-                      n_detections=n_det, windows=compute_froc(images, fp_rates=rates))
+                      n_detections=n_det, windows=compute_froc(images, fp_rates=rates),
+                      level=level)
 
 
 def _froc_tables(clusters: Sequence[np.ndarray], false_pos: Sequence[np.ndarray],

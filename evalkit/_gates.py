@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,8 @@ ALIASES = {"sensitivity": "recall", "auc": "roc_auc"}
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 GATE_ON = ("point", "ci")
-_PATTERN = re.compile(r"^(?P<metric>[a-z_]+)(?:@(?P<parameter>[a-z_]+)=(?P<value>[^<>=]+))?"
+_PATTERN = re.compile(r"^(?P<metric>[A-Za-z][A-Za-z0-9_]*)"
+                      r"(?:@(?P<parameter>[A-Za-z][A-Za-z0-9_]*)=(?P<value>[^<>=]+))?"
                       r"(?P<op>>=|<=|>|<)(?P<limit>[-+0-9.eE]+)$")
 
 
@@ -89,7 +90,7 @@ parameter='contrast', value=0.1)
     if match is None:
         raise ValueError(f"gate {text!r} must read METRIC[@PARAMETER=VALUE]OP NUMBER with OP "
                          "one of >=, >, <=, <, e.g. 'sensitivity@contrast=0.1>=0.9'.")
-    name = match["metric"]
+    name = match["metric"].lower()
     metric = ALIASES.get(name, name)
     if metric not in RATES:
         raise ValueError(f"gate {text!r}: unknown metric {name!r}; use one of "
@@ -104,7 +105,7 @@ parameter='contrast', value=0.1)
     return Gate(compact, metric, match["op"], limit, match["parameter"], value)
 
 
-def check_gates(gates: Sequence[str | Gate], swept: dict[str, Sequence[Any]],
+def check_gates(gates: Sequence[str | Gate], swept: Mapping[str, Sequence[Any]],
                 on: str = "point") -> list[Gate]:
     """Parse `gates` and check each condition names a swept parameter and one of its values
     (`swept`: parameter → values), before any model runs; ValueError naming the gate.
@@ -161,20 +162,26 @@ def evaluate_gates(results: Any, gates: Sequence[str | Gate], *, on: str = "poin
     True clean roc_auc 0.738
     False contrast=0.9 specificity 0.757
     """
-    swept: dict[str, Sequence[Any]] = {
-        s.parameter: [parse_sweep_value(c) for c in s.conditions]
-        for s in getattr(results, "sweeps", ())}
+    swept: dict[str, list[Any]] = {}
+    for s in getattr(results, "sweeps", ()):  # a parameter swept twice: both sets of values
+        swept.setdefault(s.parameter, []).extend(parse_sweep_value(c) for c in s.conditions)
+    checked = check_gates(gates, swept, on)
+    intervals = [b for pair in results.metrics.ci.values() for b in pair]
+    if on == "ci" and not any(math.isfinite(float(b)) for b in intervals):
+        raise ValueError("gates on the interval (`on='ci'`) need bootstrap intervals; the "
+                         "results have none (n_bootstrap=0).")
+    level = f"{100 * getattr(results.metrics, 'confidence', 0.95):g} %"
     out = []
-    for gate in check_gates(gates, swept, on):
+    for gate in checked:
         if gate.parameter is None:
             condition = "clean"
             metrics = results.metrics
             value = float(metrics.values.get(gate.metric, math.nan))
             low, high = metrics.ci.get(gate.metric, (math.nan, math.nan))
         else:
-            sweep = next(s for s in results.sweeps if s.parameter == gate.parameter)
-            label = next(c for c in sweep.conditions
-                         if _same(gate.value, parse_sweep_value(c)))
+            sweep, label = next((s, c) for s in results.sweeps if s.parameter == gate.parameter
+                                for c in s.conditions
+                                if _same(gate.value, parse_sweep_value(c)))
             condition = f"{gate.parameter}={label}"
             row = sweep.metrics[(sweep.metrics["condition"] == label)
                                 & (sweep.metrics["metric"] == gate.metric)]
@@ -183,7 +190,7 @@ def evaluate_gates(results: Any, gates: Sequence[str | Gate], *, on: str = "poin
         read = value if on == "point" else (low if gate.op in (">=", ">") else high)
         passed = bool(math.isfinite(read) and OPERATORS[gate.op](read, gate.limit))
         what = "estimate" if on == "point" else (
-            "lower 95 % bound" if gate.op in (">=", ">") else "upper 95 % bound")
+            f"lower {level} bound" if gate.op in (">=", ">") else f"upper {level} bound")
         detail = (f"{gate.metric} at {condition}: {what} {read:.4g} (estimate {value:.4g}, "
                   f"CI {low:.4g}–{high:.4g}) {gate.op} {gate.limit:g} required")
         if not math.isfinite(read):

@@ -23,7 +23,8 @@ from matplotlib.figure import Figure
 
 from ._report import _STYLE, _png, _table, _write_all
 
-__all__ = ["MergedReport", "build_merged_report", "merge_reports", "render_merged", "report_kind"]
+__all__ = ["MergedReport", "build_merged_report", "check_merged", "merge_reports", "render_merged",
+           "report_kind"]
 
 _NAMES = ("report.json", "comparison.json")
 
@@ -103,16 +104,54 @@ def merge_reports(paths: Sequence[str | os.PathLike[str]]) -> MergedReport:
         file = next((path / n for n in _NAMES if (path / n).is_file()), None) if path.is_dir() \
             else path
         if file is None or not file.is_file():
-            raise ValueError(f"`--from` {str(path)!r} holds no report.json or comparison.json.")
+            raise ValueError(f"`paths`: {str(path)!r} holds no report.json or comparison.json.")
         try:
             doc = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"`--from` {str(file)!r} is not readable JSON ({exc}).") from None
+            raise ValueError(f"`paths`: {str(file)!r} is not readable JSON ({exc}).") from None
         kind = report_kind(doc)
         if kind is None:
-            raise ValueError(f"`--from` {str(file)!r} is not a report of mcc probe.")
+            raise ValueError(f"`paths`: {str(file)!r} is not a report of mcc probe.")
         sources.append((str(path), kind, doc))
-    return MergedReport(tuple(sources))
+    merged = MergedReport(tuple(sources))
+    check_merged(merged)
+    return merged
+
+
+def check_merged(merged: MergedReport) -> None:
+    """Every source is a complete report (what `render_merged` reads from it); ValueError
+    naming the first that is not.
+
+    Examples
+    --------
+    >>> from evalkit import MergedReport, check_merged
+    >>> check_merged(MergedReport((("a.json", "comparison", {"models": [], "table": [{}]}),)))
+    Traceback (most recent call last):
+    ...
+    ValueError: report source 'a.json' is incomplete: no 'metric' in its comparison table.
+    """
+    for path, kind, doc in merged.sources:
+        one = MergedReport(((path, kind, doc),))
+        try:
+            one.models()
+            sweeps = one.sweeps()
+            if not sweeps.empty:
+                for column in ("parameter", "condition", "metric", "value"):
+                    if column not in sweeps:
+                        raise KeyError(column)
+                sweeps["value"].astype(float)
+            if kind == "comparison":
+                table = pd.DataFrame(doc["table"])
+                for column in ("metric", "condition", "model_a", "model_b", "difference",
+                               "p_value", "verdict"):
+                    if len(table) and column not in table:
+                        raise KeyError(column)
+        except KeyError as exc:
+            where = "comparison table" if kind == "comparison" else "report"
+            raise ValueError(f"report source {path!r} is incomplete: no {exc} in its "
+                             f"{where}.") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"report source {path!r} is malformed ({exc}).") from None
 
 
 def report_kind(doc: Any) -> str | None:
@@ -148,6 +187,7 @@ def render_merged(merged: MergedReport) -> dict[str, bytes]:
     >>> sorted(files)
     ['merged.json', 'models.csv', 'report.html']
     """
+    check_merged(merged)
     models = merged.models()
     sweeps = merged.sweeps()
     doc = {"sources": [{"path": path, "kind": kind, "document": d}
@@ -238,6 +278,6 @@ def build_merged_report(merged: MergedReport, out_dir: str | os.PathLike[str]) -
     for path, _, _ in merged.sources:
         source = Path(path).resolve()
         if out in (source, source.parent if source.is_file() else source):
-            raise ValueError(f"`--out` {str(out_dir)!r} is a source of the merge; choose "
+            raise ValueError(f"`out_dir` {str(out_dir)!r} is a source of the merge; choose "
                              "another folder (its report.html would be replaced).")
     return _write_all(out_dir, lambda: render_merged(merged), "report.html")

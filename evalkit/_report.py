@@ -295,7 +295,8 @@ def _froc_section(froc: FROCResult) -> list[str]:
     if detections:
         rule = DetectionRule(**(froc.rule or {}))
         low, high = froc.cpm_ci
-        interval = "" if np.isnan(low) else f" (95 % bootstrap over images {low:.3f}–{high:.3f})"
+        interval = ("" if np.isnan(low) else
+                    f" ({100 * froc.level:g} % bootstrap over images {low:.3f}–{high:.3f})")
         area = lroc_area(froc.lroc)
         summary = (f"{froc.n_clusters} annotated clusters in {froc.n_images} scanned "
                    f"mammograms, {froc.n_detections} detections: {rule.describe()}; a second "
@@ -484,15 +485,16 @@ def _comparison_figures(result: ComparisonResult) -> list[str]:
         conditions = sweep.conditions
         x = (np.asarray(numeric, dtype=float) if numeric is not None
              else np.arange(len(conditions), dtype=float))
-        for r, colour in zip(result.results, ("C0", "C1", "C2", "C3", "C4", "C5"),
-                             strict=False):
+        order = np.argsort(x, kind="stable")
+        for m, r in enumerate(result.results):
+            colour = f"C{m % 10}"
             frame = r.sweeps[k].metrics
             for metric, style in (("roc_auc", "-"), ("recall", "--")):
                 part = frame[frame.metric == metric].set_index("condition").loc[conditions]
-                ax.plot(x, part.value.to_numpy(float), style, marker="o", color=colour,
-                        label=f"{r.model['name']} {metric}")
-                ax.fill_between(x, part.ci_low.to_numpy(float), part.ci_high.to_numpy(float),
-                                color=colour, alpha=0.12)
+                ax.plot(x[order], part.value.to_numpy(float)[order], style, marker="o",
+                        color=colour, label=f"{r.model['name']} {metric}")
+                ax.fill_between(x[order], part.ci_low.to_numpy(float)[order],
+                                part.ci_high.to_numpy(float)[order], color=colour, alpha=0.12)
         if numeric is None:
             ax.set_xticks(x, conditions)
         ax.set_xlabel(sweep.parameter)

@@ -26,8 +26,8 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--model", type=Path, action="append",
                    help=".keras, .h5, SavedModel folder or .onnx; repeat it to compare models "
                         "on the same patches (paired tests, comparison.html; the behavioural "
-                        "tests, cross-resolution matrix, thresholds and --mammograms are then "
-                        "not run)")
+                        "tests, cross-resolution matrix and thresholds are then not run, and "
+                        "--mammograms is refused)")
     p.add_argument("--resolution", type=int, choices=(50, 70, 100),
                    help="patch resolution (default: the model's; 70 for the bundled model)")
     p.add_argument("--resample", action="store_true",
@@ -87,10 +87,18 @@ def run_probe(args: argparse.Namespace) -> int:
     for name, values in sweeps:  # refuse bad sweeps before loading anything heavy
         for value in values:
             evalkit.condition_config(scenario, name, value)
+    swept: dict[str, list[Any]] = {}
+    for name, values in sweeps:
+        swept.setdefault(name, []).extend(values)
     try:
-        gates = evalkit.check_gates(args.require, dict(sweeps), args.gate_on)
+        gates = evalkit.check_gates(args.require, swept, args.gate_on)
     except ValueError as exc:
         raise ValueError(f"`--require`: {exc}") from None
+    if gates and args.gate_on == "ci" and args.bootstrap == 0:
+        raise ValueError("`--gate-on ci` needs intervals: give --bootstrap > 0.")
+    if args.model and len(args.model) > 1 and args.bootstrap < 100:
+        raise ValueError(f"`--bootstrap` must be >= 100 to compare models; got "
+                         f"--bootstrap {args.bootstrap}.")
     rule = _rule(args)
     paths = args.model or []
     if len(paths) > 1 and args.mammograms:
@@ -167,7 +175,7 @@ def _compare(args: argparse.Namespace, predictors: list[Any], scenario: Any,
             bar.set_postfix_str(stage)
 
         result = evalkit.compare(predictors, scenario, n=args.n, seed=args.seed, sweeps=sweeps,
-                                 n_bootstrap=max(args.bootstrap, 100), progress=advance)
+                                 n_bootstrap=args.bootstrap, progress=advance)
         bar.update(1)
     verdicts = {r.model["name"]: evalkit.evaluate_gates(r, gates, on=args.gate_on)
                 for r in result.results}

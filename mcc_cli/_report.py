@@ -28,8 +28,12 @@ def add_parser(commands: Any) -> None:
 def run_report(args: argparse.Namespace) -> int:
     import evalkit
 
-    merged = evalkit.merge_reports(args.sources)
-    page = evalkit.build_merged_report(merged, args.out)
+    try:
+        merged = evalkit.merge_reports(args.sources)
+        page = evalkit.build_merged_report(merged, args.out)
+    except ValueError as exc:  # name the options
+        raise ValueError(str(exc).replace("`paths`", "`--from`")
+                         .replace("`out_dir`", "`--out`")) from None
     models = merged.models()
     print(f"{page}: {len(merged.sources)} sources, {len(models)} models")
     return 0

@@ -10,6 +10,7 @@ import pickle
 import signal
 import sys
 import threading
+import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NoReturn
@@ -213,23 +214,33 @@ def close_pools() -> int:
 
 def fork_is_safe() -> bool:
     """Whether this process can be forked without risk: Linux, no other Python thread
-    running, none of `_THREAD_LIBRARIES` loaded, not a daemonic worker, and on Python 3.12+
-    (which warns when forking a multi-threaded process) a single OS thread."""
+    running, none of `_THREAD_LIBRARIES` loaded, not a daemonic worker.
+
+    The thread pools numpy's OpenBLAS and scipy.fft start are not counted: both register
+    ``pthread_atfork`` handlers, so a child starts with them reset (on Python 3.12+, which
+    warns about forking any multi-threaded process, that warning is silenced for this fork
+    only)."""
     if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return False
     if threading.active_count() > 1 or multiprocessing.current_process().daemon:
         return False
-    if any(name in sys.modules for name in _THREAD_LIBRARIES):
-        return False
-    if sys.version_info >= (3, 12):
-        try:
-            with open("/proc/self/status") as status:
-                threads = next(int(line.split()[1]) for line in status
-                               if line.startswith("Threads:"))
-        except (OSError, StopIteration, ValueError):
-            return False
-        return threads == 1
-    return True
+    return not any(name in sys.modules for name in _THREAD_LIBRARIES)
+
+
+def _fork() -> int:
+    """os.fork, without Python 3.12's warning about the (fork-safe) BLAS and FFT pools."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*multi-threaded.*fork",
+                                category=DeprecationWarning)
+        return os.fork()
+
+
+def _die_with_parent() -> None:
+    """In a forked child: be killed if the parent dies (Linux prctl PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 def _forked(config: SceneConfig, chunks: list[list[int]], res: int, seed: int, workers: int
@@ -257,12 +268,17 @@ def _forked(config: SceneConfig, chunks: list[list[int]], res: int, seed: int, w
     try:
         for w in range(min(workers, len(chunks))):
             read, write = os.pipe()
-            pid = os.fork()
+            try:
+                pid = _fork()
+            except OSError:  # no process to spare (EAGAIN, ENOMEM): render here instead
+                os.close(read)
+                os.close(write)
+                return None
             if pid == 0:  # the child: render, write, report, and leave without cleanup
                 _child(config, chunks, starts, w, workers, res, seed, images, masks, read,
                        write)
-            os.close(write)
             waiting[pid] = read
+            os.close(write)
         for pid, read in list(waiting.items()):
             pipe = os.fdopen(read, "rb")
             waiting[pid] = -1  # the file object owns the descriptor now
@@ -300,6 +316,7 @@ def _child(config: SceneConfig, chunks: list[list[int]], starts: np.ndarray, w: 
     send the tables (or the error) through the pipe `write`, and exit at once."""
     code = 1
     try:
+        _die_with_parent()
         os.close(read)
         out = []
         for k in range(w, len(chunks), workers):

@@ -144,7 +144,8 @@ class Chain:
         `thickness_map`: the tissue thickness at each pixel where it is not `thickness` (a
         whole breast): the presentation window then subtracts the fat of the local thickness
         (thickness equalisation, as presentation processing does at the periphery) and the
-        ADC's range reaches the thinnest tissue.
+        ADC's range reaches the thinnest tissue. `a` is overwritten (float32 in, float32
+        out).
         """
         fat_mm: Any = (np.full((1, 1, 1), thickness, dtype=np.float32) if thickness_map is None
                        else thickness_map)

@@ -76,9 +76,10 @@ def raw_normals_many(keys: list[Key], n: int, out: np.ndarray) -> np.ndarray:
     Box–Muller: each pair comes from one raw 64-bit word of the stream; the top 24 bits of
     its high half give u1 and those of its low half u2 (the float32 resolution of
     `Generator.random`). Pair k depends on word k only, so drawing more continues the same
-    sequence, as with `standard_normals`. The words are read as little-endian, so the values
-    are the same on every platform; the transform is done for all streams at once, so a row's
-    values do not depend on the other rows.
+    sequence, as with `standard_normals`. The words are read as little-endian, so the uniforms
+    are the same on every platform (the normals up to the last-place differences of the
+    platform's float32 log1p, sin and cos); the transform is elementwise, so a row's values do
+    not depend on the other rows.
     """
     step = max(1, CACHE_VALUES // max(n, 1))
     if len(keys) > step:  # a few rows at a time, so the work stays in the cache

@@ -34,7 +34,7 @@ def settings_form(choice: state.ModelChoice) -> tuple[ProbeSettings, bool]:
         n = d.number_input("Patches per condition", 8, 5000, 200, step=8, key="probe_n")
         a, b, d = st.columns(3)
         seed = a.number_input("Seed", 0, 2**31 - 1, 0, key="probe_seed")
-        boot = b.number_input("Bootstrap resamples", 50, 5000, 200, step=50, key="probe_boot")
+        boot = b.number_input("Bootstrap resamples", 100, 5000, 200, step=50, key="probe_boot")
         behaviour = d.checkbox("Behavioural tests", True, key="probe_behaviour")
         cross = d.checkbox("Cross-resolution matrix", True, key="probe_cross")
         limits = d.checkbox("Failure thresholds (slower)", False, key="probe_thresholds")
@@ -175,7 +175,7 @@ def compare_run(predictors: list[Any], settings: ProbeSettings,
     with progress_bar(stages) as advance:
         result = evalkit.compare(predictors, config, n=settings.n, seed=settings.seed,
                                  sweeps=settings.sweeps,
-                                 n_bootstrap=max(settings.n_bootstrap, 100), progress=advance)
+                                 n_bootstrap=settings.n_bootstrap, progress=advance)
     run_id = st.session_state.get("compare_counter", 0) + 1
     st.session_state["compare_counter"] = run_id
     st.session_state[state.COMPARE] = state.CompareRun(result, settings, run_id)

@@ -71,7 +71,11 @@ def merged_section(probe: state.ProbeRun | None, comparison: state.CompareRun | 
     if len(sources) < 2:
         st.caption("Run a probe and a comparison, or upload saved reports, to merge them.")
         return
-    files = evalkit.render_merged(evalkit.MergedReport(tuple(sources)))
+    try:
+        files = evalkit.render_merged(evalkit.MergedReport(tuple(sources)))
+    except ValueError as exc:
+        state.show_error(exc, "Not merged: ")
+        return
     st.write(f"{len(sources)} sources: " + ", ".join(name for name, _, _ in sources))
     downloads(files, ["report.html", "merged.json"], "merged")
 

@@ -43,6 +43,8 @@ def test_probe_writes_a_report(tmp_path, model_path, capsys):
      "not one of the swept values"),
     (["--require", "sensitivity@dose=10>=0.9"], "not swept"),
     (["--mammograms", "m", "--nms-radius-mm", "0"], "--nms-radius-mm"),
+    (["--require", "auc>=0.5", "--gate-on", "ci", "--bootstrap", "0"], "--bootstrap > 0"),
+    (["--model", "other.keras", "--bootstrap", "50"], "--bootstrap` must be >= 100"),
 ])
 def test_bad_probe_input_is_one_line(tmp_path, model_path, capsys, args, needle):
     code = main(["probe", "--model", str(model_path), "--n", "10", "--out",

@@ -106,3 +106,10 @@ def test_bad_resolution_and_bootstrap_are_refused():
     boxes = pd.DataFrame({"X1": [30], "Y1": [30], "X2": [70], "Y2": [70]})
     with pytest.raises(ValueError, match="n_bootstrap"):
         compute_detection_froc([(windows, boxes)], resolution_um=100, n_bootstrap=-1)
+
+
+def test_all_zero_scores_give_finite_centres():
+    windows = _grid([])  # every window scores 0
+    found = detect_clusters(windows, resolution_um=100,
+                            rule=DetectionRule(radius_mm=4.0, min_score=0.0))
+    assert len(found) > 0 and np.isfinite(found[["x_px", "y_px"]].to_numpy()).all()

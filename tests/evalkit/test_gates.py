@@ -65,3 +65,31 @@ def test_gate_parsing():
     with pytest.raises(ValueError, match="`on`"):
         check_gates(["auc>=0.9"], {}, on="lower")
     assert np.isclose(parse_gate("auc>=9.5e-1").limit, 0.95)
+
+
+def test_digits_and_capitals_in_names_and_a_parameter_swept_twice():
+    assert parse_gate("F1>=0.8").metric == "f1"
+    assert parse_gate("AUC@contrast=0.5>0.9").metric == "roc_auc"
+
+    class Twice(_Results):
+        second = _Sweep()
+        second.conditions = ["0.9"]
+        second.metrics = pd.DataFrame({"condition": ["0.9"], "metric": ["recall"],
+                                       "value": [0.5], "ci_low": [0.4], "ci_high": [0.6]})
+        sweeps = (_Sweep(), second)
+
+    first, second = evaluate_gates(Twice(), ["sensitivity@contrast=0.1>=0.9",
+                                             "sensitivity@contrast=0.9>=0.9"])
+    assert first.passed and first.value == pytest.approx(0.92)
+    assert not second.passed and second.value == pytest.approx(0.5)
+
+
+def test_gates_on_intervals_need_intervals():
+    class NoBootstrap(_Results):
+        metrics = Metrics(values={"recall": 0.9}, ci={}, reasons={}, n=10, n_positive=5,
+                          threshold=0.5, confidence=0.95, n_bootstrap=0)
+
+    with pytest.raises(ValueError, match="need bootstrap intervals"):
+        evaluate_gates(NoBootstrap(), ["sensitivity>=0.5"], on="ci")
+    (result,) = evaluate_gates(_Results(), ["sensitivity>=0.9"], on="ci")
+    assert "lower 95 % bound" in result.detail

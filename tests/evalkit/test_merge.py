@@ -74,3 +74,17 @@ def test_mcc_report_merges_and_refuses_bad_sources(sources, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and "is a source" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_incomplete_sources_are_refused_naming_them(tmp_path):
+    from evalkit import MergedReport, render_merged
+
+    bad = MergedReport((("x.json", "comparison", {"models": [], "table": [{"a": 1}]}),))
+    with pytest.raises(ValueError, match="'x.json' is incomplete"):
+        render_merged(bad)
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "report.json").write_text(json.dumps(
+        {"model": {"name": "m"}, "metrics": {"values": {}, "ci": {}},
+         "sweeps": [[{"condition": "0.1", "metric": "recall", "value": 0.5}]]}))
+    with pytest.raises(ValueError, match="incomplete: no 'parameter'"):
+        merge_reports([tmp_path / "r"])

@@ -163,3 +163,17 @@ def test_forked_workers_match_in_process_rendering_and_report_failures():
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert "fork ok" in done.stdout
+
+
+def test_a_fork_that_fails_falls_back_to_rendering_here(monkeypatch):
+    import synth._generate as gen
+
+    def no_fork():
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(gen, "fork_is_safe", lambda: True)
+    monkeypatch.setattr(gen, "_fork", no_fork)
+    batch = generate(SceneConfig(), 300, resolution_um=100, seed=5)
+    images, masks, _, _ = gen._render_chunk(SceneConfig(), list(range(256, 300)), 100, 5)
+    np.testing.assert_array_equal(batch.images[256:], images)
+    np.testing.assert_array_equal(batch.masks[256:], masks)
