@@ -96,7 +96,7 @@ class Predictor:
 
 def as_predictor(model_or_path: Any, *, resolution_um: int | None = None,
                  resample: bool = False, input_size: int | None = None,
-                 batch_size: int = 64) -> Predictor:
+                 batch_size: int = 64, trust_saved_model: bool = False) -> Predictor:
     """Adapt a model to the predictor interface.
 
     Parameters
@@ -109,6 +109,12 @@ def as_predictor(model_or_path: Any, *, resolution_um: int | None = None,
         Pixel spacing of the patches to score. Inferred from the model's input size (200, 144,
         100 px → 50, 70, 100 µm) when omitted; one that disagrees is refused unless
         ``resample=True``, which rescales patches to the model's input.
+    trust_saved_model : bool
+        A SavedModel folder is a TensorFlow graph that runs its own ops when called, and
+        those can read and write files (``tf.io.read_file``, ``tf.io.write_file``). It is
+        refused unless this is True (``mcc probe --trust-model``): give it only for folders
+        from a source you trust, or export the model as ``.keras`` (whose Lambda layers Keras
+        refuses) or ``.onnx``.
 
     Examples
     --------
@@ -136,7 +142,8 @@ def as_predictor(model_or_path: Any, *, resolution_um: int | None = None,
     """
     size: Any
     if isinstance(model_or_path, (str, Path)):
-        fn, size, channels, name, digest, n_params = _load(Path(model_or_path))
+        fn, size, channels, name, digest, n_params = _load(Path(model_or_path),
+                                                           trust_saved_model)
     elif _is_keras_model(model_or_path):
         fn, size, channels, name, digest, n_params = _from_keras(model_or_path)
     elif callable(model_or_path):
@@ -201,9 +208,15 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _load(path: Path) -> tuple[Callable, int, int, str, str | None, int | None]:
+def _load(path: Path, trust_saved_model: bool = False
+          ) -> tuple[Callable, int, int, str, str | None, int | None]:
     if not path.exists():
         raise ValueError(f"no model at {str(path)!r}.")
+    if path.is_dir() and not trust_saved_model:
+        raise ValueError(f"{str(path)!r} is a SavedModel folder: its TensorFlow graph runs "
+                         "its own ops, which can read and write files. Export it as .keras "
+                         "or .onnx, or pass trust_saved_model=True (mcc probe --trust-model) "
+                         "if you trust its source.")
     digest = _sha256(path)
     if path.suffix == ".onnx":
         fn, size, channels = _load_onnx(path)

@@ -28,6 +28,9 @@ def add_parser(commands: Any) -> None:
                         "on the same patches (paired tests, comparison.html; the behavioural "
                         "tests, cross-resolution matrix and thresholds are then not run, and "
                         "--mammograms is refused)")
+    p.add_argument("--trust-model", action="store_true",
+                   help="allow SavedModel folders: their TensorFlow graph runs its own ops, "
+                        "which can read and write files (refused without this flag)")
     p.add_argument("--resolution", type=int, choices=(50, 70, 100),
                    help="patch resolution (default: the model's; 70 for the bundled model)")
     p.add_argument("--resample", action="store_true",
@@ -111,8 +114,13 @@ def run_probe(args: argparse.Namespace) -> int:
         from mcc_core import bundled_model_path
 
         paths = [bundled_model_path(args.resolution or 70)]
-    predictors = [evalkit.as_predictor(p, resolution_um=args.resolution,
-                                       resample=args.resample) for p in paths]
+    try:
+        predictors = [evalkit.as_predictor(p, resolution_um=args.resolution,
+                                           resample=args.resample,
+                                           trust_saved_model=args.trust_model) for p in paths]
+    except ValueError as exc:  # name the option
+        raise ValueError(str(exc).replace("trust_saved_model=True (mcc probe --trust-model)",
+                                          "--trust-model")) from None
     if len(predictors) > 1:
         try:
             evalkit.check_pairable(predictors)

@@ -116,3 +116,17 @@ def test_models_of_two_resolutions_are_not_compared(tmp_path, model_path, capsys
     err = capsys.readouterr().err.strip()
     assert code == 2 and "one resolution" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_a_saved_model_folder_needs_trust_model(tmp_path, model_path, capsys):
+    model = keras.models.load_model(model_path)
+    model.export(tmp_path / "saved", verbose=False)
+    code = main(["probe", "--model", str(tmp_path / "saved"), "--n", "10", "--out",
+                 str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "--trust-model" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+    code = main(["probe", "--model", str(tmp_path / "saved"), "--trust-model", "--n", "20",
+                 "--bootstrap", "20", "--no-behaviour", "--no-cross-resolution",
+                 "--no-thresholds", "--out", str(tmp_path / "o")])
+    assert code == 0, capsys.readouterr().err

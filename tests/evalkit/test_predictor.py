@@ -80,8 +80,28 @@ def test_unreadable_files_are_refused(tmp_path):
 def test_saved_model_folder(tmp_path, patches):
     model = _tiny(100)
     model.export(tmp_path / "saved", verbose=False)
-    predictor = as_predictor(tmp_path / "saved")
+    predictor = as_predictor(tmp_path / "saved", trust_saved_model=True)
     np.testing.assert_allclose(predictor(patches), as_predictor(model)(patches), rtol=1e-5)
+
+
+def test_a_saved_model_that_writes_files_is_refused_unless_trusted(tmp_path, patches):
+    tf = pytest.importorskip("tensorflow")
+    marker = tmp_path / "written_by_the_model.txt"
+
+    class Hostile(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 100, 100, 1], tf.float32)])
+        def serve(self, x):
+            tf.io.write_file(str(marker), "the model ran its own file I/O")
+            return {"p": tf.reduce_max(x, axis=[1, 2, 3])}
+
+    module = Hostile()
+    tf.saved_model.save(module, str(tmp_path / "hostile"),
+                        signatures={"serving_default": module.serve})
+    with pytest.raises(ValueError, match="SavedModel folder.*read and write files"):
+        as_predictor(tmp_path / "hostile")
+    assert not marker.exists()
+    as_predictor(tmp_path / "hostile", trust_saved_model=True)(patches)
+    assert marker.exists()  # what trusting means: the graph's own ops run
 
 
 def test_onnx_model(tmp_path, patches):
