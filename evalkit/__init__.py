@@ -25,6 +25,7 @@ from ._merge import (
     report_kind,
 )
 from ._metrics import (
+    MAX_BOOTSTRAP,
     Metrics,
     compute_metrics,
     sensitivity_at_specificity,
@@ -45,6 +46,7 @@ from ._sweep import PARAMETERS, SweepResult, condition_config, parse_sweep_value
 
 __all__ = [
     "DEFAULT_FP_RATES",
+    "MAX_BOOTSTRAP",
     "EXTRAS",
     "MissingExtraError",
     "check_extra",

@@ -9,6 +9,10 @@ from typing import Any
 from ._scan import load_scan_model
 from ._synth import load_config
 
+MAX_PATCHES = 200_000
+"""The most patches per condition `mcc probe` takes (each condition is held in memory: 200,000
+patches at 50 µm are 32 GB of float32)."""
+
 
 def add_parser(commands: Any) -> None:
     p = commands.add_parser(
@@ -97,6 +101,12 @@ def run_probe(args: argparse.Namespace) -> int:
         gates = evalkit.check_gates(args.require, swept, args.gate_on)
     except ValueError as exc:
         raise ValueError(f"`--require`: {exc}") from None
+    if not 0 <= args.bootstrap <= evalkit.MAX_BOOTSTRAP:
+        raise ValueError(f"`--bootstrap` must lie in [0, {evalkit.MAX_BOOTSTRAP}]; got "
+                         f"--bootstrap {args.bootstrap}.")
+    if not 2 <= args.n <= MAX_PATCHES:
+        raise ValueError(f"`--n` must lie in [2, {MAX_PATCHES}] patches per condition; got "
+                         f"--n {args.n}.")
     if gates and args.gate_on == "ci" and args.bootstrap == 0:
         raise ValueError("`--gate-on ci` needs intervals: give --bootstrap > 0.")
     if args.model and len(args.model) > 1 and args.bootstrap < 100:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import stat
 import textwrap
 import time
 from pathlib import Path
@@ -92,16 +93,36 @@ def add_parser(commands: Any) -> None:
     p.set_defaults(run=run_synth)
 
 
+def read_config_text(path: Path) -> str:
+    """The text of a scene-config file: a regular UTF-8 file of a bounded size, or one line
+    naming what is wrong (a device such as /dev/zero would be read forever)."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ValueError(f"cannot read the scene config {str(path)!r}: {exc.strerror}.") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"the scene config {str(path)!r} is not a regular file.")
+    limit = synth.MAX_CONFIG_CHARS * 4  # UTF-8: at most 4 bytes a character
+    if info.st_size > limit:
+        raise ValueError(f"the scene config {str(path)!r} is {info.st_size} bytes; a scene "
+                         f"config is at most {synth.MAX_CONFIG_CHARS} characters.")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read the scene config {str(path)!r}: {exc.strerror}.") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"the scene config {str(path)!r} is not UTF-8 text (a binary or "
+                         "UTF-16 file?).") from None
+
+
 def load_config(path: Path | None, distribution: str | None) -> synth.SceneConfig:
     config = synth.SceneConfig()
     if path is not None:
+        text = read_config_text(path)
         try:
-            text = path.read_text()
-        except OSError as exc:
-            raise ValueError(
-                f"cannot read the scene config {str(path)!r}: {exc.strerror}."
-            ) from None
-        config = synth.SceneConfig.from_json(text)
+            config = synth.SceneConfig.from_json(text)
+        except ValueError as exc:  # name the file
+            raise ValueError(f"the scene config {str(path)!r}: {exc}") from None
     if distribution is not None:
         config = config.replace(distribution=distribution)
     return config

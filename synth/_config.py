@@ -411,10 +411,16 @@ class SceneConfig:
 
     @classmethod
     def from_json(cls, text: str) -> SceneConfig:
+        if len(text) > MAX_CONFIG_CHARS:
+            raise ValueError(f"a scene config must be at most {MAX_CONFIG_CHARS} characters; "
+                             f"got {len(text)}.")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"a scene config must be valid JSON: {exc}.") from None
+        except RecursionError:
+            raise ValueError("a scene config must be valid JSON: it is nested too deeply."
+                             ) from None
         return cls.from_dict(data)
 
     def replace(self, **changes: Any) -> SceneConfig:
@@ -433,6 +439,9 @@ class SceneConfig:
     def __hash__(self) -> int:
         return hash(json.dumps(self.to_dict(), sort_keys=True))
 
+
+MAX_CONFIG_CHARS = 1_000_000
+"""The longest scene-config JSON accepted (a real one is about 2 kB)."""
 
 _V2_ONLY = {"mc_count_mean", "mc_shape", "material_weights", "breast_thickness_range_mm",
              "label_dprime_threshold"}

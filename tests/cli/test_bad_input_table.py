@@ -1,0 +1,49 @@
+"""The bad-input corpus: command → exit code 2 → one line matching a pattern, nothing written.
+Grow it with every refusal a user finds missing."""
+
+import pytest
+
+from mcc_cli import main
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad")
+    (root / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (root / "binary.json").write_bytes(bytes(range(256)) * 4)
+    (root / "utf16.json").write_text('{"version": 2}', encoding="utf-16")
+    (root / "huge.json").write_text(" " * 4_000_001)
+    (root / "big_number.json").write_text('{"version": 2, "density_range": [1e400, 0.5]}')
+    return root
+
+
+CASES = [
+    (["synth", "--config", "{f}/deep.json", "--n", "2"], "nested too deeply"),
+    (["synth", "--config", "/dev/zero", "--n", "2"], "not a regular file"),
+    (["synth", "--config", "{f}/binary.json", "--n", "2"], "not UTF-8 text"),
+    (["synth", "--config", "{f}/utf16.json", "--n", "2"], "not UTF-8 text"),
+    (["synth", "--config", "{f}/huge.json", "--n", "2"], "at most 1000000 characters"),
+    (["synth", "--config", "{f}/big_number.json", "--n", "2"], "density_range"),
+    (["synth", "--n", "10000000000000"], "need at least .* TB on disk"),
+    (["synth", "--seed", "-1", "--n", "2"], "`seed` must be an integer >= 0"),
+    (["probe", "--resolution", "100", "--bootstrap", "100000000000"], "--bootstrap"),
+    (["probe", "--resolution", "100", "--n", "100000000"], "--n` must lie in"),
+    (["probe", "--resolution", "100", "--require", "auc=>1"], "--require"),
+    (["probe", "--resolution", "100", "--scenario", "{f}/deep.json"], "nested too deeply"),
+    (["report", "--from", "{f}", "--out", "{o}"], "no report.json"),
+]
+
+
+@pytest.mark.parametrize(("args", "pattern"), CASES, ids=[" ".join(c[0][:3]) for c in CASES])
+def test_bad_input_is_one_line_and_exit_2(files, tmp_path, capsys, args, pattern):
+    import re
+
+    out = tmp_path / "out"
+    argv = [a.format(f=files, o=out) for a in args]
+    if "--out" not in argv:
+        argv += ["--out", str(out)]
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and re.search(pattern, err), err
+    assert not out.exists() or not any(out.iterdir())
