@@ -366,33 +366,57 @@ def _finish(out: Path, identity: dict[str, Any]) -> dict[str, Any]:
         "counts": counts,
         "files": dict(sorted(files.items())),
     }
+    manifest["digest"] = manifest_digest(manifest)
     write_atomic(out / "manifest.json", json.dumps(manifest, indent=2).encode())
     shutil.rmtree(out / PARTIAL)
     return manifest
 
 
+PATCH_TOOLS = ("mcc-toolkit synth", "mcc-toolkit extract")
+"""Writers of patch datasets (class folders and patches.csv), whose counts verify checks."""
+
+
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """SHA-256 of a manifest's own content (its keys sorted, without ``digest``): written
+    into it, so an edited manifest no longer matches.
+
+    Examples
+    --------
+    >>> from synth.io import manifest_digest
+    >>> a = manifest_digest({"n": 8, "seed": 0})
+    >>> a == manifest_digest({"seed": 0, "n": 8, "digest": "anything"}), a[:12]
+    (True, 'f665338ccc82')
+    """
+    body = {k: v for k, v in manifest.items() if k != "digest"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class VerifyReport:
-    """What `verify_dataset` found: files listed but missing, present but unlisted, or altered."""
+    """What `verify_dataset` found: files listed but missing, present but unlisted, or altered;
+    a manifest that disagrees with itself or the tables (``inconsistent``); symbolic links."""
 
     path: str
     missing: tuple[str, ...]
     extra: tuple[str, ...]
     altered: tuple[str, ...]
     checked: int
+    inconsistent: tuple[str, ...] = ()
+    symlinks: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.extra or self.altered)
+        return not (self.missing or self.extra or self.altered or self.inconsistent
+                    or self.symlinks)
 
     def summary(self) -> str:
         if self.ok:
             return f"{self.path}: OK, {self.checked} files match the manifest."
-        parts = [f"{len(v)} {k}" for k, v in (("missing", self.missing), ("extra", self.extra),
-                                               ("altered", self.altered)) if v]
+        kinds = (("missing", self.missing), ("extra", self.extra), ("altered", self.altered),
+                 ("inconsistent", self.inconsistent), ("symlinks", self.symlinks))
+        parts = [f"{len(v)} {k}" for k, v in kinds if v]
         lines = [f"{self.path}: {', '.join(parts)} (of {self.checked} files in the manifest)."]
-        for kind, items in (("missing", self.missing), ("extra", self.extra),
-                            ("altered", self.altered)):
+        for kind, items in kinds:
             lines += [f"  {kind}: {item}" for item in items[:20]]
             if len(items) > 20:
                 lines.append(f"  … and {len(items) - 20} more {kind}")
@@ -437,12 +461,51 @@ def verify_dataset(path: str | os.PathLike[str]) -> VerifyReport:
         hint = " (an interrupted run: run it again to finish)" if (root / PARTIAL).exists() else ""
         raise ValueError(f"`path` holds no readable manifest.json{hint}; got path={str(root)!r}.")
     listed: dict[str, str] = manifest["files"]
-    found = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    links = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_symlink())
+    found = {p.relative_to(root).as_posix() for p in root.rglob("*")
+             if p.is_file() and not p.is_symlink()}
     found.discard("manifest.json")
     missing = sorted(set(listed) - found)
     extra = sorted(found - set(listed))
     altered = sorted(rel for rel in set(listed) & found if _sha256(root / rel) != listed[rel])
-    return VerifyReport(str(root), tuple(missing), tuple(extra), tuple(altered), len(listed))
+    return VerifyReport(str(root), tuple(missing), tuple(extra), tuple(altered), len(listed),
+                        tuple(_inconsistencies(root, manifest, listed, altered)), tuple(links))
+
+
+def _inconsistencies(root: Path, manifest: dict[str, Any], listed: dict[str, str],
+                     altered: list[str]) -> list[str]:
+    """How the manifest disagrees with its own digest, its counts, its file list and
+    patches.csv (an edited seed or count, an entry removed with its file, ``files={}``)."""
+    out = []
+    if "digest" not in manifest:
+        out.append("manifest.json has no digest (written before digests, or edited)")
+    elif manifest["digest"] != manifest_digest(manifest):
+        out.append("manifest.json was edited: its content no longer matches its digest")
+    if manifest.get("tool") not in PATCH_TOOLS:  # a mammogram set: its own counts
+        return out
+    raw = manifest.get("counts")
+    counts: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    n = manifest.get("n")
+    per_class = {c: sum(1 for rel in listed if rel.startswith(f"{c}/")) for c in
+                 ("class_0", "class_1")}
+    if per_class != {c: counts.get(c) for c in per_class}:
+        out.append(f"counts {counts} do not match the {per_class} PNGs the manifest lists")
+    if not isinstance(n, int) or sum(per_class.values()) != n:
+        out.append(f"n={n!r} does not match the {sum(per_class.values())} PNGs the manifest "
+                   "lists")
+    table = root / "patches.csv"
+    if "patches.csv" in listed and table.is_file() and "patches.csv" not in altered:
+        try:
+            labels = pd.read_csv(table, usecols=["label"])["label"]
+        except (ValueError, OSError, pd.errors.ParserError) as exc:
+            out.append(f"patches.csv is unreadable ({type(exc).__name__})")
+        else:
+            if len(labels) != n or {f"class_{k}": int((labels == k).sum())
+                                    for k in (0, 1)} != counts:
+                out.append(f"patches.csv has {len(labels)} rows "
+                           f"({int((labels == 1).sum())} positive), the manifest n={n!r} "
+                           f"and counts {counts}")
+    return out
 
 
 def _sha256(path: Path) -> str:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ._atomic import check_empty_out, staging_folder, write_hashed
 from ._config import SceneConfig, check_resolution
-from ._dataset import _version, encode_png
+from ._dataset import _version, encode_png, manifest_digest
 from ._generate import check_count, check_seed
 from ._mammogram import ANNOTATION_COLUMNS, CALCIFICATION_COLUMNS, render_mammogram_scene
 from ._mammogram_scene import DEFAULT_SIZE_MM, check_size_mm, sample_mammogram
@@ -114,6 +114,7 @@ def write_mammograms(
         files, counts = _write_all(config, stage, identity, progress)
         manifest = {"tool": "mcc-toolkit synth mammogram", "version": _version(), **identity,
                     "counts": counts, "files": dict(sorted(files.items()))}
+        manifest["digest"] = manifest_digest(manifest)
         (stage / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
 

@@ -19,7 +19,7 @@ Examples
 """
 
 from ._atomic import HashedAtomicFile, check_empty_out, staging_folder, write_atomic, write_hashed
-from ._dataset import check_space, encode_png
+from ._dataset import check_space, encode_png, manifest_digest
 from ._images import FORMATS, MAX_PIXELS, GreyImage, probe_grey_image, read_grey_image
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "check_empty_out",
     "check_space",
     "encode_png",
+    "manifest_digest",
     "probe_grey_image",
     "read_grey_image",
     "staging_folder",

@@ -177,6 +177,7 @@ def extract_dataset(
                                             frame.to_csv(index=False).encode())
         manifest = _manifest(folder, Path(annotations), frame, files, int(resolution_um),
                              bit_depth, len(names), balance)
+        manifest["digest"] = synth.io.manifest_digest(manifest)
         (stage / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
 

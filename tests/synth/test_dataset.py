@@ -159,3 +159,38 @@ def test_atomic_writes_get_the_mode_a_plain_write_would(tmp_path):
     synth.write_dataset(config, tmp_path / "set", 3, resolution_um=100, seed=0)
     manifest = tmp_path / "set" / "manifest.json"
     assert os.stat(manifest).st_mode & 0o777 == os.stat(plain).st_mode & 0o777
+
+
+@pytest.mark.parametrize("tamper, needle", [
+    ("seed", "edited"),
+    ("entry_and_file", "do not match"),
+    ("empty_files", "do not match"),
+    ("symlink", None),
+])
+def test_verify_catches_a_tampered_manifest_and_symlinks(tmp_path, tamper, needle):
+    out = tmp_path / "set"
+    synth.write_dataset(synth.SceneConfig(), out, 8, resolution_um=100, seed=0)
+    assert synth.verify_dataset(out).ok
+    manifest = json.loads((out / "manifest.json").read_text())
+    if tamper == "seed":
+        manifest["seed"] = 1
+    elif tamper == "entry_and_file":
+        gone = next(rel for rel in manifest["files"] if rel.endswith(".png"))
+        del manifest["files"][gone]
+        (out / gone).unlink()
+    elif tamper == "empty_files":
+        manifest["files"] = {}
+        for png in out.rglob("*.png"):
+            png.unlink()
+        for table in ("patches.csv", "calcifications.csv"):
+            (out / table).unlink()
+    else:
+        os.symlink(out / "patches.csv", out / "class_0" / "link.png")
+    if tamper != "symlink":
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    report = synth.verify_dataset(out)
+    assert not report.ok
+    if needle is None:
+        assert report.symlinks == ("class_0/link.png",) and "symlinks" in report.summary()
+    else:
+        assert any(needle in line for line in report.inconsistent), report.inconsistent
