@@ -214,6 +214,25 @@ def _table(frame: pd.DataFrame) -> str:
                          border=0, escape=True)
 
 
+def _sweep_x(sweep: SweepResult) -> np.ndarray:
+    """Where a sweep's conditions sit on a chart: their settings when they are numbers, else
+    0, 1, 2, … (with the labels as ticks)."""
+    numeric = sweep.numeric_settings()
+    return (np.asarray(numeric, dtype=float) if numeric is not None
+            else np.arange(len(sweep.conditions), dtype=float))
+
+
+def _metric_line(ax: Any, frame: pd.DataFrame, conditions: list[str], xs: np.ndarray,
+                 metric: str, *fmt: str, band_alpha: float = 0.2, **style: Any) -> None:
+    """One metric of a sweep's table over `xs` (sorted), with its interval as a band."""
+    order = np.argsort(xs, kind="stable")
+    part = frame[frame.metric == metric].set_index("condition").loc[conditions]
+    ax.plot(xs[order], part.value.to_numpy(float)[order], *fmt, marker="o", **style)
+    ax.fill_between(xs[order], part.ci_low.to_numpy(float)[order],
+                    part.ci_high.to_numpy(float)[order], alpha=band_alpha,
+                    color=style.get("color"))
+
+
 def _sweep_figure(sweep: SweepResult) -> Figure:
     """The metrics against the swept setting (a numeric axis when the settings are numbers)
     and, where the conditions' positive patches differ in it, against their median d′."""
@@ -226,18 +245,13 @@ def _sweep_figure(sweep: SweepResult) -> Figure:
                 and len(set(np.round(dprime, 6))) > 1)
     fig = Figure(figsize=(10 if physical else 7, 3.2))
     axes = fig.subplots(1, 2 if physical else 1, squeeze=False)[0]
-    x = np.asarray(numeric, dtype=float) if numeric is not None else np.arange(
-        len(conditions), dtype=float)
+    x = _sweep_x(sweep)
     panels: list[tuple[Any, np.ndarray, str]] = [(axes[0], x, sweep.parameter)]
     if physical and dprime is not None:
         panels.append((axes[1], dprime, "median d′ of the k-th MC (positive patches)"))
     for ax, xs, title in panels:
-        order = np.argsort(xs, kind="stable")
         for metric in ("recall", "specificity", "roc_auc"):
-            part = frame[frame.metric == metric].set_index("condition").loc[conditions]
-            ax.plot(xs[order], part.value.to_numpy(float)[order], marker="o", label=metric)
-            ax.fill_between(xs[order], part.ci_low.to_numpy(float)[order],
-                            part.ci_high.to_numpy(float)[order], alpha=0.2)
+            _metric_line(ax, frame, conditions, xs, metric, label=metric)
         if numeric is None and ax is axes[0]:
             ax.set_xticks(x, conditions)
         ax.set_xlabel(title)
@@ -481,21 +495,14 @@ def _comparison_figures(result: ComparisonResult) -> list[str]:
     for k, sweep in enumerate(result.results[0].sweeps):
         fig = Figure(figsize=(7, 3.2))
         ax = fig.add_subplot()
-        numeric = sweep.numeric_settings()
         conditions = sweep.conditions
-        x = (np.asarray(numeric, dtype=float) if numeric is not None
-             else np.arange(len(conditions), dtype=float))
-        order = np.argsort(x, kind="stable")
+        x = _sweep_x(sweep)
         for m, r in enumerate(result.results):
-            colour = f"C{m % 10}"
-            frame = r.sweeps[k].metrics
             for metric, style in (("roc_auc", "-"), ("recall", "--")):
-                part = frame[frame.metric == metric].set_index("condition").loc[conditions]
-                ax.plot(x[order], part.value.to_numpy(float)[order], style, marker="o",
-                        color=colour, label=f"{r.model['name']} {metric}")
-                ax.fill_between(x[order], part.ci_low.to_numpy(float)[order],
-                                part.ci_high.to_numpy(float)[order], color=colour, alpha=0.12)
-        if numeric is None:
+                _metric_line(ax, r.sweeps[k].metrics, conditions, x, metric, style,
+                             band_alpha=0.12, color=f"C{m % 10}",
+                             label=f"{r.model['name']} {metric}")
+        if sweep.numeric_settings() is None:
             ax.set_xticks(x, conditions)
         ax.set_xlabel(sweep.parameter)
         ax.set_ylim(0, 1.02)

@@ -146,24 +146,13 @@ OFFSET = 0.25
 
 
 @cache
-def _full_order(n: int) -> np.ndarray:
-    """Flat (n, n) FFT-layout index of each coefficient in draw order: nested squares of half
-    side 50, 72, 100, each shell row-major, so the first coefficients are those of the coarser
-    grids."""
-    k = scipy.fft.fftfreq(n, d=1.0 / n).astype(int)
-    ky, kx = np.meshgrid(k, k, indexing="ij")
-    ring = np.maximum(np.maximum(ky, -ky - 1), np.maximum(kx, -kx - 1))  # square of half side
-    shell = np.searchsorted(np.array(_SHELL_HALF_SIZES), ring, side="right")
-    flat_rank = (ky + n) * (2 * n) + (kx + n)  # row-major over the full square
-    return np.lexsort((flat_rank.ravel(), shell.ravel())).astype(np.intp)
-
-
-@cache
 def _centred_blocks(n: int) -> tuple[tuple[int, int, int, int, int, int], ...]:
-    """The draw order of `_full_order` as block copies into the *centred* (n, n) layout
-    (index k + n/2 for k in [-n/2, n/2)): (row0, rows, col0, cols, left/right width or 0,
-    offset in the stream of complex draws). Each shell is the rows above the inner square, the
-    rows beside it (a left and a right part per row), and the rows below, row-major."""
+    """The draw order of the offset-lattice coefficients — nested squares of half side 50, 72,
+    100 (the coarser grids' coefficients first), each shell row-major — as block copies into
+    the *centred* (n, n) layout (index k + n/2 for k in [-n/2, n/2)): (row0, rows, col0,
+    cols, left/right width or 0, offset in the stream of complex draws). Each shell is the
+    rows above the inner square, the rows beside it (a left and a right part per row), and
+    the rows below, row-major."""
     out = []
     half = n // 2
     inner, offset = 0, 0

@@ -185,10 +185,10 @@ class Chain:
         # (g = 1) without an ADC; the fluence is exp(a_ref - A) q_ref.
         levels = None if self.bits is None else float(2**int(self.bits) - 1)
         gain = [1.0 if levels is None else levels / f for f in full]
+        # a_ref + log(q_ref g): the log of the fluence, in output units, behind A = 0
+        log_ref = [r + np.log(self.q_ref * g) for r, g in zip(a_ref, gain, strict=True)]
         q = a
-        np.subtract(column([r + np.log(self.q_ref * g) for r, g in zip(a_ref, gain,
-                                                                         strict=True)]),
-                    q, out=q)
+        np.subtract(column(log_ref), q, out=q)
         np.exp(q, out=q)
         heel = None if heel_position_mm is None else self.heel_factor(heel_position_mm)
         if heel is not None:
@@ -234,8 +234,7 @@ class Chain:
             np.maximum(q, column([f * 1e-6 for f in full]), out=q)
         np.log(q, out=q)  # log(u) = log(q / q_ref) + log(q_ref g); A_obs = a_ref - log(q/q_ref)
         q *= np.float32(-1.0 / self.window)
-        offset = [(r + np.log(self.q_ref * g)) / self.window for r, g in zip(a_ref, gain,
-                                                                               strict=True)]
+        offset = [v / self.window for v in log_ref]
         if np.ndim(fat_mm) == 3:  # one thickness per image: fold it into the offset
             q += column([o - self.mu_fat * float(t) / self.window
                          for o, t in zip(offset, np.ravel(fat_mm), strict=True)])

@@ -60,16 +60,6 @@ CACHE_VALUES = 1 << 17
 """Values a batched step works on at once (512 kB of float32: it stays in a core's cache)."""
 
 
-def raw_normals_from_key(key: Key, n: int, out: np.ndarray | None = None) -> np.ndarray:
-    """`n` standard normal float32 values of the stream `key`, by `raw_normals` (a different
-    sequence from `normals_from_key`'s, about twice as fast: the attenuation model's streams).
-    Written into `out` (1-D, length `n`) when given."""
-    if out is None:
-        out = np.empty(n, dtype=np.float32)
-    raw_normals_many([key], n, out[None])
-    return out
-
-
 def raw_normals_many(keys: list[Key], n: int, out: np.ndarray) -> np.ndarray:
     """`n` standard normal float32 values of each stream in `keys`, into `out` (len(keys), n).
 
