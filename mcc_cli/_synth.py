@@ -12,7 +12,7 @@ from typing import Any
 
 import synth
 
-from . import _synth_mammogram
+from . import _synth_insert, _synth_mammogram
 
 RESOLUTION_CHOICES = ("50", "70", "100", "all")
 
@@ -52,7 +52,8 @@ def add_parser(commands: Any) -> None:
             "Generate synthetic 1 cm² patches with microcalcification clusters and write them "
             "as class_0/ class_1/ PNG folders with patches.csv, calcifications.csv and "
             "manifest.json. `mcc synth verify DIR` checks a written dataset against its manifest; "
-            "`mcc synth mammogram` writes full-field mammograms with MCC boxes."
+            "`mcc synth mammogram` writes full-field mammograms with MCC boxes; `mcc synth "
+            "insert` puts synthetic MCs into your own MC-free images."
         ),
         epilog=config_fields_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -66,13 +67,8 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--config", type=Path,
                    help="scene config JSON (SceneConfig.to_json; its fields are listed below)")
     p.add_argument("--distribution", help=distribution_help())
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="PNG bit depth")
-    p.add_argument("--masks", action="store_true", help="also write MC masks to masks/")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a dataset of another config or seed in --out")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    sub = p.add_subparsers(dest="action", metavar="{verify,validate,mammogram}")
+    add_writer_options(p, "config or seed")
+    sub = p.add_subparsers(dest="action", metavar="{verify,validate,mammogram,insert}")
     v = sub.add_parser("verify", help="check a dataset folder against its manifest")
     v.add_argument("dir", type=Path)
     v.set_defaults(run=run_verify)
@@ -90,7 +86,18 @@ def add_parser(commands: Any) -> None:
     val.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     val.set_defaults(run=run_validate)
     _synth_mammogram.add_parser(sub)
+    _synth_insert.add_parser(sub)
     p.set_defaults(run=run_synth)
+
+
+def add_writer_options(p: argparse.ArgumentParser, what: str) -> None:
+    """The options every patch-dataset writer shares (`mcc synth`, `mcc synth insert`)."""
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="PNG bit depth")
+    p.add_argument("--masks", action="store_true", help="also write MC masks to masks/")
+    p.add_argument("--overwrite", action="store_true",
+                   help=f"replace a dataset of another {what} in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def read_config_text(path: Path) -> str:

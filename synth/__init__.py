@@ -6,7 +6,9 @@ model (tissue and MC line integrals of μ from tabulated attenuation coefficient
 detector chain; `validate` measures it). `generate` and `write_dataset` do this
 for many patches, reproducibly per (seed, index). `sample_mammogram` and
 `render_mammogram_scene` do the same for full-field mammograms (`render_mammogram`,
-`write_mammograms`). `SceneConfig` and `Acquisition` carry each field's bounds, unit and help
+`write_mammograms`). `load_backgrounds` and `insert` put the same MCs into a user's own
+MC-free images (`write_dataset(..., backgrounds=...)`), and `resample` moves any image between
+pixel spacings without aliasing. `SceneConfig` and `Acquisition` carry each field's bounds, unit and help
 (`field_spec`, `field_specs`: `FieldSpec` records). This package never imports TensorFlow.
 """
 
@@ -31,6 +33,7 @@ from ._dataset import VerifyReport, verify_dataset, write_dataset
 from ._fields import FieldSpec
 from ._generate import Batch, close_pools, generate, generate_indices
 from ._images import GreyImage, read_grey_image
+from ._insert import INTENTS, REGIONS, Backgrounds, insert, insert_indices, load_backgrounds
 from ._mammogram import Mammogram, render_mammogram, render_mammogram_scene
 from ._mammogram_io import write_mammograms
 from ._mammogram_scene import MammogramScene, sample_mammogram
@@ -44,10 +47,21 @@ from ._materials import (
 from ._patch_dataset import PatchDataset
 from ._render import Patch, render
 from ._scene import Calcification, Lumps, Scene, count_probabilities, sample_scene
+from ._spacing import check_spacing, image_spacing, nearest_resolution, resample
 from ._validate import ValidationReport, validate, write_validation
 
 __all__ = [
     "ACQUISITION_PRESETS",
+    "INTENTS",
+    "REGIONS",
+    "Backgrounds",
+    "check_spacing",
+    "image_spacing",
+    "insert",
+    "insert_indices",
+    "load_backgrounds",
+    "nearest_resolution",
+    "resample",
     "BEAMS",
     "CONTRAST_MODELS",
     "DISTRIBUTIONS",

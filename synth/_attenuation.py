@@ -70,13 +70,8 @@ def render_attenuation(scenes: Sequence[Scene], res: int
     boxes = None
     if owners:
         energy = np.array([chain[b].energy for b in patch])
-        dmu = np.array([mc_delta_mu(m, e) for m, e in zip(cols["material"], energy, strict=True)])
-        scale = cols["contrast"] * dmu
-        solid = np.array([scenes[b].mc_shape == "solid" for b in patch])
-        boxes, peak_t = _mc_boxes(owners, px, n, blur, solid)
-        cols["thickness_mm"][:] = peak_t
-        signal, _ = _scatter(boxes, patch, scale, image, masks)
-        cols["integrated_signal"][:] = signal * px**2
+        boxes, scale, _ = add_mc_line_integrals(scenes, owners, cols, energy, px, blur, image,
+                                                masks)
         a_local = thickness[patch] * (fat[patch] + gf[patch] * local_gland)
         cols["dprime"][:] = _dprimes(boxes, scale, patch, chain, a_local, a_ref, thickness)
     images = image  # the chain runs in place, one batch per acquisition
@@ -88,6 +83,25 @@ def render_attenuation(scenes: Sequence[Scene], res: int
             image if whole else image[rows], a_ref[rows], thickness[rows], keys,
             heel_position_mm=rows_mm)
     return images, masks, cols
+
+
+def add_mc_line_integrals(scenes: Sequence[Scene], owners: list[tuple[int, Calcification]],
+                          cols: dict[str, np.ndarray], energy: np.ndarray, px: float,
+                          blur: np.ndarray, image: np.ndarray, masks: np.ndarray
+                          ) -> tuple[_Boxes, np.ndarray, np.ndarray]:
+    """Add every MC's f Δμ t (its line integral over the glandular tissue it displaces) to
+    `image` (B, N, N) and its half-peak area to `masks`; fill the MC columns' thickness and
+    integrated signal. `energy`: the beam energy at each MC. Returns the MC boxes, each MC's
+    scale f Δμ and its squared signal summed over its box (for d′)."""
+    patch = cols["patch"]
+    dmu = np.array([mc_delta_mu(m, e) for m, e in zip(cols["material"], energy, strict=True)])
+    scale = cols["contrast"] * dmu
+    solid = np.array([scenes[b].mc_shape == "solid" for b in patch])
+    boxes, peak_t = _mc_boxes(owners, px, image.shape[-1], blur, solid)
+    cols["thickness_mm"][:] = peak_t
+    signal, sumsq = _scatter(boxes, patch, scale, image, masks)
+    cols["integrated_signal"][:] = signal * px**2
+    return boxes, scale, sumsq
 
 
 def _groups(chain: list[Chain]) -> list[np.ndarray]:

@@ -36,6 +36,7 @@ from PIL import Image
 from ._atomic import HashedAtomicFile, write_atomic
 from ._config import SceneConfig, check_resolution, patch_size_px
 from ._generate import check_count, check_seed, generate_indices
+from ._insert import Backgrounds, insert_indices
 
 FORMAT_VERSION = 1
 CHUNK = 256
@@ -58,6 +59,7 @@ def write_dataset(
     masks: bool = False,
     overwrite: bool = False,
     progress: Progress | None = None,
+    backgrounds: Backgrounds | None = None,
 ) -> dict[str, Any]:
     """Write `n` patches of `config` to `out_dir` and return the manifest.
 
@@ -81,6 +83,11 @@ def write_dataset(
         Replace a dataset of another config or seed found in `out_dir`.
     progress : callable, optional
         Called with the number of patches finished so far (after each chunk).
+    backgrounds : synth.Backgrounds, optional
+        Insert `config`'s MCs into these (the user's MC-free images, `synth.load_backgrounds`)
+        instead of rendering synthetic tissue: patch i is ``synth.insert_indices`` of
+        (seed, i), and the manifest names every background by file name and SHA-256, so the
+        dataset can be rebuilt given the same files. `resolution_um` must be theirs.
 
     Returns
     -------
@@ -111,6 +118,15 @@ def write_dataset(
     (True, [8])
     """
     identity = _identity(config, n, resolution_um, seed, bit_depth, masks)
+    if backgrounds is not None:
+        if not isinstance(backgrounds, Backgrounds):
+            raise TypeError("`backgrounds` must be synth.Backgrounds (synth.load_backgrounds); "
+                            f"got {type(backgrounds).__name__}.")
+        if backgrounds.resolution_um != identity["resolution_um"]:
+            raise ValueError(f"`resolution_um` must be the backgrounds' "
+                             f"({backgrounds.resolution_um} µm); got "
+                             f"resolution_um={resolution_um!r}.")
+        identity["backgrounds"] = backgrounds.record()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"`workers` must be an integer >= 1; got workers={workers!r}.")
     out = Path(out_dir)
@@ -126,7 +142,7 @@ def write_dataset(
     if progress:
         progress(finished)
     jobs = [(config, str(out), k, min(k + CHUNK, n), identity) for k in todo]
-    for count in _run(jobs, workers):
+    for count in _run(jobs, workers, backgrounds):
         finished += count
         if progress:
             progress(finished)
@@ -255,13 +271,27 @@ def _chunk_name(start: int) -> str:
     return f"chunk_{start:09d}.json"
 
 
-def _run(jobs: list[tuple], workers: int) -> Iterator[int]:
+_BACKGROUNDS: list[Backgrounds | None] = [None]
+"""The backgrounds of the insertion run under way in this process (sent to each worker once,
+not with every chunk: a set of mammograms is hundreds of MB)."""
+
+
+def _set_backgrounds(backgrounds: Backgrounds | None) -> None:
+    _BACKGROUNDS[0] = backgrounds
+
+
+def _run(jobs: list[tuple], workers: int, backgrounds: Backgrounds | None) -> Iterator[int]:
     if workers == 1 or len(jobs) <= 1:
-        for job in jobs:
-            yield _write_chunk(job)
+        _set_backgrounds(backgrounds)
+        try:
+            for job in jobs:
+                yield _write_chunk(job)
+        finally:
+            _set_backgrounds(None)
         return
     ctx = multiprocessing.get_context("spawn")  # safe even if the caller has TensorFlow loaded
-    with ctx.Pool(min(workers, len(jobs))) as pool:
+    with ctx.Pool(min(workers, len(jobs)), initializer=_set_backgrounds,
+                  initargs=(backgrounds,)) as pool:
         yield from pool.imap_unordered(_write_chunk, jobs)
 
 
@@ -269,8 +299,14 @@ def _write_chunk(job: tuple) -> int:
     """Render, encode and write one chunk; record it last. Returns its patch count."""
     config, out_dir, start, stop, identity = job
     out = Path(out_dir)
-    batch = generate_indices(config, range(start, stop), resolution_um=identity["resolution_um"],
-                             seed=identity["seed"], processes=1)
+    backgrounds = _BACKGROUNDS[0]
+    if "backgrounds" in identity:
+        assert backgrounds is not None
+        batch = insert_indices(backgrounds, config, range(start, stop), seed=identity["seed"])
+    else:
+        batch = generate_indices(config, range(start, stop),
+                                 resolution_um=identity["resolution_um"], seed=identity["seed"],
+                                 processes=1)
     width = max(6, len(str(identity["n"] - 1)))
     rows = batch.patches.copy()
     paths, digests, mask_paths = [], {}, []
