@@ -167,6 +167,20 @@ def load_backgrounds(
     ValueError
         No images; an unreadable, colour or DICOM-without-pixels file; no spacing; a
         background smaller than a patch or with no crop inside its breast region.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> import synth
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> noise = np.random.default_rng(0).normal(30000, 600, (400, 300))
+    >>> Image.fromarray(noise.astype(np.uint16)).save(folder / "negative.png")
+    >>> bg = synth.load_backgrounds(folder, spacing_um=85)  # → the nearest model: 100 µm
+    >>> bg.resolution_um, bg.images[0].shape, bg.names, bg.intents
+    (100, (340, 255), ('negative.png',), ('presentation',))
     """
     if resolution_um is not None:
         check_resolution(resolution_um)
@@ -349,7 +363,22 @@ def insert(backgrounds: Backgrounds, config: SceneConfig, n: int, *, seed: int) 
 
 def insert_indices(backgrounds: Backgrounds, config: SceneConfig, indices: Sequence[int], *,
                    seed: int) -> Batch:
-    """`insert` for the given dataset indices: patch i is the same alone or in any batch."""
+    """`insert` for the given dataset indices: patch i is the same alone or in any batch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import synth
+    >>> from synth._insert import _grid_corners
+    >>> tissue = np.random.default_rng(0).normal(0.4, 0.01, (150, 150)).astype(np.float32)
+    >>> bg = synth.Backgrounds((tissue,), ("t.png",), ("0" * 64,), (100.0,), ("presentation",),
+    ...                        (_grid_corners(150, 100),), (np.full_like(tissue, 1e-4),),
+    ...                        0.05, "given", 100, "any")
+    >>> config = synth.SceneConfig()
+    >>> alone = synth.insert_indices(bg, config, [3], seed=1)
+    >>> np.array_equal(alone.images[0], synth.insert(bg, config, 5, seed=1).images[3])
+    True
+    """
     if not isinstance(config, SceneConfig):
         raise TypeError(f"`config` must be a SceneConfig; got {type(config).__name__}.")
     seed = check_seed(seed)
