@@ -23,20 +23,27 @@ def add_parser(commands: Any) -> None:
         "scan",
         help="score every 1 cm window of a whole mammogram",
         description=(
-            "Slide a 1 cm window over a greyscale mammogram PNG (8 or 16 bit; an RGB PNG whose "
-            "three channels are equal is read as grey, any other colour image is refused), "
-            "skip mostly-black background windows, score the rest with a model, and write "
+            "Slide a 1 cm window over a greyscale mammogram (DICOM, or an 8- or 16-bit PNG or "
+            "TIFF; an RGB image whose three channels are equal is read as grey, any other "
+            "colour image is refused), resampled first from its own pixel spacing (the DICOM's, "
+            "or --spacing-um) to the model's resolution, skip mostly-black background windows, "
+            "score the rest with a model, and write "
             "case_study.png (negative windows light grey, positives kept or tinted), "
             "heatmap.png, scores.csv (one row per window) and scan.json to --out, a missing or "
             "empty folder, all at once at the end."
         ),
     )
-    p.add_argument("image", type=Path, metavar="IMAGE", help="greyscale PNG mammogram")
+    p.add_argument("image", type=Path, metavar="IMAGE",
+                   help="greyscale mammogram: DICOM, PNG or TIFF")
     p.add_argument("--model", default="bundled",
                    help="a .keras or .h5 model, or 'bundled' (default): the bundled "
                         "lightweight CNN of --resolution")
-    p.add_argument("--resolution", type=int, required=True,
-                   help="pixel spacing of IMAGE in µm: 50, 70 or 100")
+    p.add_argument("--spacing-um", type=float,
+                   help="pixel spacing of IMAGE in µm (default: the DICOM's own; required for "
+                        "PNG and TIFF, unless --resolution is given alone, its old meaning)")
+    p.add_argument("--resolution", type=int, metavar="{50,70,100}",
+                   help="the model's resolution in µm, IMAGE is resampled to it (default: "
+                        "the bundled model nearest IMAGE's spacing)")
     p.add_argument("--out", type=Path, required=True, help="output folder (missing or empty)")
     p.add_argument("--stride-mm", type=float, default=1.5, help="window step in mm (1.5)")
     p.add_argument("--threshold", type=float, default=0.5, help="positive at or above (0.5)")
@@ -52,22 +59,31 @@ def add_parser(commands: Any) -> None:
 
 def run_scan(args: argparse.Namespace) -> int:
     out = check_empty_out(args.out, "--out")
-    patch = synth.patch_size_px(args.resolution)
-    image = synth.read_grey_image(args.image, field="IMAGE").pixels
+    if args.spacing_um is not None:
+        synth.check_spacing(args.spacing_um, "--spacing-um")
+    grey = synth.read_grey_image(args.image, field="IMAGE")
+    ready = synth.at_resolution(grey, args.resolution, spacing_um=args.spacing_um,
+                                fallback_spacing_um=args.resolution)
+    resolution = ready.resolution_um
+    image = ready.pixels
+    patch = synth.patch_size_px(resolution)
     if min(image.shape) < patch:
-        raise ValueError(f"`IMAGE` must be at least one patch ({patch} × {patch} px at "
-                         f"{args.resolution} µm); got {str(args.image)!r} of "
-                         f"{image.shape[0]} × {image.shape[1]} px.")
+        raise ValueError(f"`IMAGE` must be at least one patch (1 cm: {patch} × {patch} px at "
+                         f"{resolution} µm); got {str(args.image)!r} of "
+                         f"{image.shape[0]} × {image.shape[1]} px there.")
     import mcc_core
 
-    model, label = load_scan_model(args.model, args.resolution)
+    model, label = load_scan_model(args.model, resolution)
     with LazyProgress(args.no_progress, "scan") as advance:
         result = mcc_core.scan(
-            model, image, resolution_um=args.resolution, stride_mm=args.stride_mm,
+            model, image, resolution_um=resolution, stride_mm=args.stride_mm,
             threshold=args.threshold, method=args.method,
             background_fraction=args.background_fraction, progress=advance)
-    summary = {"image": str(args.image), "image_dtype": str(image.dtype), "model": label,
-               "stride_mm": args.stride_mm, **result.to_dict()}
+    summary = {"image": str(args.image), "image_format": grey.format,
+               "image_dtype": str(grey.pixels.dtype), "image_spacing_um": ready.spacing_um,
+               "image_shape": list(grey.pixels.shape), "resampled": ready.resampled,
+               "scale": ready.scale, "model": label, "stride_mm": args.stride_mm,
+               **result.to_dict()}
     files = {
         "case_study.png": png_bytes(mcc_core.render_case_study(image, result, mode=args.mode)),
         "heatmap.png": png_bytes(mcc_core.render_heatmap(image, result)),
@@ -77,8 +93,9 @@ def run_scan(args: argparse.Namespace) -> int:
     with staging_folder(out) as stage:  # all four files appear at once, or none
         for name, data in files.items():
             (stage / name).write_bytes(data)
+    resampled = (f" (resampled from {ready.spacing_um:g} µm)" if ready.resampled else "")
     print(f"{args.out}: {result.n_positive} positive and {result.n_negative} negative windows "
-          f"({result.n_background} background skipped) at {args.resolution} µm, "
+          f"({result.n_background} background skipped) at {resolution} µm{resampled}, "
           f"{result.method.replace('_', '-')} in {result.seconds:.1f} s")
     return 0
 

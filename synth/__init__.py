@@ -47,7 +47,14 @@ from ._materials import (
 from ._patch_dataset import PatchDataset
 from ._render import Patch, render
 from ._scene import Calcification, Lumps, Scene, count_probabilities, sample_scene
-from ._spacing import check_spacing, image_spacing, nearest_resolution, resample
+from ._spacing import (
+    Resampled,
+    at_resolution,
+    check_spacing,
+    image_spacing,
+    nearest_resolution,
+    resample,
+)
 from ._validate import ValidationReport, validate, write_validation
 
 __all__ = [
@@ -55,6 +62,8 @@ __all__ = [
     "INTENTS",
     "REGIONS",
     "Backgrounds",
+    "Resampled",
+    "at_resolution",
     "check_spacing",
     "image_spacing",
     "insert",

@@ -19,14 +19,15 @@ aligned on the image's top-left corner; a partial last row or column is dropped.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._config import RESOLUTIONS_UM
+from ._config import RESOLUTIONS_UM, check_resolution
 
-__all__ = ["MAX_SPACING_UM", "MIN_SPACING_UM", "check_spacing", "image_spacing",
-           "nearest_resolution", "resample"]
+__all__ = ["MAX_SPACING_UM", "MIN_SPACING_UM", "Resampled", "at_resolution", "check_spacing",
+           "image_spacing", "nearest_resolution", "resample"]
 
 MIN_SPACING_UM = 10.0
 MAX_SPACING_UM = 1000.0
@@ -141,3 +142,62 @@ def resample(image: np.ndarray, from_um: float, to_um: float) -> np.ndarray:
         lo, hi = (0.0, 1.0) if src.dtype.kind == "f" else (0.0, float(np.iinfo(src.dtype).max))
         out = np.clip(out, lo, hi)
     return np.ascontiguousarray(out)
+
+
+@dataclass(frozen=True, eq=False)
+class Resampled:
+    """An image brought to a model's resolution.
+
+    Attributes
+    ----------
+    pixels : ndarray (H, W)
+        At `resolution_um`: the file's own integer pixels when no resampling was needed
+        (so nothing changes for an image already at the model's spacing), else float32 in
+        [0, 1].
+    spacing_um : float
+        The image's own pixel spacing.
+    resolution_um : int
+        The model's.
+    """
+
+    pixels: np.ndarray
+    spacing_um: float
+    resolution_um: int
+
+    @property
+    def scale(self) -> float:
+        """Multiplies the image's own pixel coordinates into `pixels`' (spacing / resolution)."""
+        return self.spacing_um / self.resolution_um
+
+    @property
+    def resampled(self) -> bool:
+        return self.spacing_um != self.resolution_um
+
+
+def at_resolution(image: Any, resolution_um: int | None = None, *,
+                  spacing_um: float | None = None, fallback_spacing_um: float | None = None,
+                  field: str = "--spacing-um") -> Resampled:
+    """A `synth.GreyImage` resampled to a model's resolution (anti-aliased, `resample`).
+
+    `spacing_um`, `fallback_spacing_um` and `field` are `image_spacing`'s: the image's own
+    spacing comes from the user, else its DICOM header, else the fallback. `resolution_um`
+    defaults to the one nearest that spacing (`nearest_resolution`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import synth
+    >>> png = synth.GreyImage(np.full((850, 680), 1000, np.uint16), 16, "m.png", "PNG")
+    >>> ready = synth.at_resolution(png, spacing_um=85)
+    >>> ready.resolution_um, ready.pixels.shape, ready.pixels.dtype.name, ready.scale
+    (100, (722, 578), 'float32', 0.85)
+    >>> same = synth.at_resolution(png, 70, spacing_um=70)
+    >>> same.pixels is png.pixels, same.resampled
+    (True, False)
+    """
+    spacing = image_spacing(image, spacing_um, field=field, fallback=fallback_spacing_um)
+    res = check_resolution(resolution_um) if resolution_um is not None else (
+        nearest_resolution(spacing))
+    if spacing == res:
+        return Resampled(image.pixels, spacing, res)
+    return Resampled(resample(image.unit, spacing, res), spacing, res)

@@ -218,3 +218,33 @@ def test_a_model_returning_nan_is_refused_not_read_as_all_negative(tmp_path, png
                         "--no-progress"], capsys)
     assert code == 2 and "`broken` returned NaN" in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def test_scan_resamples_an_image_of_another_spacing(tmp_path, png16, capsys):
+    """--spacing-um is the image's, --resolution the model's: an 85 µm PNG goes to the
+    bundled 100 µm model by default, and to 70 µm when asked."""
+    out = tmp_path / "scan85"
+    code, stdout, err = run(["scan", str(png16), "--spacing-um", "85", "--out", str(out),
+                             "--no-progress"], capsys)
+    assert code == 0, err
+    doc = json.loads((out / "scan.json").read_text())
+    assert doc["model"] == "bundled:shallow_100um.keras" and doc["resampled"] is True
+    assert doc["image_spacing_um"] == 85.0 and doc["scale"] == pytest.approx(0.85)
+    with Image.open(out / "heatmap.png") as img:
+        assert img.size == (int(380 * 0.85), int(300 * 0.85))
+    assert "resampled from 85 µm" in stdout
+    out70 = tmp_path / "scan70"
+    code, _, err = run(["scan", str(png16), "--spacing-um", "85", "--resolution", "70",
+                        "--out", str(out70), "--no-progress"], capsys)
+    assert code == 0, err
+    doc70 = json.loads((out70 / "scan.json").read_text())
+    assert doc70["model"] == "bundled:shallow_70um.keras" and doc70["resolution_um"] == 70
+    with Image.open(out70 / "heatmap.png") as img:
+        assert img.size == (int(380 * 85 / 70), int(300 * 85 / 70))
+
+
+def test_scan_of_a_png_needs_its_spacing(tmp_path, png16, capsys):
+    out = tmp_path / "o"
+    code, _, err = run(["scan", str(png16), "--out", str(out), "--no-progress"], capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "`--spacing-um` is needed" in err and not out.exists()
