@@ -42,11 +42,21 @@ from ._probes import (
 )
 from ._report import build_comparison_report, build_report, render_comparison, render_report
 from ._stats import DeLongResult, McNemarResult, delong_test, mcnemar_test
-from ._sweep import PARAMETERS, SweepResult, condition_config, parse_sweep_value, run_sweep
+from ._sweep import (
+    ON_BACKGROUNDS_UNUSED,
+    PARAMETERS,
+    SweepResult,
+    check_background_sweep,
+    condition_config,
+    parse_sweep_value,
+    run_sweep,
+)
 
 __all__ = [
     "DEFAULT_FP_RATES",
     "MAX_BOOTSTRAP",
+    "ON_BACKGROUNDS_UNUSED",
+    "check_background_sweep",
     "EXTRAS",
     "MissingExtraError",
     "check_extra",

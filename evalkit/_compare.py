@@ -31,7 +31,15 @@ from ._metrics import compute_metrics
 from ._predictor import Predictor
 from ._probe import ProbeResults, model_card, provenance
 from ._stats import delong_test, mcnemar_test
-from ._sweep import condition_config, label, score_condition, sweep_result
+from ._sweep import (
+    check_background_sweep,
+    check_backgrounds,
+    condition_config,
+    label,
+    make_batch,
+    score_condition,
+    sweep_result,
+)
 
 __all__ = ["ComparisonResult", "check_pairable", "compare"]
 
@@ -72,8 +80,8 @@ class ComparisonResult:
 
 def compare(predictors: Sequence[Predictor], scenario: synth.SceneConfig, *, n: int, seed: int,
             sweeps: Sequence[tuple[str, Sequence[Any]]] = (), n_bootstrap: int = 1000,
-            alpha: float = 0.05, progress: Callable[[str], None] | None = None
-            ) -> ComparisonResult:
+            alpha: float = 0.05, progress: Callable[[str], None] | None = None,
+            backgrounds: synth.Backgrounds | None = None) -> ComparisonResult:
     """Score every predictor on the same patches of each condition and test their differences
     (rules in the module docstring).
 
@@ -87,6 +95,8 @@ def compare(predictors: Sequence[Predictor], scenario: synth.SceneConfig, *, n: 
     n_bootstrap : int — resamples for every interval (at least 100)
     alpha : float — significance level of the verdicts
     progress : callable, optional — called with the name of each stage
+    backgrounds : synth.Backgrounds, optional — insert the MCs into the user's own MC-free
+        images (`run_sweep`'s rule) instead of synthetic tissue
 
     Returns
     -------
@@ -128,6 +138,9 @@ def compare(predictors: Sequence[Predictor], scenario: synth.SceneConfig, *, n: 
                          f"n_bootstrap={n_bootstrap!r}.")
     if not 0 < alpha < 1:
         raise ValueError(f"`alpha` must lie in (0, 1); got alpha={alpha!r}.")
+    check_backgrounds(backgrounds, first.resolution_um)
+    for swept, _ in sweeps:
+        check_background_sweep(swept, backgrounds)
     names = _names(models)
     conditions: list[tuple[str, str | None, Any, synth.SceneConfig]] = [
         ("clean", None, None, scenario)]
@@ -142,7 +155,7 @@ def compare(predictors: Sequence[Predictor], scenario: synth.SceneConfig, *, n: 
     frames: dict[tuple[int, str], list[tuple[pd.DataFrame, pd.DataFrame]]] = {}
     for condition, parameter, value, config in conditions:
         say(condition)
-        batch = synth.generate(config, n, resolution_um=res, seed=seed)
+        batch = make_batch(config, n, resolution_um=res, seed=seed, backgrounds=backgrounds)
         probs = [np.asarray(p(batch.images[..., None]), dtype=np.float64) for p in models]
         if parameter is None:
             for prob in probs:
@@ -169,7 +182,9 @@ def compare(predictors: Sequence[Predictor], scenario: synth.SceneConfig, *, n: 
         results.append(ProbeResults(model=card, scenario=scenario.to_dict(), seed=seed, n=n,
                                     resolution_um=res, metrics=clean[k][0],
                                     predictions=clean[k][1], sweeps=sweep_results,
-                                    provenance=provenance()))
+                                    provenance=provenance(),
+                                    backgrounds=None if backgrounds is None
+                                    else backgrounds.record()))
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     return ComparisonResult(results=tuple(results), table=table, alpha=alpha)
 

@@ -17,7 +17,13 @@ import synth
 from ._metrics import Metrics, compute_metrics
 from ._predictor import Predictor
 from ._probes import BehaviourResult, behavioural_tests, cross_resolution, failure_thresholds
-from ._sweep import SweepResult, run_sweep
+from ._sweep import (
+    SweepResult,
+    check_background_sweep,
+    check_backgrounds,
+    make_batch,
+    run_sweep,
+)
 
 _VERSIONED = ("mcc-toolkit", "numpy", "scipy", "pandas", "tensorflow", "keras", "onnxruntime")
 
@@ -49,6 +55,11 @@ class ProbeResults:
         The most confident errors: kind, index, probability, image, scene.
     provenance : dict
         Package versions, Python, platform.
+    backgrounds : dict or None
+        The user's backgrounds the clean condition and the sweeps were inserted into
+        (`synth.Backgrounds.record`: every file by name and SHA-256), or None for synthetic
+        tissue. The behavioural tests, the cross-resolution matrix and the thresholds run on
+        synthetic tissue either way.
     """
 
     model: dict[str, Any]
@@ -64,6 +75,7 @@ class ProbeResults:
     thresholds: pd.DataFrame | None = None
     gallery: tuple[dict[str, Any], ...] = ()
     provenance: dict[str, Any] = field(default_factory=dict)
+    backgrounds: dict[str, Any] | None = None
 
 
 def model_card(predictor: Predictor) -> dict[str, Any]:
@@ -81,10 +93,15 @@ def run_probe(predictor: Predictor, scenario: synth.SceneConfig, *, n: int, seed
               sweeps: Sequence[tuple[str, Sequence[Any]]] = (), behaviour: bool = True,
               resolutions: bool = True, thresholds: bool = True, gallery: int = 6,
               n_bootstrap: int = 1000,
-              progress: Callable[[str], None] | None = None) -> ProbeResults:
+              progress: Callable[[str], None] | None = None,
+              backgrounds: synth.Backgrounds | None = None) -> ProbeResults:
     """Probe `predictor` on `scenario`: clean metrics, then each (parameter, values) sweep,
     the behavioural tests, the cross-resolution matrix and the per-scene contrast at which
     clusters are first detected (on up to 60 positive scenes; each optional).
+
+    With `backgrounds` (`synth.load_backgrounds` at the predictor's resolution) the clean
+    condition and the sweeps insert the MCs into the user's own MC-free images; the other
+    stages stay on synthetic tissue.
 
     Examples
     --------
@@ -101,8 +118,11 @@ def run_probe(predictor: Predictor, scenario: synth.SceneConfig, *, n: int, seed
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(f"`n` must be an integer >= 2; got n={n!r}.")
     res = predictor.resolution_um
+    check_backgrounds(backgrounds, res)
+    for parameter, _ in sweeps:
+        check_background_sweep(parameter, backgrounds)
     say("clean metrics")
-    batch = synth.generate(scenario, n, resolution_um=res, seed=seed)
+    batch = make_batch(scenario, n, resolution_um=res, seed=seed, backgrounds=backgrounds)
     prob = np.asarray(predictor(batch.images[..., None]), dtype=np.float64)
     metrics = compute_metrics(batch.labels, prob, n_bootstrap=n_bootstrap, seed=seed)
     predictions = batch.patches.assign(probability=prob)
@@ -110,7 +130,8 @@ def run_probe(predictor: Predictor, scenario: synth.SceneConfig, *, n: int, seed
     for parameter, values in sweeps:
         say(f"sweep {parameter}")
         tables.append(run_sweep(predictor, scenario, parameter, values, n_per_condition=n,
-                                seed=seed, n_bootstrap=n_bootstrap))
+                                seed=seed, n_bootstrap=n_bootstrap,
+                                backgrounds=backgrounds))
     say("behavioural tests") if behaviour else None
     tests = behavioural_tests(predictor, scenario, n=min(n, 200), seed=seed) if behaviour else None
     say("cross-resolution") if resolutions else None
@@ -125,6 +146,7 @@ def run_probe(predictor: Predictor, scenario: synth.SceneConfig, *, n: int, seed
         behaviour=tests, cross_resolution=matrix, thresholds=limits,
         gallery=tuple(_worst(batch, prob, metrics.threshold, gallery)),
         provenance=provenance(),
+        backgrounds=None if backgrounds is None else backgrounds.record(),
     )
 
 
@@ -142,8 +164,11 @@ def _worst(batch: synth.Batch, prob: np.ndarray, threshold: float, k: int) -> li
                 "kind": kind, "index": int(row["index"]), "probability": float(prob[i]),
                 "image": batch.images[i], "scene": {
                     "kind": row["kind"], "distribution": row["distribution"],
-                    "n_mcs": int(row["n_mcs"]), "density": round(float(row["density"]), 3),
-                    "beta": round(float(row["beta"]), 3),
+                    "n_mcs": int(row["n_mcs"]),
+                    **({"density": round(float(row["density"]), 3),
+                        "beta": round(float(row["beta"]), 3)} if "density" in row else
+                       {"background": str(row["background"]),
+                        "crop_px": [int(row["row_px"]), int(row["col_px"])]}),
                     "mean_size_mm": round(float(mcs["size_mm"].mean()), 3) if len(mcs) else None,
                     "mean_contrast": round(float(mcs["contrast"].mean()), 3) if len(mcs)
                     else None,

@@ -184,6 +184,7 @@ def _json(r: ProbeResults, froc: FROCResult | None = None,
     doc = {
         "model": r.model, "scenario": r.scenario, "seed": r.seed, "n": r.n,
         "resolution_um": r.resolution_um, "provenance": r.provenance,
+        "backgrounds": r.backgrounds,
         "metrics": {"values": r.metrics.values, "ci": r.metrics.ci,
                     "notes": r.metrics.reasons, "threshold": r.metrics.threshold,
                     "confidence": r.metrics.confidence, "n_bootstrap": r.metrics.n_bootstrap},
@@ -352,6 +353,19 @@ def _gates_section(gates: Sequence[GateResult]) -> list[str]:
             f"<p>{len(gates) - failed} of {len(gates)} gates passed.</p>", _table(shown)]
 
 
+def _backgrounds_section(record: dict[str, Any] | None) -> list[str]:
+    """Which of the user's images the MCs were inserted into (nothing for synthetic tissue)."""
+    if not record:
+        return []
+    files = pd.DataFrame(record["files"])
+    return ["<h2>Backgrounds</h2>",
+            f"<p>The clean condition and the sweeps inserted the scenario's MCs into these "
+            f"{len(files)} MC-free images (region {html.escape(str(record['region']))}, "
+            f"presentation gain {record['gain']:.4g}, {html.escape(str(record['gain_source']))}"
+            "); the behavioural tests, cross-resolution matrix and thresholds ran on synthetic "
+            "tissue.</p>", _table(files)]
+
+
 def _html(r: ProbeResults, froc: FROCResult | None = None,
           gates: Sequence[GateResult] = ()) -> str:
     m = r.metrics
@@ -365,6 +379,7 @@ def _html(r: ProbeResults, froc: FROCResult | None = None,
              "<h2>Model</h2>",
              _table(pd.DataFrame([r.model])), "<h2>Scenario</h2>",
              f"<pre>{html.escape(json.dumps(r.scenario, indent=1))}</pre>",
+             *_backgrounds_section(r.backgrounds),
              "<h2>Clean metrics (95 % bootstrap intervals)</h2>", _table(m.to_frame()),
              _table(confusion), _png(_reliability_figure(r.predictions))]
     for sweep in r.sweeps:

@@ -36,6 +36,55 @@ PARAMETERS: tuple[str, ...] = (
 every `synth.SceneConfig` field."""
 
 
+ON_BACKGROUNDS_UNUSED = ("beta", "density", "beta_range", "density_range", "lumps",
+                         "lump_count_range", "breast_thickness_range_mm", "texture", "dose",
+                         "electronic_noise", "bit_depth")
+"""Parameters with no effect on patches inserted into the user's backgrounds (their tissue,
+noise and quantisation are the images' own), so a sweep of one of them is refused there."""
+
+
+def check_background_sweep(parameter: str, backgrounds: Any) -> None:
+    """Refuse (ValueError naming `parameter`) a sweep that cannot change inserted patches.
+
+    Examples
+    --------
+    >>> from evalkit import check_background_sweep
+    >>> check_background_sweep("mc_size", "my_negatives/")  # an MC property: fine
+    >>> check_background_sweep("density", "my_negatives/")
+    Traceback (most recent call last):
+    ...
+    ValueError: `parameter` 'density' has no effect on patches inserted into your ...
+    """
+    if backgrounds is not None and parameter in ON_BACKGROUNDS_UNUSED:
+        raise ValueError(f"`parameter` {parameter!r} has no effect on patches inserted into "
+                         "your backgrounds (their tissue and noise are the images' own); "
+                         "sweep an MC property (mc_size, contrast, mc_count, distribution, "
+                         "morphology, blur, …) instead.")
+
+
+def make_batch(config: synth.SceneConfig, n: int, *, resolution_um: int, seed: int,
+               backgrounds: synth.Backgrounds | None = None) -> synth.Batch:
+    """`n` patches of `config`: synthetic (`synth.generate`) or inserted into `backgrounds`
+    (`synth.insert`, patch i on the same background crop for every config: paired)."""
+    if backgrounds is None:
+        return synth.generate(config, n, resolution_um=resolution_um, seed=seed)
+    return synth.insert(backgrounds, config, n, seed=seed)
+
+
+def check_backgrounds(backgrounds: Any, resolution_um: int) -> None:
+    """Refuse backgrounds that are not `synth.Backgrounds` at `resolution_um`."""
+    if backgrounds is None:
+        return
+    if not isinstance(backgrounds, synth.Backgrounds):
+        raise TypeError("`backgrounds` must be synth.Backgrounds (synth.load_backgrounds); got "
+                        f"{type(backgrounds).__name__}.")
+    if backgrounds.resolution_um != resolution_um:
+        raise ValueError(f"`backgrounds` must be at the predictor's resolution "
+                         f"({resolution_um} µm); got backgrounds at "
+                         f"{backgrounds.resolution_um} µm (load them with "
+                         f"resolution_um={resolution_um}).")
+
+
 METRIC_COLUMNS = ["condition", "setting", "metric", "value", "ci_low", "ci_high", "n",
                   "dprime_k", "note"]
 """Columns of `SweepResult.metrics`: ``condition`` is the value's label, ``setting`` the value
@@ -133,8 +182,8 @@ def condition_config(base: synth.SceneConfig, parameter: str, value: Any) -> syn
 def run_sweep(predictor: Predictor | Callable[[np.ndarray], np.ndarray],
               base_config: synth.SceneConfig, parameter: str, values: Sequence[Any], *,
               n_per_condition: int, seed: int, resolution_um: int | None = None,
-              n_bootstrap: int = 1000, progress: Callable[[int, int], None] | None = None
-              ) -> SweepResult:
+              n_bootstrap: int = 1000, progress: Callable[[int, int], None] | None = None,
+              backgrounds: synth.Backgrounds | None = None) -> SweepResult:
     """Metrics of `predictor` at each value of `parameter`, on paired synthetic patches.
 
     Parameters
@@ -156,6 +205,10 @@ def run_sweep(predictor: Predictor | Callable[[np.ndarray], np.ndarray],
         Resamples for the confidence intervals (0 for none).
     progress : callable, optional
         Called with (conditions done, conditions in all).
+    backgrounds : synth.Backgrounds, optional
+        Insert the MCs into these (the model's own tissue, `synth.load_backgrounds` at its
+        resolution) instead of synthetic tissue; patch i sits on the same crop in every
+        condition. Tissue and detector-noise parameters are refused there.
 
     Returns
     -------
@@ -182,10 +235,13 @@ def run_sweep(predictor: Predictor | Callable[[np.ndarray], np.ndarray],
     res = resolution_um or getattr(predictor, "resolution_um", None)
     if res is None:
         raise ValueError("`resolution_um` is needed for a predictor without one.")
+    check_backgrounds(backgrounds, int(res))
+    check_background_sweep(parameter, backgrounds)
     configs = [condition_config(base_config, parameter, v) for v in values]
     frames, predictions = [], []
     for k, (value, config) in enumerate(zip(values, configs, strict=True)):
-        batch = synth.generate(config, n_per_condition, resolution_um=res, seed=seed)
+        batch = make_batch(config, n_per_condition, resolution_um=int(res), seed=seed,
+                           backgrounds=backgrounds)
         prob = np.asarray(predictor(batch.images[..., None]), dtype=np.float64)
         metric_rows, prediction_rows = score_condition(value, batch, prob,
                                                        n_bootstrap=n_bootstrap, seed=seed)

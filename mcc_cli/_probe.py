@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import synth
+
 from ._scan import load_scan_model
 from ._synth import load_config
 
@@ -52,6 +54,14 @@ def add_parser(commands: Any) -> None:
                    help="skip the cross-resolution matrix")
     p.add_argument("--no-thresholds", action="store_true",
                    help="skip the per-scene failure thresholds (contrast bisection)")
+    p.add_argument("--backgrounds", type=Path, metavar="DIR",
+                   help="folder of your own MC-free images (PNG, TIFF, DICOM; patches or "
+                        "mammograms): the clean condition and the sweeps insert the "
+                        "scenario's MCs into them (`mcc synth insert`'s physics) instead of "
+                        "synthetic tissue")
+    p.add_argument("--spacing-um", type=float,
+                   help="pixel spacing of --backgrounds and --mammograms in µm (default: "
+                        "each DICOM's own; required for PNG and TIFF)")
     p.add_argument("--mammograms", type=Path, metavar="DIR",
                    help="folder of whole PNG mammograms at --resolution to scan for an FROC "
                         "(a .keras or .h5 model only)")
@@ -136,8 +146,10 @@ def run_probe(args: argparse.Namespace) -> int:
             evalkit.check_pairable(predictors)
         except ValueError as exc:  # name the option
             raise ValueError(str(exc).replace("`predictors`", "`--model`")) from None
-        return _compare(args, predictors, scenario, sweeps, gates)
+        return _compare(args, predictors, scenario, sweeps, gates,
+                        _backgrounds(args, predictors[0].resolution_um, sweeps))
     model_path, predictor = paths[0], predictors[0]
+    backgrounds = _backgrounds(args, predictor.resolution_um, sweeps)
     mammograms = _mammograms(args, model_path, predictor.resolution_um)
     from tqdm import tqdm
 
@@ -154,7 +166,7 @@ def run_probe(args: argparse.Namespace) -> int:
             predictor, scenario, n=args.n, seed=args.seed, sweeps=sweeps,
             behaviour=not args.no_behaviour, resolutions=not args.no_cross_resolution,
             thresholds=not args.no_thresholds,
-            n_bootstrap=args.bootstrap, progress=advance)
+            n_bootstrap=args.bootstrap, progress=advance, backgrounds=backgrounds)
         if mammograms is not None:
             advance(f"scan {len(mammograms[1])} mammograms")
             import mcc_core
@@ -178,8 +190,26 @@ def run_probe(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _backgrounds(args: argparse.Namespace, resolution_um: int,
+                 sweeps: list[tuple[str, list[Any]]]) -> Any:
+    """The --backgrounds at the model's resolution (None without), checked before any work."""
+    if args.spacing_um is not None:
+        synth.check_spacing(args.spacing_um, "--spacing-um")
+    if args.backgrounds is None:
+        return None
+    import evalkit
+
+    for parameter, _ in sweeps:
+        try:
+            evalkit.check_background_sweep(parameter, args.backgrounds)
+        except ValueError as exc:
+            raise ValueError(f"`--sweep`: {exc}") from None
+    return synth.load_backgrounds(args.backgrounds, resolution_um=resolution_um,
+                                  spacing_um=args.spacing_um, field="--backgrounds")
+
+
 def _compare(args: argparse.Namespace, predictors: list[Any], scenario: Any,
-             sweeps: list[tuple[str, list[Any]]], gates: list[Any]) -> int:
+             sweeps: list[tuple[str, list[Any]]], gates: list[Any], backgrounds: Any) -> int:
     """`mcc probe` with several --model: the paired comparison and its report."""
     from tqdm import tqdm
 
@@ -193,7 +223,8 @@ def _compare(args: argparse.Namespace, predictors: list[Any], scenario: Any,
             bar.set_postfix_str(stage)
 
         result = evalkit.compare(predictors, scenario, n=args.n, seed=args.seed, sweeps=sweeps,
-                                 n_bootstrap=args.bootstrap, progress=advance)
+                                 n_bootstrap=args.bootstrap, progress=advance,
+                                 backgrounds=backgrounds)
         bar.update(1)
     verdicts = {r.model["name"]: evalkit.evaluate_gates(r, gates, on=args.gate_on)
                 for r in result.results}

@@ -130,3 +130,29 @@ def test_a_saved_model_folder_needs_trust_model(tmp_path, model_path, capsys):
                  "--bootstrap", "20", "--no-behaviour", "--no-cross-resolution",
                  "--no-thresholds", "--out", str(tmp_path / "o")])
     assert code == 0, capsys.readouterr().err
+
+
+def test_probe_on_the_users_backgrounds(tmp_path, model_path, capsys):
+    from PIL import Image
+
+    folder = tmp_path / "negatives"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):  # 85 µm negatives: resampled to the model's 100 µm
+        unit = np.clip(rng.normal(0.45, 0.01, (300, 300)), 0, 1)
+        Image.fromarray(np.rint(unit * 65535).astype(np.uint16)).save(folder / f"n{i}.png")
+    out = tmp_path / "rep"
+    code = main(["probe", "--model", str(model_path), "--n", "20", "--bootstrap", "0",
+                 "--backgrounds", str(folder), "--spacing-um", "85",
+                 "--sweep", "mc_size", "--values", "0.2", "0.5", "--no-cross-resolution",
+                 "--no-behaviour", "--no-thresholds", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads((out / "report.json").read_text())
+    assert [f["spacing_um"] for f in doc["backgrounds"]["files"]] == [85.0, 85.0]
+    capsys.readouterr()
+    bad = main(["probe", "--model", str(model_path), "--n", "20", "--backgrounds",
+                str(folder), "--spacing-um", "85", "--sweep", "density", "--values", "0.3",
+                "--out", str(tmp_path / "bad")])
+    err = capsys.readouterr().err.strip()
+    assert bad == 2 and "'density' has no effect" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
