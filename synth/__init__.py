@@ -8,8 +8,9 @@ for many patches, reproducibly per (seed, index). `sample_mammogram` and
 `render_mammogram_scene` do the same for full-field mammograms (`render_mammogram`,
 `write_mammograms`). `load_backgrounds` and `insert` put the same MCs into a user's own
 MC-free images (`write_dataset(..., backgrounds=...)`), and `resample` moves any image between
-pixel spacings without aliasing. `SceneConfig` and `Acquisition` carry each field's bounds, unit and help
-(`field_spec`, `field_specs`: `FieldSpec` records). This package never imports TensorFlow.
+pixel spacings without aliasing. `SceneConfig` and `Acquisition` carry each field's bounds,
+unit and help (`field_spec`, `field_specs`: `FieldSpec` records). This package never imports
+TensorFlow.
 """
 
 from . import io
@@ -33,7 +34,15 @@ from ._dataset import VerifyReport, verify_dataset, write_dataset
 from ._fields import FieldSpec
 from ._generate import Batch, close_pools, generate, generate_indices
 from ._images import GreyImage, read_grey_image
-from ._insert import INTENTS, REGIONS, Backgrounds, insert, insert_indices, load_backgrounds
+from ._insert import (
+    INTENTS,
+    REGIONS,
+    Backgrounds,
+    backgrounds_from_arrays,
+    insert,
+    insert_indices,
+    load_backgrounds,
+)
 from ._mammogram import Mammogram, render_mammogram, render_mammogram_scene
 from ._mammogram_io import write_mammograms
 from ._mammogram_scene import MammogramScene, sample_mammogram
@@ -64,6 +73,7 @@ __all__ = [
     "Backgrounds",
     "Resampled",
     "at_resolution",
+    "backgrounds_from_arrays",
     "check_spacing",
     "image_spacing",
     "insert",

@@ -52,7 +52,8 @@ from ._render import patch_labels
 from ._scene import sample_scenes
 from ._spacing import image_spacing, nearest_resolution, resample
 
-__all__ = ["INTENTS", "REGIONS", "Backgrounds", "insert", "insert_indices", "load_backgrounds"]
+__all__ = ["INTENTS", "REGIONS", "Backgrounds", "backgrounds_from_arrays", "insert",
+           "insert_indices", "load_backgrounds"]
 
 INTENTS = ("processing", "presentation")
 REGIONS = ("breast", "dense", "fatty", "any")
@@ -184,13 +185,7 @@ def load_backgrounds(
     """
     if resolution_um is not None:
         check_resolution(resolution_um)
-    if intent is not None and intent not in INTENTS:
-        raise ValueError(f"`intent` must be one of {INTENTS}; got intent={intent!r}.")
-    if region not in REGIONS:
-        raise ValueError(f"`region` must be one of {REGIONS}; got region={region!r}.")
-    if gain is not None and not (isinstance(gain, (int, float)) and not isinstance(gain, bool)
-                                 and np.isfinite(gain) and gain > 0):
-        raise ValueError(f"`gain` must be a number > 0; got gain={gain!r}.")
+    _check_options(intent, gain, region)
     if isinstance(source, (str, os.PathLike)):
         root = Path(source)
         paths = list_images(root, field)
@@ -200,21 +195,75 @@ def load_backgrounds(
         if not paths:
             raise ValueError(f"`{field}` must name at least one image; got none.")
         names = [p.name for p in paths]
-    res = n = 0
-    images, digests, spacings, intents, origins, noise = [], [], [], [], [], []
+    res = 0
+    items = []
     for path, name in zip(paths, names, strict=True):
         grey = read_grey_image(path, field=field, name=name)
         spacing = image_spacing(grey, spacing_um, field="--spacing-um")
         if not res:
             res = check_resolution(resolution_um if resolution_um is not None
                                    else nearest_resolution(spacing))
-            n = patch_size_px(res)
         pixels, inside = _at_resolution(grey, spacing, res)
+        kind = intent or getattr(grey, "intent", None) or "presentation"
+        items.append((pixels, inside, name, hashlib.sha256(path.read_bytes()).hexdigest(),
+                      spacing, kind, f" (from {spacing:g} µm)"))
+    return _assemble(items, res, gain, region, field)
+
+
+def backgrounds_from_arrays(images: Sequence[np.ndarray] | np.ndarray, names: Sequence[str], *,
+                            resolution_um: int, intent: str = "presentation",
+                            gain: float | None = None, region: str = "any",
+                            field: str = "images") -> Backgrounds:
+    """`Backgrounds` from images already in memory at `resolution_um` (float in [0, 1]), such
+    as the negatives of a training split; each is named by `names` and by the SHA-256 of its
+    float32 bytes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import synth
+    >>> patches = np.random.default_rng(0).normal(0.4, 0.01, (3, 100, 100)).astype(np.float32)
+    >>> bg = synth.backgrounds_from_arrays(patches, ["a", "b", "c"], resolution_um=100)
+    >>> len(bg), bg.names, [len(o) for o in bg.origins]  # one crop each: the patch itself
+    (3, ('a', 'b', 'c'), [1, 1, 1])
+    """
+    res = check_resolution(resolution_um)
+    _check_options(intent, gain, region)
+    if len(images) != len(names) or not len(images):
+        raise ValueError(f"`{field}` must be one or more images with a name each; got "
+                         f"{len(images)} images and {len(names)} names.")
+    items = []
+    for image, name in zip(images, names, strict=True):
+        pixels = np.ascontiguousarray(np.squeeze(np.asarray(image, dtype=np.float32)))
+        if pixels.ndim != 2:
+            raise ValueError(f"`{field}` must hold 2-D grey images; got {name} of shape "
+                             f"{np.shape(image)}.")
+        items.append((pixels, pixels > 0, str(name), hashlib.sha256(pixels.tobytes()).hexdigest(),
+                      float(res), intent, ""))
+    return _assemble(items, res, gain, region, field)
+
+
+def _check_options(intent: str | None, gain: float | None, region: str) -> None:
+    if intent is not None and intent not in INTENTS:
+        raise ValueError(f"`intent` must be one of {INTENTS}; got intent={intent!r}.")
+    if region not in REGIONS:
+        raise ValueError(f"`region` must be one of {REGIONS}; got region={region!r}.")
+    if gain is not None and not (isinstance(gain, (int, float)) and not isinstance(gain, bool)
+                                 and np.isfinite(gain) and gain > 0):
+        raise ValueError(f"`gain` must be a number > 0; got gain={gain!r}.")
+
+
+def _assemble(items: list[tuple], res: int, gain: float | None, region: str, field: str
+              ) -> Backgrounds:
+    """Check each (pixels, inside, name, sha256, spacing, intent, note) at `res` µm and build
+    the `Backgrounds`: crops allowed by `region`, local noise, the presentation gain."""
+    n = patch_size_px(res)
+    images, names, digests, spacings, intents, origins, noise = [], [], [], [], [], [], []
+    for pixels, inside, name, digest, spacing, kind, note in items:
         if min(pixels.shape) < n:
             raise ValueError(f"`{field}` images must be at least one patch (1 cm: {n} × {n} "
                              f"px at {res} µm); got {name}, {pixels.shape[0]} × "
-                             f"{pixels.shape[1]} px there (from {spacing:g} µm).")
-        kind = intent or getattr(grey, "intent", None) or "presentation"
+                             f"{pixels.shape[1]} px there{note}.")
         corners = _corners(pixels, inside, n, region, kind)
         if not len(corners):
             raise ValueError(f"`{field}` images must hold a 1 cm region inside the breast"
@@ -222,7 +271,8 @@ def load_backgrounds(
                              f"got {name}, which has none (exactly-black pixels mark the "
                              "outside).")
         images.append(pixels)
-        digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
+        names.append(name)
+        digests.append(digest)
         spacings.append(spacing)
         intents.append(kind)
         origins.append(corners)

@@ -216,6 +216,10 @@ class Splits:
         shuffling); with augmentation each row appears 5 times.
     counts : dict of str to dict of str to int
         Per subset, the examples of ``"class_0"``, ``"class_1"`` and their ``"total"``.
+    inserted : DataFrame or None
+        With ``augment_synthetic``: one row per inserted training patch (`synth.insert`'s
+        table; ``background`` is the PatchSet path of the training negative it was made
+        from). Their `sources` entries are -1.
     """
 
     train: tf.data.Dataset
@@ -224,16 +228,29 @@ class Splits:
     indices: dict[str, np.ndarray]
     sources: dict[str, np.ndarray]
     counts: dict[str, dict[str, int]]
+    inserted: Any = None
+
+
+MAX_AUGMENT_SYNTHETIC = 10.0
+"""The largest ``augment_synthetic``: inserted patches per training patch."""
 
 
 def prepare_splits(patchset: PatchSet, *, seed: int, batch_size: int,
                    augment_train: bool = True, augment_eval: bool = False,
-                   fractions: Sequence[float] = (0.64, 0.16, 0.20)) -> Splits:
+                   fractions: Sequence[float] = (0.64, 0.16, 0.20),
+                   augment_synthetic: float = 0.0,
+                   synthetic_scene: synth.SceneConfig | None = None) -> Splits:
     """Split a PatchSet (stratified), augment within each subset, and batch each subset.
 
     `seed` seeds the split (`split_indices`, with `fractions`) and the training set's
     shuffling. `augment_train` applies `augment` to the training subset (as the papers do),
     `augment_eval` to the validation and test subsets. Returns a `Splits`.
+
+    `augment_synthetic` (a fraction f > 0) adds round(f × training patches) patches made by
+    inserting `synthetic_scene`'s MCs (default ``synth.SceneConfig()``: positives and hard
+    negatives) into the training split's own negatives, after the split, so no validation or
+    test background is ever seen in training (`synth.backgrounds_from_arrays`,
+    `synth.insert` with `seed`).
 
     Examples
     --------
@@ -256,6 +273,11 @@ def prepare_splits(patchset: PatchSet, *, seed: int, batch_size: int,
     """
     if not isinstance(patchset, PatchSet):
         raise TypeError(f"`patchset` must be a PatchSet; got {type(patchset).__name__}.")
+    if isinstance(augment_synthetic, bool) or not isinstance(augment_synthetic, (int, float)) \
+            or not 0.0 <= augment_synthetic <= MAX_AUGMENT_SYNTHETIC:
+        raise ValueError(f"`augment_synthetic` must be a fraction from 0 to "
+                         f"{MAX_AUGMENT_SYNTHETIC:g}; got augment_synthetic="
+                         f"{augment_synthetic!r}.")
     flags = {"train": _check_bool("augment_train", augment_train),
              "val": _check_bool("augment_eval", augment_eval), "test": augment_eval}
     batch_size = _check_int("batch_size", batch_size, 1)
@@ -263,17 +285,45 @@ def prepare_splits(patchset: PatchSet, *, seed: int, batch_size: int,
     indices = dict(zip(SPLIT_NAMES, parts, strict=True))
     datasets: dict[str, Any] = {}
     sources, counts = {}, {}
+    inserted = None
     for name, rows in indices.items():
         images, labels, source = patchset.images[rows], patchset.labels[rows], rows
+        if name == "train" and augment_synthetic > 0:
+            extra = _inserted(patchset, rows, augment_synthetic, synthetic_scene, seed)
+            inserted = extra.patches
+            images = np.concatenate([images, extra.images[..., None]])
+            labels = np.concatenate([labels, extra.labels.astype(labels.dtype)])
+            source = np.concatenate([rows, np.full(len(extra), -1, dtype=rows.dtype)])
         if flags[name]:
             images, labels, within = augment(images, labels)
-            source = rows[within]
+            source = source[within]
         datasets[name] = to_dataset(images, labels, batch_size=batch_size,
                                     shuffle_seed=seed if name == "train" else None)
         sources[name] = source
         counts[name] = {"class_0": int(np.sum(labels == 0)), "class_1": int(np.sum(labels == 1)),
                         "total": len(labels)}
-    return Splits(**datasets, indices=indices, sources=sources, counts=counts)
+    return Splits(**datasets, indices=indices, sources=sources, counts=counts,
+                  inserted=inserted)
+
+
+def _inserted(patchset: PatchSet, rows: np.ndarray, fraction: float,
+              scene: synth.SceneConfig | None, seed: int) -> synth.Batch:
+    """Patches with MCs inserted into the negatives among `rows` (the training split)."""
+    negatives = rows[patchset.labels[rows] == 0]
+    if not len(negatives):
+        raise ValueError("`augment_synthetic` needs negatives in the training split; got a "
+                         "training split without class-0 patches.")
+    size = patchset.images.shape[1]
+    resolution = {synth.patch_size_px(r): r for r in synth.RESOLUTIONS_UM}.get(size)
+    if resolution is None:
+        raise ValueError(f"`augment_synthetic` needs patches of a model resolution "
+                         f"({', '.join(str(synth.patch_size_px(r)) for r in synth.RESOLUTIONS_UM)}"
+                         f" px); got {size} px.")
+    backgrounds = synth.backgrounds_from_arrays(
+        patchset.images[negatives, ..., 0], [patchset.paths[int(i)] for i in negatives],
+        resolution_um=resolution, field="augment_synthetic")
+    count = max(1, int(round(fraction * len(rows))))
+    return synth.insert(backgrounds, scene or synth.SceneConfig(), count, seed=seed)
 
 
 # --------------------------------------------------------------------------- synthetic data

@@ -78,7 +78,7 @@ def run_training(model_name: str, resolution_um: int, data: str | os.PathLike[st
                  out_dir: str | os.PathLike[str], epochs: int, batch_size: int,
                  learning_rate: float = 1e-3, scene: synth.SceneConfig | None = None,
                  n: int = 2000, seed: int = 0, overwrite: bool = False,
-                 verbose: Any = "auto") -> Run:
+                 verbose: Any = "auto", augment_synthetic: float = 0.0) -> Run:
     """Train `model_name` at `resolution_um` on a patch folder or ``"synthetic"`` data.
 
     A folder is split 64/16/20 (stratified, seeded) and its training subset augmented with the
@@ -101,7 +101,8 @@ def run_training(model_name: str, resolution_um: int, data: str | os.PathLike[st
     learning_rate : float, optional
         Adam learning rate, default 1e-3.
     scene : synth.SceneConfig, optional
-        Scene of the synthetic data (default ``synth.SceneConfig()``).
+        Scene of the synthetic data, or of the MCs `augment_synthetic` inserts (default
+        ``synth.SceneConfig()``).
     n : int, optional
         Number of synthetic patches (default 2000).
     seed : int, optional
@@ -110,6 +111,10 @@ def run_training(model_name: str, resolution_um: int, data: str | os.PathLike[st
         Replace a model already in `out_dir` (refused by default).
     verbose : {"auto", 0, 1, 2}, optional
         Keras progress output.
+    augment_synthetic : float, optional
+        For a folder: add this fraction of the training split again as patches with `scene`'s
+        MCs inserted into the training split's own negatives, after the split
+        (`prepare_splits`); the sidecar records how many and from which backgrounds.
 
     Returns
     -------
@@ -159,6 +164,9 @@ def run_training(model_name: str, resolution_um: int, data: str | os.PathLike[st
         raise ValueError(f"`out_dir` already holds a model ({target}); pass overwrite=True "
                          "(CLI: --overwrite) to replace it.")
     if str(data) == "synthetic":
+        if augment_synthetic:
+            raise ValueError("`augment_synthetic` needs a patch folder (its training split's "
+                             "negatives are the backgrounds); got data='synthetic'.")
         config = scene or synth.SceneConfig()
         x, y = synthetic_arrays(config, n, resolution_um=resolution_um, seed=seed)
         parts = split_indices(y, seed=seed)
@@ -167,10 +175,18 @@ def run_training(model_name: str, resolution_um: int, data: str | os.PathLike[st
                    "sha256": hashlib.sha256(config.to_json().encode()).hexdigest()}
     else:
         patches = load_patch_folder(data, input_size=size)
-        splits = prepare_splits(patches, seed=seed, batch_size=batch_size)
+        splits = prepare_splits(patches, seed=seed, batch_size=batch_size,
+                                augment_synthetic=augment_synthetic, synthetic_scene=scene)
         train_set, val_set, test_set = splits.train, splits.val, splits.test
         dataset = {"source": str(Path(data).resolve()), "n": len(patches), "seed": seed,
                    "counts": splits.counts, "sha256": _manifest_hash(Path(data))}
+        if splits.inserted is not None:
+            table = splits.inserted
+            dataset["augment_synthetic"] = {
+                "fraction": augment_synthetic, "n": len(table),
+                "n_positive": int(table["label"].sum()),
+                "backgrounds": int(table["background"].nunique()),
+                "scene": (scene or synth.SceneConfig()).to_dict()}
     model = build_model(model_name, size)
     result = train(model, train_set, val_set, epochs=epochs, batch_size=batch_size,
                    learning_rate=learning_rate, out_dir=out, test=test_set, verbose=verbose)

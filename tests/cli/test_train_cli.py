@@ -111,3 +111,24 @@ def test_counts_must_be_positive(tmp_path, capsys, flag):
                  "--out", str(tmp_path / "o"), *(x for kv in args.items() for x in kv)])
     assert code == 2 and flag in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_train_with_synthetic_insertion_records_it(tmp_path, capsys):
+    import mcc_core
+
+    data = tmp_path / "patches"
+    synth.write_dataset(synth.SceneConfig(), data, 40, resolution_um=100, seed=0)
+    out = tmp_path / "run"
+    code = main(["train", "--model", "shallow", "--resolution", "100", "--data", str(data),
+                 "--augment-synthetic", "0.5", "--epochs", "1", "--batch-size", "16",
+                 "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    extra = mcc_core.load_model(out / "model.keras").metadata["dataset"]["augment_synthetic"]
+    assert extra["fraction"] == 0.5 and extra["n"] in (12, 13) and extra["backgrounds"] > 0
+    for bad, needle in ((["--augment-synthetic", "-1"], "--augment-synthetic"),
+                        (["--augment-synthetic", "0.5", "--data", "synthetic"], "patch folder")):
+        argv = ["train", "--model", "shallow", "--resolution", "100", "--data", str(data),
+                "--epochs", "1", "--batch-size", "16", "--out", str(tmp_path / "bad"), *bad]
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and len(err.splitlines()) == 1

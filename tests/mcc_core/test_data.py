@@ -396,3 +396,39 @@ def test_synthetic_arrays() -> None:
     np.testing.assert_array_equal(labels, made.labels)
     with pytest.raises(ValueError, match=r"`n` must be an integer >= 1; got n=0\."):
         synthetic_arrays(CONFIG, 0, resolution_um=100, seed=2)
+
+
+def test_augment_synthetic_uses_only_training_negatives(tmp_path):
+    folder = tmp_path / "patches"
+    synth.write_dataset(synth.SceneConfig(), folder, 60, resolution_um=100, seed=0)
+    patches = load_patch_folder(folder)
+    plain = prepare_splits(patches, seed=1, batch_size=8, augment_train=False)
+    splits = prepare_splits(patches, seed=1, batch_size=8, augment_train=False,
+                            augment_synthetic=0.5,
+                            synthetic_scene=synth.SceneConfig(positive_fraction=1.0))
+    train = splits.indices["train"]
+    assert all(np.array_equal(splits.indices[k], plain.indices[k]) for k in splits.indices)
+    used = set(splits.inserted["background"])
+    train_negatives = {patches.paths[i] for i in train if patches.labels[i] == 0}
+    held_out = {patches.paths[i] for k in ("val", "test") for i in splits.indices[k]}
+    assert used and used <= train_negatives and not used & held_out
+    k = round(0.5 * len(train))
+    assert len(splits.inserted) == k and splits.counts["train"]["total"] == len(train) + k
+    assert splits.counts["train"]["class_1"] == plain.counts["train"]["class_1"] + k
+    assert (splits.sources["train"] == -1).sum() == k
+    assert splits.counts["test"] == plain.counts["test"]  # held-out splits untouched
+
+
+def test_augment_synthetic_refusals(tmp_path):
+    folder = tmp_path / "patches"
+    synth.write_dataset(synth.SceneConfig(), folder, 20, resolution_um=100, seed=0)
+    patches = load_patch_folder(folder)
+    for bad in (-0.1, 11, float("nan"), True):
+        with pytest.raises(ValueError, match="`augment_synthetic`"):
+            prepare_splits(patches, seed=0, batch_size=4, augment_synthetic=bad)
+    positives = PatchSet(patches.images[patches.labels == 1], patches.labels[patches.labels == 1],
+                         [p for p, y in zip(patches.paths, patches.labels, strict=True) if y == 1],
+                         patches.source)
+    with pytest.raises(ValueError, match="needs negatives"):
+        prepare_splits(positives, seed=0, batch_size=4, augment_synthetic=0.5,
+                       fractions=(1.0, 0.0, 0.0))
