@@ -69,8 +69,8 @@ def read_png(data: bytes, name: str = "the image") -> np.ndarray:
     >>> read_png(b"not an image", "patch.png")
     Traceback (most recent call last):
     ...
-    ValueError: `upload` must be a readable PNG or TIFF image; got patch.png, which cannot be
-      read as one (UnidentifiedImageError).
+    ValueError: `upload` must be a readable PNG, TIFF or DICOM image; got patch.png, which
+      cannot be read as one (UnidentifiedImageError).
     """
     return synth.read_grey_image(data, field="upload", name=name).unit
 

@@ -25,8 +25,10 @@ def add_parser(actions: Any) -> None:
             "model) as mammogram_0000.png …, with annotations.csv (image, X1, Y1, X2, Y2, "
             "cluster, distribution, n_calcifications: one MCC box per row, half-open pixel "
             "corners, X = column), calcifications.csv and manifest.json. The PNGs are 16-bit "
-            "by default, to keep the detector's dynamic range; `mcc extract` cuts patches "
-            "from them. Everything is written to a staging folder renamed to --out at the end."
+            "by default, to keep the detector's dynamic range; --format dicom writes "
+            "mammogram_0000.dcm … instead (Digital Mammography X-Ray Images carrying the pixel "
+            "spacing, laterality and intent). `mcc extract` cuts patches from either. "
+            "Everything is written to a staging folder renamed to --out at the end."
         ),
     )
     p.add_argument("--resolution", type=int, choices=synth.RESOLUTIONS_UM, default=70,
@@ -41,7 +43,9 @@ def add_parser(actions: Any) -> None:
     p.add_argument("--size-mm", type=float, nargs=2, metavar=("H", "W"),
                    help="image height and width in mm (default 240 300: 24 × 30 cm)")
     p.add_argument("--bit-depth", type=int, choices=(8, 16), default=16,
-                   help="PNG bit depth (default 16, recommended: keeps the dynamic range)")
+                   help="image bit depth (default 16, recommended: keeps the dynamic range)")
+    p.add_argument("--format", choices=("png", "dicom"), default="png",
+                   help="image files: png (default) or dicom (.dcm, with spacing and laterality)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run_mammogram)
 
@@ -58,7 +62,7 @@ def run_mammogram(args: argparse.Namespace) -> int:
         manifest = synth.write_mammograms(
             config, args.out, args.n, resolution_um=args.resolution, seed=args.seed,
             size_mm=None if args.size_mm is None else tuple(args.size_mm),
-            bit_depth=args.bit_depth, progress=bar,
+            bit_depth=args.bit_depth, format=args.format, progress=bar,
         )
     print(f"{args.out}: {args.n} mammograms at {args.resolution} µm with "
           f"{manifest['counts']['clusters']} MCC boxes in {time.perf_counter() - start:.1f} s")

@@ -1,4 +1,4 @@
-"""The one reader of grey images: PNG and TIFF files (or their bytes), one colour policy.
+"""The one reader of grey images: PNG, TIFF and DICOM files (or their bytes), one colour policy.
 
 Every face of the toolkit reads images through :func:`read_grey_image`: patch folders,
 `mcc extract`, `mcc scan`, `mcc probe --mammograms` and the dashboard's uploads. The policy:
@@ -8,8 +8,11 @@ Every face of the toolkit reads images through :func:`read_grey_image`: patch fo
 - a colour image (RGB, RGBA, palette, grey + alpha, bilevel) is accepted only when its three
   channels are equal, as grey images saved by colour tools are; alpha is ignored. Any other
   colour image is refused: which grey a colour pixel means is the user's decision, not ours;
-- float, 32-bit and other modes are refused, as are formats other than PNG and TIFF (JPEG's
-  lossy blocks would add structure at the scale of the MCs).
+- float, 32-bit and other modes are refused, as are formats other than PNG, TIFF and DICOM
+  (JPEG's lossy blocks would add structure at the scale of the MCs);
+- DICOM (found by its "DICM" preamble, or tried for a ``.dcm`` name without one) is read by
+  pydicom in `synth._dicom`: one grey frame of an image modality, through its modality and VOI
+  LUTs, MONOCHROME1 inverted, with its pixel spacing and what the header says of the view.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from PIL import Image, UnidentifiedImageError
 
 __all__ = ["FORMATS", "MAX_PIXELS", "GreyImage", "probe_grey_image", "read_grey_image"]
 
-FORMATS: tuple[str, ...] = ("PNG", "TIFF")
+FORMATS: tuple[str, ...] = ("PNG", "TIFF", "DICOM")
 """Image formats :func:`read_grey_image` reads."""
 
 MAX_PIXELS = 100_000_000
@@ -40,6 +43,7 @@ per call (``max_pixels=``) or for a whole process with the environment variable
 
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B")
 _COLOUR = ("1", "LA", "P", "PA", "RGB", "RGBA", "La")
+_PILLOW_MAGIC = (b"\x89PNG", b"II*\x00", b"MM\x00*")  # PNG and TIFF signatures
 
 
 @dataclass(frozen=True)
@@ -54,13 +58,39 @@ class GreyImage:
     name : str
         The file's path, or the name given with the bytes.
     format : str
-        ``"PNG"`` or ``"TIFF"``.
+        ``"PNG"``, ``"TIFF"`` or ``"DICOM"``.
+    spacing_um : float or None
+        Pixel spacing in µm (DICOM's ImagerPixelSpacing, else PixelSpacing); None for PNG and
+        TIFF, and for a DICOM file that declares no usable spacing (`spacing_problem` says why).
+    spacing_source : str or None
+        ``"ImagerPixelSpacing"`` or ``"PixelSpacing"``: the tag `spacing_um` came from.
+    spacing_problem : str or None
+        Why a DICOM file has no `spacing_um`, e.g. "declares ImagerPixelSpacing 0".
+    intent : str or None
+        ``"processing"`` or ``"presentation"`` (DICOM's PresentationIntentType, else its SOP
+        class).
+    laterality : str or None
+        DICOM's ImageLaterality (else Laterality): ``"L"`` or ``"R"``.
+    view : str or None
+        DICOM's ViewPosition, e.g. ``"CC"`` or ``"MLO"``.
+    modality : str or None
+        DICOM's Modality, e.g. ``"MG"``.
+    photometric : str or None
+        DICOM's PhotometricInterpretation as stored (the pixels are MONOCHROME2 either way).
     """
 
     pixels: np.ndarray
     bit_depth: int
     name: str
     format: str
+    spacing_um: float | None = None
+    spacing_source: str | None = None
+    spacing_problem: str | None = None
+    intent: str | None = None
+    laterality: str | None = None
+    view: str | None = None
+    modality: str | None = None
+    photometric: str | None = None
 
     @property
     def unit(self) -> np.ndarray:
@@ -73,8 +103,9 @@ def probe_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "im
     """The (height, width) of a grey image from its header, without decoding its pixels.
 
     Checks everything :func:`read_grey_image` checks that the header tells (the file, its
-    format, its mode), so a folder of mammograms can be refused before any work starts; whether
-    a colour image's channels are equal is known only once it is read.
+    format, its mode; for DICOM its modality, samples, frames, transfer syntax and spacing), so
+    a folder of mammograms can be refused before any work starts; whether a colour image's
+    channels are equal is known only once it is read. A DICOM file gives (Rows, Columns).
 
     Examples
     --------
@@ -86,6 +117,11 @@ def probe_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "im
     (480, 640)
     """
     label, opened = _open(source, field, name)
+    force = _dicom_force(opened, label)
+    if force is not None:
+        from ._dicom import probe_dicom
+
+        return probe_dicom(opened, force=force, field=field, label=label, max_pixels=max_pixels)
     try:
         with _quiet_bombs(), Image.open(opened) as image:
             _check_format(image.format, field, label)
@@ -103,8 +139,9 @@ def probe_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "im
 
 
 def read_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "image",
-                    name: str | None = None, max_pixels: int | None = None) -> GreyImage:
-    """Read an 8- or 16-bit grey PNG or TIFF (a path, or the file's bytes).
+                    name: str | None = None, max_pixels: int | None = None,
+                    voi: bool = True) -> GreyImage:
+    """Read an 8- or 16-bit grey PNG or TIFF, or a grey DICOM image (a path, or the bytes).
 
     Parameters
     ----------
@@ -117,6 +154,8 @@ def read_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "ima
     max_pixels : int, optional
         Largest width × height accepted, checked from the header before decoding (default
         :data:`MAX_PIXELS`, or the environment variable ``MCC_MAX_PIXELS``).
+    voi : bool
+        DICOM only: apply the file's VOI LUT or window (its first), if it has one.
 
     Returns
     -------
@@ -125,8 +164,33 @@ def read_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "ima
     Raises
     ------
     ValueError
-        If the file is missing or unreadable, is neither PNG nor TIFF, is a colour image whose
-        channels differ, or has a mode that is neither 8- nor 16-bit grey.
+        If the file is missing or unreadable, is not PNG, TIFF or DICOM, is a colour image
+        whose channels differ, or has a mode that is neither 8- nor 16-bit grey; a DICOM file
+        also if it is not of an image modality (MG, DX, CR, RG, OT, or none), holds no pixel
+        data, more than one sample (RGB) or frame, non-square pixels, or a compression no
+        installed decoder reads.
+
+    Notes
+    -----
+    A DICOM file is found by its content (the "DICM" preamble at byte 128); a ``.dcm`` path or
+    `name` without one is read with ``force=True``. Its pixels map onto the returned integers as:
+
+    1. ``v = ds.pixel_array`` (decoded by pydicom), then the modality LUT or rescale
+       (``pydicom.pixels.apply_modality_lut``), then, when `voi` and the file has one, the VOI
+       LUT or the window (``apply_voi_lut``; a linear window spanning exactly the range is the
+       identity and skipped). ``[lo, hi]`` is the range the last stage applied can take: the
+       stored range (``0 … 2**BitsStored - 1``, or signed), that range rescaled, or
+       ``0 … 2**n - 1`` for a LUT of n-bit entries (a window maps onto the rescaled range);
+    2. ``pixels = round((v - lo) / (hi - lo) × M)`` with ``M = 255`` (uint8, `bit_depth` 8)
+       when ``BitsStored <= 8`` and ``hi - lo <= 255``, else ``M = 65535`` (uint16, 16): a
+       file without LUTs that stores 8 or 16 bits keeps its values exactly;
+    3. MONOCHROME1: ``pixels = M - pixels``, so bright means more attenuation, as in
+       MONOCHROME2.
+
+    Rows × Columns are checked against `max_pixels` before any pixel is decoded. Spacing
+    comes from ImagerPixelSpacing, else PixelSpacing (mm, to µm); pixels whose row and column
+    spacings differ by more than 1 % are refused, while a spacing of 0, negative, non-numeric
+    or absent gives ``spacing_um=None`` and a `spacing_problem`.
 
     Examples
     --------
@@ -146,6 +210,12 @@ def read_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "ima
     ValueError: `upload` must be a grey image; got red.png, a colour image (mode RGB) whose ...
     """
     label, opened = _open(source, field, name)
+    force = _dicom_force(opened, label)
+    if force is not None:
+        from ._dicom import read_dicom
+
+        return read_dicom(opened, force=force, field=field, label=label, max_pixels=max_pixels,
+                          voi=voi)
     try:
         with _quiet_bombs(), Image.open(opened) as image:
             kind, mode = image.format, image.mode
@@ -175,9 +245,29 @@ def _open(source: Any, field: str, name: str | None) -> tuple[str, Any]:
     raise TypeError(f"`{field}` must be a path or bytes; got {type(source).__name__}.")
 
 
+def _dicom_force(opened: Any, label: str) -> bool | None:
+    """How to read `opened` as DICOM: False with its "DICM" preamble, True (pydicom's
+    ``force``) for a ``.dcm`` name without one that is not a PNG or TIFF; None: not DICOM."""
+    if isinstance(opened, io.BytesIO):
+        with opened.getbuffer() as view:
+            head, named = view[:132].tobytes(), label
+    else:
+        try:
+            with open(opened, "rb") as fh:
+                head, named = fh.read(132), str(opened)
+        except OSError:
+            return None  # Pillow says it cannot be read
+    if head[128:132] == b"DICM":
+        return False
+    if named.lower().endswith(".dcm") and not head.startswith(_PILLOW_MAGIC):
+        return True
+    return None
+
+
 def _check_format(kind: str | None, field: str, label: str) -> None:
     if kind not in FORMATS:
-        raise ValueError(f"`{field}` must be a PNG or TIFF image; got {label}, a {kind} file.")
+        raise ValueError(f"`{field}` must be a PNG, TIFF or DICOM image; got {label}, a {kind} "
+                         "file.")
 
 
 @contextlib.contextmanager
@@ -216,8 +306,8 @@ def _check_size(size: tuple[int, int], field: str, label: str, max_pixels: int |
 
 
 def _unreadable(field: str, label: str, exc: BaseException) -> ValueError:
-    return ValueError(f"`{field}` must be a readable PNG or TIFF image; got {label}, which "
-                      f"cannot be read as one ({type(exc).__name__}).")
+    return ValueError(f"`{field}` must be a readable PNG, TIFF or DICOM image; got {label}, "
+                      f"which cannot be read as one ({type(exc).__name__}).")
 
 
 def _bad_mode(field: str, label: str, mode: str, detail: str = "") -> ValueError:

@@ -1,11 +1,12 @@
-"""Full-field synthetic mammograms on disk: PNGs, annotations.csv and a manifest; atomic.
+"""Full-field synthetic mammograms on disk: PNGs or DICOM files, annotations.csv and a
+manifest; atomic.
 
 Layout::
 
-    out/manifest.json          config, seed, resolution, size, counts, SHA-256 of every file
+    out/manifest.json          config, seed, resolution, size, format, counts, SHA-256 of every file
     out/annotations.csv        image, X1, Y1, X2, Y2, cluster, distribution, n_calcifications
     out/calcifications.csv     image, then one row per MC (`CALCIFICATION_COLUMNS`)
-    out/mammogram_0000.png …   16-bit grayscale by default (0 = background)
+    out/mammogram_0000.png …   16-bit grayscale by default (0 = background); .dcm with DICOM
 
 Everything is written into a hidden staging folder next to `out`, renamed to `out` at the end
 (`synth._atomic`): an interrupted run leaves nothing under `out`.
@@ -17,7 +18,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -25,11 +26,17 @@ import pandas as pd
 from ._atomic import check_empty_out, staging_folder, write_hashed
 from ._config import SceneConfig, check_resolution
 from ._dataset import _version, encode_png, manifest_digest
+from ._dicom import encode_dicom
 from ._generate import check_count, check_seed
-from ._mammogram import ANNOTATION_COLUMNS, CALCIFICATION_COLUMNS, render_mammogram_scene
+from ._mammogram import ANNOTATION_COLUMNS, CALCIFICATION_COLUMNS, Mammogram, render_mammogram_scene
 from ._mammogram_scene import DEFAULT_SIZE_MM, check_size_mm, sample_mammogram
 
 FORMAT_VERSION = 1
+IMAGE_FORMATS = ("png", "dicom")
+_SUFFIX = {"png": ".png", "dicom": ".dcm"}
+_LATERALITY: dict[str, Literal["L", "R"]] = {"left": "L", "right": "R"}
+"""DICOM's mammography convention: a left breast is stored with its chest wall at the image's
+left edge (rows run towards the nipple), a right breast with it at the right edge."""
 
 
 def write_mammograms(
@@ -41,6 +48,7 @@ def write_mammograms(
     seed: int,
     size_mm: tuple[float, float] | None = None,
     bit_depth: int = 16,
+    format: str = "png",
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Write `n` full-field synthetic mammograms with their MCC boxes; return the manifest.
@@ -60,8 +68,15 @@ def write_mammograms(
     size_mm : (float, float), optional
         (height, width) in mm; default 240 × 300 mm.
     bit_depth : {8, 16}
-        PNG depth; 16 (default) keeps the detector's dynamic range, 8 is what the papers'
+        Image depth; 16 (default) keeps the detector's dynamic range, 8 is what the papers'
         patches use.
+    format : {"png", "dicom"}
+        ``"png"`` (default) or ``"dicom"``: ``mammogram_0000.dcm`` … written by
+        `synth.io.encode_dicom` (Digital Mammography X-Ray Image, explicit VR little endian)
+        with the pixel spacing, the laterality of the chest-wall side (left edge: "L"), no view,
+        and the intent of the acquisition's `output` (attenuation model; else presentation).
+        The UIDs derive from the set's identity and the image's index. Everything else is
+        as for PNG; ``read_grey_image`` reads either back.
     progress : callable, optional
         Called with the number of mammograms written so far.
 
@@ -94,6 +109,15 @@ def write_mammograms(
     Traceback (most recent call last):
     ...
     ValueError: `out_dir` must be a missing or empty folder; got out_dir='...', a folder ...
+
+    The same set as DICOM files, read back with their spacing:
+
+    >>> out = os.path.join(tempfile.mkdtemp(), "dicom")
+    >>> _ = synth.write_mammograms(synth.SceneConfig(), out, 1, resolution_um=100, seed=0,
+    ...                            size_mm=(40.0, 50.0), format="dicom")
+    >>> image = synth.read_grey_image(os.path.join(out, "mammogram_0000.dcm"))
+    >>> image.format, image.pixels.shape, image.spacing_um, image.modality
+    ('DICOM', (400, 500), 100.0, 'MG')
     """
     if not isinstance(config, SceneConfig):
         raise TypeError(f"`config` must be a SceneConfig; got {type(config).__name__}.")
@@ -105,6 +129,7 @@ def write_mammograms(
         "seed": check_seed(seed),
         "size_mm": list(check_size_mm(DEFAULT_SIZE_MM if size_mm is None else size_mm)),
         "bit_depth": _check_bit_depth(bit_depth),
+        "image_format": _check_format(format),
         "seeding": "mammogram i: numpy.random.default_rng([seed, i])",
     }
     out = check_empty_out(out_dir)
@@ -129,9 +154,8 @@ def _write_all(config: SceneConfig, stage: Path, identity: dict[str, Any],
         rng = np.random.default_rng([identity["seed"], i])
         scene = sample_mammogram(config, size_mm=tuple(identity["size_mm"]), rng=rng)
         mammogram = render_mammogram_scene(scene, res)
-        name = f"mammogram_{i:0{width}d}.png"
-        files[name] = write_hashed(stage / name, encode_png(mammogram.image,
-                                                            identity["bit_depth"]))
+        name = f"mammogram_{i:0{width}d}{_SUFFIX[identity['image_format']]}"
+        files[name] = write_hashed(stage / name, _encode(mammogram, identity, i, width))
         boxes.append(mammogram.annotations.assign(image=name))
         mcs.append(mammogram.calcifications.assign(image=name))
         if progress:
@@ -146,6 +170,26 @@ def _write_all(config: SceneConfig, stage: Path, identity: dict[str, Any],
     counts = {"mammograms": n, "clusters": len(tables["annotations.csv"]),
               "calcifications": len(tables["calcifications.csv"])}
     return files, counts
+
+
+def _encode(mammogram: Mammogram, identity: dict[str, Any], i: int, width: int) -> bytes:
+    if identity["image_format"] == "png":
+        return encode_png(mammogram.image, identity["bit_depth"])
+    scene = mammogram.scene
+    processing = (scene.contrast_model == "attenuation" and scene.acquisition is not None
+                  and scene.acquisition.output == "processing")
+    return encode_dicom(mammogram.image, spacing_um=mammogram.resolution_um,
+                        bit_depth=identity["bit_depth"],
+                        intent="processing" if processing else "presentation",
+                        laterality=_LATERALITY[scene.chest_wall],
+                        patient_id=f"SYNTHETIC-{i:0{width}d}",
+                        uid_seed=f"{manifest_digest(identity)}/{i}")
+
+
+def _check_format(image_format: Any) -> str:
+    if image_format not in IMAGE_FORMATS:
+        raise ValueError(f"`format` must be 'png' or 'dicom'; got format={image_format!r}.")
+    return str(image_format)
 
 
 def _check_bit_depth(bit_depth: Any) -> int:

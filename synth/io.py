@@ -1,5 +1,5 @@
-"""Reading and writing files, for every package of the toolkit: the one grey-image reader and
-the atomic, staged writers.
+"""Reading and writing files, for every package of the toolkit: the one grey-image reader (PNG,
+TIFF, DICOM), the PNG and DICOM encoders and the atomic, staged writers.
 
 These are public so that `mcc_core`, `evalkit`, the CLI and the dashboard share them instead of
 keeping copies: an image the CLI refuses the dashboard refuses too, with the same sentence, and
@@ -20,6 +20,7 @@ Examples
 
 from ._atomic import HashedAtomicFile, check_empty_out, staging_folder, write_atomic, write_hashed
 from ._dataset import check_space, encode_png, manifest_digest
+from ._dicom import encode_dicom
 from ._images import FORMATS, MAX_PIXELS, GreyImage, probe_grey_image, read_grey_image
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "HashedAtomicFile",
     "check_empty_out",
     "check_space",
+    "encode_dicom",
     "encode_png",
     "manifest_digest",
     "probe_grey_image",

@@ -81,10 +81,10 @@ def load_mammogram_set(mammograms: str | os.PathLike[str],
     folder = Path(mammograms)
     if not folder.is_dir():
         raise ValueError(f"`mammograms` must be a folder; got {str(folder)!r}.")
-    images = sorted(folder.glob("*.png"))
+    images = sorted([*folder.glob("*.png"), *folder.glob("*.dcm")])
     if not images:
-        raise ValueError(f"`mammograms` must hold PNG mammograms; got {str(folder)!r} "
-                         "without any .png file.")
+        raise ValueError(f"`mammograms` must hold PNG or DICOM mammograms; got {str(folder)!r} "
+                         "without any .png or .dcm file.")
     source = Path(annotations) if annotations is not None else folder / "annotations.csv"
     table = read_annotations(source)  # the reader `mcc extract` uses
     unknown = sorted(set(table["image"].astype(str)) - {p.name for p in images})
