@@ -15,19 +15,26 @@ def add_parser(commands: Any) -> None:
         description=(
             "Cut class-1 patches (1 cm window, 1.5 mm step, four scan orders, inside each MCC "
             "box) and class-0 patches (non-overlapping 1 cm grid outside every box, without "
-            "black background) from grayscale PNG mammograms, balance the classes, and write "
+            "black background) from grey mammograms (DICOM, PNG or TIFF; each resampled from "
+            "its own pixel spacing to --resolution first, boxes scaled with it), balance the "
+            "classes, and write "
             "the synth dataset layout (class_0/, class_1/, patches.csv, manifest.json): "
             "`mcc synth verify OUT` checks it and `mcc train --data OUT` reads it. The "
             "annotations CSV has one row per box with the columns image, X1, Y1, X2, Y2 "
             "(half-open pixel corners, X = column; case-insensitive; 'filename' also names the "
-            "image), as `mcc synth mammogram` writes. RGB PNGs are refused: convert them to "
-            "grayscale first. Nothing is written unless the whole run succeeds."
+            "image), as `mcc synth mammogram` writes; the boxes are in each image's own pixels. "
+            "RGB images are refused: convert them to grayscale first. Nothing is written "
+            "unless the whole run succeeds."
         ),
     )
-    p.add_argument("--images", type=Path, help="folder of 8- or 16-bit grayscale PNG mammograms")
+    p.add_argument("--images", type=Path,
+                   help="folder of grey mammograms (DICOM, or 8- or 16-bit PNG or TIFF)")
     p.add_argument("--annotations", type=Path, help="CSV of MCC boxes (image, X1, Y1, X2, Y2)")
     p.add_argument("--resolution", type=int, metavar="{50,70,100}",
-                   help="pixel spacing of the mammograms in µm")
+                   help="the model resolution in µm the patches are cut at")
+    p.add_argument("--spacing-um", type=float,
+                   help="the mammograms' own pixel spacing in µm (default: each DICOM's "
+                        "header; PNG and TIFF are taken to be at --resolution)")
     p.add_argument("--out", type=Path, help="output folder (missing or empty)")
     p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8,
                    help="patch PNG bit depth (default 8, as in the papers)")
@@ -46,6 +53,8 @@ def run_extract(args: argparse.Namespace) -> int:
     if None in (args.images, args.annotations, args.resolution, args.out):
         raise ValueError("`--images`, `--annotations`, `--resolution` and `--out` are required.")
     synth.patch_size_px(args.resolution)
+    if args.spacing_um is not None:
+        synth.check_spacing(args.spacing_um, "--spacing-um")
     if not args.annotations.is_file():
         raise ValueError(f"`--annotations`: there is no file {args.annotations}.")
     if not args.images.is_dir():
@@ -58,7 +67,8 @@ def run_extract(args: argparse.Namespace) -> int:
                    unit="mammogram") as bar:
         manifest = extract_dataset(args.images, args.annotations, args.out,
                                    resolution_um=args.resolution, bit_depth=args.bit_depth,
-                                   balance=args.balance, progress=bar)
+                                   balance=args.balance, progress=bar,
+                                   spacing_um=args.spacing_um)
     counts = manifest["counts"]
     print(f"{args.out}: {counts['class_1']} class-1 and {counts['class_0']} class-0 patches "
           f"from {n_images} mammograms at {args.resolution} µm in "

@@ -63,7 +63,8 @@ def add_parser(commands: Any) -> None:
                    help="pixel spacing of --backgrounds and --mammograms in µm (default: "
                         "each DICOM's own; required for PNG and TIFF)")
     p.add_argument("--mammograms", type=Path, metavar="DIR",
-                   help="folder of whole PNG mammograms at --resolution to scan for an FROC "
+                   help="folder of whole mammograms (PNG, TIFF, DICOM; resampled from their "
+                        "own spacing to the model's) to scan for an FROC "
                         "(a .keras or .h5 model only)")
     p.add_argument("--annotations", type=Path, metavar="FILE",
                    help="cluster boxes of --mammograms: CSV with image, X1, Y1, X2, Y2 "
@@ -264,12 +265,14 @@ def _mammograms(args: argparse.Namespace, model_path: Path,
             raise ValueError("`--annotations` needs --mammograms DIR.")
         return None
     if args.resample:
-        raise ValueError("`--mammograms` cannot be scanned with --resample; give the "
-                         "mammograms at the model's own resolution.")
+        raise ValueError("`--mammograms` cannot be scanned with --resample: mammograms are "
+                         "resampled from their own spacing (--spacing-um, or a DICOM's) to "
+                         "the model's resolution; drop --resample.")
     import mcc_core
 
     try:
-        cases = mcc_core.load_mammogram_set(args.mammograms, args.annotations)
+        cases = mcc_core.load_mammogram_set(args.mammograms, args.annotations,
+                                            spacing_um=args.spacing_um)
     except ValueError as exc:  # name the options, not the function's arguments
         raise ValueError(str(exc).replace("`mammograms`", "`--mammograms`")
                          .replace("`annotations`", "`--annotations`")) from None

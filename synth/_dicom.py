@@ -188,11 +188,12 @@ def _spacing(ds: Any, field: str, label: str) -> tuple[float | None, str | None,
 
 
 def probe_dicom(opened: Any, *, force: bool, field: str, label: str,
-                max_pixels: int | None) -> tuple[int, int]:
-    """(Rows, Columns) of a DICOM image from its header, after every check it allows."""
+                max_pixels: int | None) -> tuple[int, int, float | None, str | None]:
+    """(Rows, Columns, spacing µm, spacing problem) of a DICOM image from its header, after
+    every check it allows."""
     ds, head = _read(opened, force, field, label)
-    _check(ds, head, field, label, max_pixels)
-    return head.rows or 0, head.columns or 0  # both checked positive
+    spacing_um, _, problem = _check(ds, head, field, label, max_pixels)
+    return head.rows or 0, head.columns or 0, spacing_um, problem  # both checked positive
 
 
 def read_dicom(opened: Any, *, force: bool, field: str, label: str, max_pixels: int | None,

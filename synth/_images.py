@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["FORMATS", "MAX_PIXELS", "GreyImage", "probe_grey_image", "read_grey_image"]
+__all__ = ["FORMATS", "MAX_PIXELS", "GreyImage", "ImageHeader", "probe_grey_image", "probe_image",
+           "read_grey_image"]
 
 FORMATS: tuple[str, ...] = ("PNG", "TIFF", "DICOM")
 """Image formats :func:`read_grey_image` reads."""
@@ -116,18 +117,56 @@ def probe_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "im
     >>> probe_grey_image(buffer.getvalue())
     (480, 640)
     """
+    return probe_image(source, field=field, name=name, max_pixels=max_pixels).shape
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What a grey image's header tells, from `probe_image` (no pixel decoded).
+
+    Attributes
+    ----------
+    shape : (int, int) — height and width in pixels
+    name, format : str — as in `GreyImage`
+    spacing_um, spacing_problem : as in `GreyImage` (DICOM only)
+    """
+
+    shape: tuple[int, int]
+    name: str
+    format: str
+    spacing_um: float | None = None
+    spacing_problem: str | None = None
+
+
+def probe_image(source: str | os.PathLike[str] | bytes, *, field: str = "image",
+                name: str | None = None, max_pixels: int | None = None) -> ImageHeader:
+    """`probe_grey_image` with the format and, for DICOM, the pixel spacing the header declares
+    (what `synth.image_spacing` needs to tell an image's size at a model resolution before
+    reading it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from synth import io
+    >>> data = io.encode_dicom(np.zeros((30, 40), np.float32), spacing_um=85)
+    >>> header = io.probe_image(data, name="a.dcm")
+    >>> header.shape, header.format, header.spacing_um
+    ((30, 40), 'DICOM', 85.0)
+    """
     label, opened = _open(source, field, name)
     force = _dicom_force(opened, label)
     if force is not None:
         from ._dicom import probe_dicom
 
-        return probe_dicom(opened, force=force, field=field, label=label, max_pixels=max_pixels)
+        rows, cols, spacing, problem = probe_dicom(opened, force=force, field=field,
+                                                   label=label, max_pixels=max_pixels)
+        return ImageHeader((rows, cols), label, "DICOM", spacing, problem)
     try:
         with _quiet_bombs(), Image.open(opened) as image:
             _check_format(image.format, field, label)
             _check_size(image.size, field, label, max_pixels)
             width, height = image.size
-            mode = image.mode
+            mode, kind = image.mode, str(image.format)
     except Image.DecompressionBombError as exc:  # beyond even Pillow's own limit
         raise ValueError(f"`{field}` must hold at most {_limit(max_pixels):,} pixels; got "
                          f"{label}: {exc}") from None
@@ -135,7 +174,7 @@ def probe_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "im
         raise _unreadable(field, label, exc) from None
     if mode not in ("L", "I", *_SIXTEEN_BIT, *_COLOUR):
         raise _bad_mode(field, label, mode)
-    return height, width
+    return ImageHeader((height, width), label, kind)
 
 
 def read_grey_image(source: str | os.PathLike[str] | bytes, *, field: str = "image",

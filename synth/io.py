@@ -21,19 +21,29 @@ Examples
 from ._atomic import HashedAtomicFile, check_empty_out, staging_folder, write_atomic, write_hashed
 from ._dataset import check_space, encode_png, manifest_digest
 from ._dicom import encode_dicom
-from ._images import FORMATS, MAX_PIXELS, GreyImage, probe_grey_image, read_grey_image
+from ._images import (
+    FORMATS,
+    MAX_PIXELS,
+    GreyImage,
+    ImageHeader,
+    probe_grey_image,
+    probe_image,
+    read_grey_image,
+)
 
 __all__ = [
     "FORMATS",
     "MAX_PIXELS",
     "GreyImage",
     "HashedAtomicFile",
+    "ImageHeader",
     "check_empty_out",
     "check_space",
     "encode_dicom",
     "encode_png",
     "manifest_digest",
     "probe_grey_image",
+    "probe_image",
     "read_grey_image",
     "staging_folder",
     "write_atomic",

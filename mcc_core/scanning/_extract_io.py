@@ -26,7 +26,7 @@ from mcc_core.scanning._extract import STEP_PX, _check_boxes, _pick, extract_pat
 from synth.io import (
     check_empty_out,
     encode_png,
-    probe_grey_image,
+    probe_image,
     read_grey_image,
     staging_folder,
     write_hashed,
@@ -103,19 +103,21 @@ def extract_dataset(
     bit_depth: int = 8,
     balance: str = "dataset",
     progress: Callable[[int], None] | None = None,
+    spacing_um: float | None = None,
 ) -> dict[str, Any]:
     """Extract the papers' patches from every mammogram named in `annotations`.
 
     Parameters
     ----------
     images_dir : path
-        Folder of 8- or 16-bit grayscale PNG mammograms (RGB is refused: convert it first).
+        Folder of grey mammograms: DICOM, or 8- or 16-bit PNG or TIFF (RGB is refused:
+        convert it first).
     annotations : path
         CSV read by `read_annotations`; only the images it names are read.
     out_dir : path
         A missing or empty folder; receives the `synth` dataset layout.
     resolution_um : int
-        50, 70 or 100: the pixel spacing of every mammogram.
+        50, 70 or 100: the model resolution the patches are cut at.
     bit_depth : {8, 16}
         Depth of the patch PNGs (8, the default, is what the papers use).
     balance : {"dataset", "image", "none"}
@@ -125,6 +127,11 @@ def extract_dataset(
         own class 1 (`extract_patches` with ``balance=True``). "none": keep everything.
     progress : callable, optional
         Called with the number of mammograms done so far.
+    spacing_um : float, optional
+        The mammograms' own pixel spacing; default: each DICOM's header, and `resolution_um`
+        for PNG and TIFF (which declare none). A mammogram of another spacing is resampled
+        to `resolution_um` first (`synth.at_resolution`) and its boxes scaled with it; the
+        windows of ``patches.csv`` are then in the resampled pixels.
 
     Returns
     -------
@@ -165,26 +172,30 @@ def extract_dataset(
         raise ValueError(f"`images_dir`: there is no folder {folder}.")
     table = read_annotations(annotations)
     names = list(dict.fromkeys(table["image"]))
-    _check_images(folder, names, table, size)
+    if spacing_um is not None:
+        synth.check_spacing(spacing_um, "spacing_um")
+    spacings = _check_images(folder, names, table, size, int(resolution_um), spacing_um)
     out = check_empty_out(out_dir)
     if progress:
         progress(0)  # the inputs are accepted
     with staging_folder(out) as stage:
         rows, files = _write_patches(folder, names, table, stage, int(resolution_um),
-                                     bit_depth, balance, progress)
+                                     bit_depth, balance, progress, spacings)
         frame = pd.DataFrame(rows, columns=list(_PATCH_COLUMNS))
         files["patches.csv"] = write_hashed(stage / "patches.csv",
                                             frame.to_csv(index=False).encode())
         manifest = _manifest(folder, Path(annotations), frame, files, int(resolution_um),
                              bit_depth, len(names), balance)
+        manifest["source"]["spacing_um"] = spacings
         manifest["digest"] = synth.io.manifest_digest(manifest)
         (stage / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
 
 
-def _check_images(folder: Path, names: list[str], table: pd.DataFrame, size: int) -> None:
-    """Every named image lies inside `folder`, exists, is a grey PNG at least one patch wide
-    and holds its boxes."""
+def _check_images(folder: Path, names: list[str], table: pd.DataFrame, size: int,
+                  resolution_um: int, spacing_um: float | None) -> dict[str, float]:
+    """Every named image lies inside `folder`, exists, is a grey image at least one patch
+    wide at `resolution_um` and holds its boxes; returns each image's own spacing."""
     root = folder.resolve()
     outside = [name for name in names if not (folder / name).resolve().is_relative_to(root)]
     if outside:
@@ -195,27 +206,39 @@ def _check_images(folder: Path, names: list[str], table: pd.DataFrame, size: int
         listed = ", ".join(missing[:3]) + (" …" if len(missing) > 3 else "")
         raise ValueError(f"`annotations` names {len(missing)} image(s) missing from "
                          f"{folder}: {listed}.")
+    spacings = {}
     for name in names:
-        h, w = probe_grey_image(folder / name, field="images_dir")
-        if h < size or w < size:
-            raise ValueError(f"`images_dir`: {name} is {w} × {h} px, smaller than one "
-                             f"{size} px patch.")
+        header = probe_image(folder / name, field="images_dir", name=name)
+        spacing = synth.image_spacing(header, spacing_um, field="--spacing-um",
+                                      fallback=resolution_um)
+        spacings[name] = spacing
+        h, w = header.shape
         try:
             _check_boxes(table.loc[table["image"] == name, ["X1", "Y1", "X2", "Y2"]], (h, w))
         except ValueError as err:
             raise ValueError(f"`annotations`, {name}: {err}") from None
+        h, w = scaled_shape((h, w), spacing / resolution_um)
+        if h < size or w < size:
+            raise ValueError(f"`images_dir`: {name} is {w} × {h} px at {resolution_um} µm, "
+                             f"smaller than one {size} px patch.")
+    return spacings
 
 
 def _write_patches(folder: Path, names: list[str], table: pd.DataFrame, stage: Path,
                    resolution_um: int, bit_depth: int, balance: str,
-                   progress: Callable[[int], None] | None) -> tuple[list[tuple], dict[str, str]]:
+                   progress: Callable[[int], None] | None, spacings: dict[str, float]
+                   ) -> tuple[list[tuple], dict[str, str]]:
     """Cut and encode every patch into ``stage/.pending``, balance, then move the kept ones to
     ``class_<label>/<index>.png`` (indices contiguous, in image order)."""
     pending = stage / ".pending"
     cut: list[tuple] = []  # (label, sha256, name, x1, y1, x2, y2, box, order)
     for done, name in enumerate(names, start=1):
         boxes = table.loc[table["image"] == name, ["X1", "Y1", "X2", "Y2"]]
-        pixels = read_grey_image(folder / name, field="images_dir").pixels
+        ready = synth.at_resolution(read_grey_image(folder / name, field="images_dir"),
+                                    resolution_um, spacing_um=spacings[name])
+        pixels = ready.pixels
+        if ready.resampled:
+            boxes = scale_boxes(boxes, ready.scale, pixels.shape)
         patches = extract_patches(pixels, boxes, resolution_um=resolution_um,
                                   balance=balance == "image")
         for k, w in enumerate(patches.windows.itertuples(index=False)):
@@ -241,6 +264,35 @@ def _write_patches(folder: Path, names: list[str], table: pd.DataFrame, stage: P
         rows.append((index, rel, label, *rest, resolution_um))
     shutil.rmtree(pending, ignore_errors=True)
     return rows, files
+
+
+def scaled_shape(shape: tuple[int, int], scale: float) -> tuple[int, int]:
+    """An image's (height, width) after resampling by `scale` (`synth.resample`'s rule)."""
+    return int(shape[0] * scale + 1e-9), int(shape[1] * scale + 1e-9)
+
+
+def scale_boxes(boxes: pd.DataFrame, scale: float, shape: tuple[int, ...]) -> pd.DataFrame:
+    """Boxes (X1, Y1, X2, Y2, half-open pixel corners) in the pixels of an image resampled by
+    `scale`: corners scaled, widened outward to whole pixels, kept inside `shape`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from mcc_core.scanning._extract_io import scale_boxes
+    >>> boxes = pd.DataFrame({"X1": [10], "Y1": [20], "X2": [31], "Y2": [41]})
+    >>> scale_boxes(boxes, 0.7, (100, 100)).to_dict("records")
+    [{'X1': 7, 'Y1': 14, 'X2': 22, 'Y2': 29}]
+    """
+    h, w = shape[:2]
+    out = boxes[["X1", "Y1", "X2", "Y2"]].astype(float) * scale
+    result = pd.DataFrame({
+        "X1": np.floor(out["X1"] + 1e-9).clip(0, w - 1),
+        "Y1": np.floor(out["Y1"] + 1e-9).clip(0, h - 1),
+        "X2": np.ceil(out["X2"] - 1e-9).clip(1, w),
+        "Y2": np.ceil(out["Y2"] - 1e-9).clip(1, h)}, index=boxes.index).astype(np.int64)
+    result["X2"] = np.maximum(result["X2"], result["X1"] + 1)
+    result["Y2"] = np.maximum(result["Y2"], result["Y1"] + 1)
+    return result
 
 
 def _balanced(labels: np.ndarray) -> np.ndarray:

@@ -18,11 +18,12 @@ import pandas as pd
 
 import evalkit
 import synth
-from mcc_core.scanning._extract_io import read_annotations
+from mcc_core.scanning._extract_io import read_annotations, scale_boxes
 
 __all__ = ["AnnotatedMammogram", "load_mammogram_set", "scan_froc"]
 
 BOX_COLUMNS = ["X1", "Y1", "X2", "Y2"]
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".dcm")
 
 
 @dataclass(frozen=True)
@@ -32,20 +33,25 @@ class AnnotatedMammogram:
     Attributes
     ----------
     path : Path
-        The grey PNG (read with `synth.read_grey_image`).
+        The grey image (PNG, TIFF or DICOM; read with `synth.read_grey_image`).
     boxes : pandas.DataFrame
-        One row per cluster, columns ``X1``, ``Y1``, ``X2``, ``Y2`` (``image[Y1:Y2, X1:X2]``);
-        empty for a mammogram without clusters.
+        One row per cluster, columns ``X1``, ``Y1``, ``X2``, ``Y2`` (``image[Y1:Y2, X1:X2]``,
+        in the image's own pixels); empty for a mammogram without clusters.
+    spacing_um : float or None
+        The image's own pixel spacing (given, or its DICOM header's); None: the model's
+        resolution (a PNG or TIFF without a spacing given).
     """
 
     path: Path
     boxes: pd.DataFrame
+    spacing_um: float | None = None
 
 
 def load_mammogram_set(mammograms: str | os.PathLike[str],
-                       annotations: str | os.PathLike[str] | None = None
-                       ) -> list[AnnotatedMammogram]:
-    """The PNG mammograms of a folder with their cluster boxes from an annotations CSV.
+                       annotations: str | os.PathLike[str] | None = None, *,
+                       spacing_um: float | None = None) -> list[AnnotatedMammogram]:
+    """The mammograms of a folder (PNG, TIFF, DICOM) with their cluster boxes from an
+    annotations CSV.
 
     Parameters
     ----------
@@ -55,6 +61,9 @@ def load_mammogram_set(mammograms: str | os.PathLike[str],
         CSV read by :func:`read_annotations` (one row per cluster: ``image`` (file name in
         the folder), ``X1``, ``Y1``, ``X2``, ``Y2``); default ``mammograms/annotations.csv``.
         Images without rows have no clusters.
+    spacing_um : float, optional
+        The images' pixel spacing; default: each DICOM's header (read here, without the
+        pixels), and the model's resolution for PNG and TIFF.
 
     Returns
     -------
@@ -81,10 +90,12 @@ def load_mammogram_set(mammograms: str | os.PathLike[str],
     folder = Path(mammograms)
     if not folder.is_dir():
         raise ValueError(f"`mammograms` must be a folder; got {str(folder)!r}.")
-    images = sorted([*folder.glob("*.png"), *folder.glob("*.dcm")])
+    if spacing_um is not None:
+        synth.check_spacing(spacing_um, "spacing_um")
+    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not images:
-        raise ValueError(f"`mammograms` must hold PNG or DICOM mammograms; got {str(folder)!r} "
-                         "without any .png or .dcm file.")
+        raise ValueError(f"`mammograms` must hold PNG, TIFF or DICOM mammograms; got "
+                         f"{str(folder)!r} without any {', '.join(IMAGE_SUFFIXES)} file.")
     source = Path(annotations) if annotations is not None else folder / "annotations.csv"
     table = read_annotations(source)  # the reader `mcc extract` uses
     unknown = sorted(set(table["image"].astype(str)) - {p.name for p in images})
@@ -98,7 +109,9 @@ def load_mammogram_set(mammograms: str | os.PathLike[str],
         raise ValueError(f"`annotations` boxes must have X1 < X2 and Y1 < Y2; got row {row} "
                          f"of {str(source)!r}: {table.iloc[row].to_dict()}.")
     names = table["image"].astype(str)
-    return [AnnotatedMammogram(p, table.loc[names == p.name, BOX_COLUMNS].reset_index(drop=True))
+    return [AnnotatedMammogram(p, table.loc[names == p.name, BOX_COLUMNS].reset_index(drop=True),
+                               spacing_um if spacing_um is not None else synth.io.probe_image(
+                                   p, field="mammograms", name=p.name).spacing_um)
             for p in images]
 
 
@@ -117,7 +130,8 @@ def scan_froc(model: Any, cases: Sequence[AnnotatedMammogram], *, resolution_um:
     cases : sequence of AnnotatedMammogram
         From :func:`load_mammogram_set`; at least one must hold a cluster.
     resolution_um : int
-        Pixel spacing of every mammogram (50, 70 or 100).
+        The model's resolution (50, 70 or 100); a mammogram of another `spacing_um` is
+        resampled to it first and its boxes scaled with it.
     stride_mm : float
         Window step (1.5 mm, the papers').
     fp_rates : sequence of float, optional
@@ -161,9 +175,13 @@ def scan_froc(model: Any, cases: Sequence[AnnotatedMammogram], *, resolution_um:
                          f"{len(cases)} mammograms.")
     scored = []
     for done, case in enumerate(cases, start=1):
-        pixels = synth.read_grey_image(case.path, field="cases").pixels
-        result = scan(model, pixels, resolution_um=resolution_um, stride_mm=stride_mm)
-        scored.append(evalkit.ScoredImage(result.windows, case.boxes, name=case.path.name))
+        ready = synth.at_resolution(synth.read_grey_image(case.path, field="cases"),
+                                    resolution_um, spacing_um=case.spacing_um,
+                                    fallback_spacing_um=resolution_um)
+        boxes = (scale_boxes(case.boxes, ready.scale, ready.pixels.shape) if ready.resampled
+                 else case.boxes)
+        result = scan(model, ready.pixels, resolution_um=resolution_um, stride_mm=stride_mm)
+        scored.append(evalkit.ScoredImage(result.windows, boxes, name=case.path.name))
         if progress is not None:
             progress(done, len(cases))
     return evalkit.compute_detection_froc(

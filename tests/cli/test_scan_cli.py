@@ -248,3 +248,22 @@ def test_scan_of_a_png_needs_its_spacing(tmp_path, png16, capsys):
     code, _, err = run(["scan", str(png16), "--out", str(out), "--no-progress"], capsys)
     assert code == 2 and len(err.splitlines()) == 1
     assert "`--spacing-um` is needed" in err and not out.exists()
+
+
+def test_probe_scans_dicom_mammograms_of_another_spacing(tmp_path, capsys):
+    """A 70 µm DICOM set probed with the 100 µm model: each image resampled, boxes scaled."""
+    import synth
+
+    folder = tmp_path / "dicom"
+    synth.write_mammograms(synth.SceneConfig(), folder, 2, resolution_um=70, seed=0,
+                           size_mm=(60.0, 80.0), format="dicom")
+    import mcc_core
+
+    cases = mcc_core.load_mammogram_set(folder)
+    assert [c.spacing_um for c in cases] == [70.0, 70.0]
+    code, _, err = run([*PROBE, "--mammograms", str(folder), "--out", str(tmp_path / "rep")],
+                       capsys)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    boxes = pd.read_csv(folder / "annotations.csv")
+    assert doc["froc"]["n_images"] == 2 and doc["froc"]["n_clusters"] == len(boxes)

@@ -187,3 +187,38 @@ def test_bad_input_raises_value_error_naming_it(image, boxes, kwargs, match):
 def test_wrong_dtype_is_a_type_error():
     with pytest.raises(TypeError, match="image"):
         extract_patches(np.ones((200, 200), np.int32), [], resolution_um=100)
+
+
+def test_extract_resamples_dicom_mammograms_of_another_spacing(tmp_path):
+    """A 70 µm DICOM set cut at 100 µm: each image resampled, its boxes scaled with it."""
+    import json
+
+    import pandas as pd
+
+    import synth
+    from mcc_core import extract_dataset
+
+    folder = tmp_path / "dicom"
+    synth.write_mammograms(synth.SceneConfig(), folder, 2, resolution_um=70, seed=1,
+                           size_mm=(60.0, 80.0), format="dicom")
+    out = tmp_path / "patches"
+    manifest = extract_dataset(folder, folder / "annotations.csv", out, resolution_um=100)
+    assert manifest["source"]["spacing_um"] == {"mammogram_0000.dcm": 70.0,
+                                                "mammogram_0001.dcm": 70.0}
+    table = pd.read_csv(out / "patches.csv")
+    boxes = pd.read_csv(folder / "annotations.csv")
+    for row in table[table["label"] == 1].itertuples():
+        mine = boxes[boxes["image"] == row.image][["X1", "Y1", "X2", "Y2"]].to_numpy() * 0.7
+        # the window overlaps one of its image's boxes, in the resampled pixels
+        overlap = ((np.minimum(row.x2, mine[:, 2]) > np.maximum(row.x1, mine[:, 0]))
+                   & (np.minimum(row.y2, mine[:, 3]) > np.maximum(row.y1, mine[:, 1])))
+        assert overlap.any(), row
+        assert row.x2 <= 800 and row.y2 <= 600  # 80 × 60 mm at 100 µm
+    assert json.loads((out / "manifest.json").read_text())["resolution_um"] == 100
+    # the same images as PNGs with their spacing given
+    png = tmp_path / "png"
+    synth.write_mammograms(synth.SceneConfig(), png, 2, resolution_um=70, seed=1,
+                           size_mm=(60.0, 80.0))
+    again = extract_dataset(png, png / "annotations.csv", tmp_path / "p2", resolution_um=100,
+                            spacing_um=70)
+    assert again["counts"] == manifest["counts"]
