@@ -42,9 +42,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--intent", choices=synth.INTENTS,
                    help="what the pixels are (default: a DICOM's PresentationIntentType, "
                         "else presentation)")
-    p.add_argument("--gain", type=float,
+    p.add_argument("--gain",
                    help="presentation gain: pixel units (0-1) per unit of log attenuation "
-                        "(default: estimated from the backgrounds' noise)")
+                        "(default: the toolkit's presentation window), or 'estimate' (from "
+                        "the backgrounds' noise; see synth.load_backgrounds)")
     p.add_argument("--region", choices=synth.REGIONS, default="breast",
                    help="where crops lie: inside the breast (default), its dense or fatty "
                         "half, or anywhere")
@@ -58,12 +59,19 @@ def run_insert(args: argparse.Namespace) -> int:
         raise ValueError(f"`--n` must be an integer >= 1; got --n={args.n}.")
     if args.spacing_um is not None:
         synth.check_spacing(args.spacing_um, "--spacing-um")
-    if args.gain is not None and not args.gain > 0:
-        raise ValueError(f"`--gain` must be a number > 0; got --gain={args.gain}.")
+    gain = args.gain
+    if gain is not None and gain != "estimate":
+        try:
+            gain = float(gain)
+        except ValueError:
+            gain = float("nan")
+        if not gain > 0 or gain == float("inf"):
+            raise ValueError(f"`--gain` must be a number > 0 or 'estimate'; got "
+                             f"--gain={args.gain}.")
     start = time.perf_counter()
     backgrounds = synth.load_backgrounds(
         args.backgrounds, resolution_um=args.resolution, spacing_um=args.spacing_um,
-        intent=args.intent, gain=args.gain, region=args.region, field="--backgrounds")
+        intent=args.intent, gain=gain, region=args.region, field="--backgrounds")
     res = backgrounds.resolution_um
     with _synth._progress(args.n, f"insert {res} µm", disabled=args.no_progress) as bar:
         manifest = synth.write_dataset(

@@ -16,11 +16,19 @@ detector's MTF), as in `synth.render`. How ΔA enters the image depends on what 
 σ² is the background's own local noise variance, estimated from its pixels (Immerkær's
 Laplacian-difference estimator, averaged over a 1 mm window), so the inserted MC carries the
 noise it would have had. The extra noise is white, blurred like the quanta for an indirect
-(CsI) converter. G is estimated from the backgrounds themselves: for quantum-limited log
-images the local variance grows as exp(v / G), so the slope of ln σ² against the local mean
-gives 1/G; where that fit is not trustworthy (too little spread, a non-positive slope) the
-toolkit's own presentation window is used (`synth` renders presentations with gain 1/W).
-Both are recorded.
+(CsI) converter.
+
+G, by default, is the toolkit's own presentation window (1/W: all-glandular tissue of 50 mm
+spans 0.6 of the grey range; exact for `synth`'s presentations); a user who knows their
+display's slope (from a step wedge, or their processing's LUT) gives it (``gain=``), and
+``gain="estimate"`` estimates it from the backgrounds' noise: for quantum-limited log images
+the local variance grows as exp(v / G), so the slope of ln σ² against the local mean, at least
+`GAIN_EDGE_MM` inside the breast, gives 1/G (the window when that fit is not trustworthy).
+That estimate is exact on a pure quantum-limited log image (tests/synth/test_insert.py) but
+not robust to the rest of a detector: on `synth`'s own mammograms it measured +3 to +32 % off
+at 70 µm and +20 to +150 % at 100 µm (indirect converter, electronic noise and scatter
+flatten the variance's growth), so it is not the default. The gain used and its source are
+recorded in the manifest.
 
 Patch i of seed s uses ``numpy.random.default_rng([s, i])`` alone: first the background and
 the crop, then the scene, then (through the scene's noise key) the extra noise, so any patch
@@ -38,7 +46,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.ndimage import convolve, uniform_filter
+from scipy.ndimage import convolve, distance_transform_edt, uniform_filter
 
 from ._attenuation import add_mc_line_integrals
 from ._calcifications import MC_COLUMNS, _columns
@@ -63,6 +71,7 @@ breast crop), or anywhere."""
 SUFFIXES = (".png", ".tif", ".tiff", ".dcm", ".dicom")
 NOISE_WINDOW_MM = 1.0
 GAIN_MIN_SPREAD = 0.05
+GAIN_EDGE_MM = 10.0
 """The local means of the gain fit must span at least this much of the [0, 1] range."""
 INSERT_COLUMNS = ("index", "seed", "label", "kind", "distribution", "n_mcs", "n_inside",
                   "background", "row_px", "col_px", "intent", "gain", "noise_sd",
@@ -87,7 +96,8 @@ class Backgrounds:
     origins : tuple of int arrays (K, 2) — the crop corners allowed by `region`
     noise_var : tuple of float32 arrays — the local noise variance of each image
     gain : float — presentation gain G (pixel units per unit of log attenuation)
-    gain_source : str — "given", "estimated" or "window" (the toolkit's presentation window)
+    gain_source : str — "given", "estimated", or "window" (the toolkit's presentation
+        window: the default, and the fallback of an estimate that cannot be trusted)
     resolution_um : int
     region : str
     """
@@ -138,7 +148,7 @@ def load_backgrounds(
     resolution_um: int | None = None,
     spacing_um: float | None = None,
     intent: str | None = None,
-    gain: float | None = None,
+    gain: float | str | None = None,
     region: str = "breast",
     field: str = "backgrounds",
 ) -> Backgrounds:
@@ -157,8 +167,9 @@ def load_backgrounds(
         The backgrounds' pixel spacing; default: each DICOM's own (required for PNG/TIFF).
     intent : {"processing", "presentation"}, optional
         What the pixels are; default: each DICOM's PresentationIntentType, else presentation.
-    gain : float, optional
-        Presentation gain G; default: estimated from the backgrounds (see the module text).
+    gain : float or "estimate", optional
+        Presentation gain G (pixel units per unit of log attenuation); default: the toolkit's
+        presentation window; "estimate": from the backgrounds' noise (see the module text).
     region : {"breast", "dense", "fatty", "any"}
     field : str
         Name used in messages.
@@ -212,7 +223,7 @@ def load_backgrounds(
 
 def backgrounds_from_arrays(images: Sequence[np.ndarray] | np.ndarray, names: Sequence[str], *,
                             resolution_um: int, intent: str = "presentation",
-                            gain: float | None = None, region: str = "any",
+                            gain: float | str | None = None, region: str = "any",
                             field: str = "images") -> Backgrounds:
     """`Backgrounds` from images already in memory at `resolution_um` (float in [0, 1]), such
     as the negatives of a training split; each is named by `names` and by the SHA-256 of its
@@ -243,22 +254,24 @@ def backgrounds_from_arrays(images: Sequence[np.ndarray] | np.ndarray, names: Se
     return _assemble(items, res, gain, region, field)
 
 
-def _check_options(intent: str | None, gain: float | None, region: str) -> None:
+def _check_options(intent: str | None, gain: float | str | None, region: str) -> None:
     if intent is not None and intent not in INTENTS:
         raise ValueError(f"`intent` must be one of {INTENTS}; got intent={intent!r}.")
     if region not in REGIONS:
         raise ValueError(f"`region` must be one of {REGIONS}; got region={region!r}.")
-    if gain is not None and not (isinstance(gain, (int, float)) and not isinstance(gain, bool)
-                                 and np.isfinite(gain) and gain > 0):
-        raise ValueError(f"`gain` must be a number > 0; got gain={gain!r}.")
+    if gain is not None and gain != "estimate" and not (
+            isinstance(gain, (int, float)) and not isinstance(gain, bool) and np.isfinite(gain)
+            and gain > 0):
+        raise ValueError(f"`gain` must be a number > 0 or 'estimate'; got gain={gain!r}.")
 
 
-def _assemble(items: list[tuple], res: int, gain: float | None, region: str, field: str
+def _assemble(items: list[tuple], res: int, gain: float | str | None, region: str, field: str
               ) -> Backgrounds:
     """Check each (pixels, inside, name, sha256, spacing, intent, note) at `res` µm and build
     the `Backgrounds`: crops allowed by `region`, local noise, the presentation gain."""
     n = patch_size_px(res)
     images, names, digests, spacings, intents, origins, noise = [], [], [], [], [], [], []
+    masks = []
     for pixels, inside, name, digest, spacing, kind, note in items:
         if min(pixels.shape) < n:
             raise ValueError(f"`{field}` images must be at least one patch (1 cm: {n} × {n} "
@@ -277,15 +290,20 @@ def _assemble(items: list[tuple], res: int, gain: float | None, region: str, fie
         intents.append(kind)
         origins.append(corners)
         noise.append(local_noise_variance(pixels, res))
-    if gain is not None:
+        masks.append(inside)
+    window = 1.0 / window_width(energy_kev(SceneConfig().acquisition))
+    if gain is None:
+        g, how = window, "window"
+    elif gain != "estimate":
         g, how = float(gain), "given"
     else:
         est = estimate_gain([im for im, k in zip(images, intents, strict=True)
                              if k == "presentation"],
                             [v for v, k in zip(noise, intents, strict=True)
-                             if k == "presentation"], res)
-        g, how = (est, "estimated") if est is not None else (1.0 / window_width(
-            energy_kev(SceneConfig().acquisition)), "window")
+                             if k == "presentation"], res,
+                            [m for m, k in zip(masks, intents, strict=True)
+                             if k == "presentation"])
+        g, how = (est, "estimated") if est is not None else (window, "window")
     return Backgrounds(tuple(images), tuple(names), tuple(digests), tuple(spacings),
                        tuple(intents), tuple(origins), tuple(noise), g, how, res, region)
 
@@ -346,17 +364,27 @@ def local_noise_variance(image: np.ndarray, resolution_um: int) -> np.ndarray:
 
 
 def estimate_gain(images: Sequence[np.ndarray], noise_var: Sequence[np.ndarray],
-                  resolution_um: int) -> float | None:
+                  resolution_um: int, inside: Sequence[np.ndarray] | None = None
+                  ) -> float | None:
     """The presentation gain G from the images' own noise: ln σ² = a + v / G for
-    quantum-limited log images; None when the fit cannot be trusted."""
+    quantum-limited log images; None when the fit cannot be trusted.
+
+    Only pixels at least `GAIN_EDGE_MM` inside the breast (`inside`: not exactly black) take
+    part: near the skin line the compressed thickness falls off, and a presentation's
+    thickness equalisation then breaks the one-to-one relation of grey level and fluence.
+    """
     if not images:
         return None
     size = max(3, int(round(NOISE_WINDOW_MM * 1000.0 / resolution_um)) | 1)
     means, logs = [], []
-    for image, var in zip(images, noise_var, strict=True):
+    for k, (image, var) in enumerate(zip(images, noise_var, strict=True)):
+        keep = np.ones(image.shape, dtype=bool)
+        if inside is not None and not inside[k].all():
+            depth = distance_transform_edt(inside[k]) * (resolution_um / 1000.0)
+            keep = depth >= GAIN_EDGE_MM
         m = uniform_filter(image, size, mode="reflect")[::4, ::4].ravel()
         v = var[::4, ::4].ravel()
-        ok = (m > 0.0) & (m < 1.0) & (v > 0)
+        ok = (m > 0.0) & (m < 1.0) & (v > 0) & keep[::4, ::4].ravel()
         means.append(m[ok])
         logs.append(np.log(v[ok]))
     m, lv = np.concatenate(means), np.concatenate(logs)

@@ -172,7 +172,10 @@ def test_noise_estimate_and_gain_of_a_quantum_limited_log_image(tmp_path):
     root = tmp_path / "log"
     root.mkdir()
     save16(root / "ramp.png", unit)
-    backgrounds = synth.load_backgrounds(root, resolution_um=RES, spacing_um=RES)
+    assert synth.load_backgrounds(root, resolution_um=RES, spacing_um=RES).gain_source == (
+        "window")  # the default
+    backgrounds = synth.load_backgrounds(root, resolution_um=RES, spacing_um=RES,
+                                         gain="estimate")
     assert backgrounds.gain_source == "estimated"
     assert backgrounds.gain == pytest.approx(gain, rel=0.15)
     # the local noise estimate follows the true σ = G / sqrt(q)
