@@ -14,10 +14,54 @@ def files(tmp_path_factory):
     (root / "utf16.json").write_text('{"version": 2}', encoding="utf-16")
     (root / "huge.json").write_text(" " * 4_000_001)
     (root / "big_number.json").write_text('{"version": 2, "density_range": [1e400, 0.5]}')
+    _dicoms(root)
+    (root / "boxes.csv").write_text("image,X1,Y1,X2,Y2\nzero_spacing.dcm,1,1,5,5\n")
     return root
 
 
+def _dicoms(root):
+    """Bad DICOM files, edited from a good one with pydicom; and folders of bad backgrounds."""
+    import io
+
+    import numpy as np
+    import pydicom
+    from PIL import Image
+
+    from synth.io import encode_dicom
+
+    def edit(name, change):
+        ds = pydicom.dcmread(io.BytesIO(encode_dicom(np.full((300, 300), 0.4, np.float32),
+                                                     spacing_um=70)))
+        change(ds)
+        ds.save_as(root / name)
+
+    edit("no_pixels.dcm", lambda ds: delattr(ds, "PixelData"))
+    edit("report.dcm", lambda ds: setattr(ds, "Modality", "SR"))
+
+    def zero_spacing(ds):
+        ds.ImagerPixelSpacing = [0, 0]
+        ds.PixelSpacing = [0, 0]
+
+    edit("zero_spacing.dcm", zero_spacing)
+    Image.new("RGB", (300, 300), (200, 10, 10)).save(root / "red.png")
+    for folder, image in (("tiny", np.full((50, 50), 0.4)), ("empty", None)):
+        (root / folder).mkdir()
+        if image is not None:
+            Image.fromarray(np.rint(image * 65535).astype(np.uint16)).save(root / folder / "t.png")
+
+
 CASES = [
+    (["scan", "{f}/no_pixels.dcm"], "with PixelData"),
+    (["scan", "{f}/report.dcm"], "modality"),
+    (["scan", "{f}/zero_spacing.dcm"], "`--spacing-um` is needed.*ImagerPixelSpacing"),
+    (["scan", "{f}/red.png", "--spacing-um", "70"], "grey image"),
+    (["scan", "{f}/no_pixels.dcm", "--spacing-um", "0"], "`--spacing-um` must be a pixel"),
+    (["synth", "insert", "--backgrounds", "{f}/tiny", "--spacing-um", "70", "--n", "4"],
+     "at least one patch"),
+    (["synth", "insert", "--backgrounds", "{f}/empty", "--spacing-um", "70", "--n", "4"],
+     "holds none"),
+    (["extract", "--images", "{f}", "--annotations", "{f}/boxes.csv", "--resolution", "70",
+      "--spacing-um", "-3"], "`--spacing-um` must be a pixel"),
     (["synth", "--config", "{f}/deep.json", "--n", "2"], "nested too deeply"),
     (["synth", "--config", "/dev/zero", "--n", "2"], "not a regular file"),
     (["synth", "--config", "{f}/binary.json", "--n", "2"], "not UTF-8 text"),
