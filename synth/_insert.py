@@ -46,7 +46,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.ndimage import convolve, distance_transform_edt, uniform_filter
+from scipy.ndimage import (
+    convolve,
+    distance_transform_edt,
+    maximum_filter,
+    minimum_filter,
+    uniform_filter,
+)
 
 from ._attenuation import add_mc_line_integrals
 from ._calcifications import MC_COLUMNS, _columns
@@ -309,12 +315,40 @@ def _assemble(items: list[tuple], res: int, gain: float | str | None, region: st
 
 
 def _at_resolution(grey: GreyImage, spacing: float, res: int) -> tuple[np.ndarray, np.ndarray]:
-    """The image in [0, 1] at `res` µm, and where it is breast (not exactly black)."""
+    """The image in [0, 1] at `res` µm, and where it is breast (`breast_mask`)."""
     unit = grey.unit
-    inside = (grey.pixels > 0).astype(np.float32)
+    inside = breast_mask(grey.pixels, spacing).astype(np.float32)
     if abs(spacing - res) < 1e-9:
         return unit, inside > 0.5
     return resample(unit, spacing, res), resample(inside, spacing, res) > 0.99
+
+
+OUTSIDE_MM = 0.5
+"""Exactly-black areas at least this wide (mm) are outside the breast; single black pixels in
+dark tissue (quantisation, noise) are not."""
+
+
+def breast_mask(pixels: np.ndarray, spacing_um: float) -> np.ndarray:
+    """Where an image is breast: everything but its exactly-black areas of at least
+    `OUTSIDE_MM` across (a morphological opening of the black pixels).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from synth._insert import breast_mask
+    >>> image = np.full((40, 40), 500, np.uint16)
+    >>> image[:, :10] = 0     # the black outside, 1 mm wide at 100 µm
+    >>> image[20, 30] = 0     # one black pixel of noise in the tissue
+    >>> mask = breast_mask(image, 100)
+    >>> bool(mask[:, :10].any()), bool(mask[20, 30]), bool(mask[:, 10:].all())
+    (False, True, True)
+    """
+    size = max(3, int(round(OUTSIDE_MM * 1000.0 / spacing_um)) | 1)  # odd: a centred opening
+    black = pixels == 0
+    if not black.any():
+        return np.ones(pixels.shape, dtype=bool)
+    core = minimum_filter(black, size=size, mode="nearest")
+    return ~maximum_filter(core, size=size, mode="nearest")
 
 
 def _corners(pixels: np.ndarray, inside: np.ndarray, n: int, region: str, intent: str

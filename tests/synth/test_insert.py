@@ -280,3 +280,14 @@ def test_resampled_noise_is_what_gets_estimated(folder):
     assert s_native == pytest.approx(0.01, rel=0.1)
     assert s_coarse < s_native
     assert ndimage.uniform_filter(coarser.images[0], 5).std() < 0.01
+
+
+def test_black_pixels_of_noise_do_not_make_a_patch_outside_the_breast(tmp_path):
+    """8-bit patches of dark tissue hold the odd 0: only black *areas* are outside."""
+    root = tmp_path / "dark"
+    root.mkdir()
+    pixels = np.full((N, N), 12, np.uint8)
+    pixels[::37, ::41] = 0
+    Image.fromarray(pixels).save(root / "dark.png")
+    backgrounds = synth.load_backgrounds(root, resolution_um=RES, spacing_um=RES)
+    assert len(backgrounds.origins[0]) == 1
