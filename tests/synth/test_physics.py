@@ -146,17 +146,25 @@ def test_scatter_lowers_contrast_and_the_heel_effect_tilts_the_fluence():
 
 
 def test_the_relative_model_reproduces_first_wave_images_byte_for_byte():
+    """Version-1 configs give the first wave's bytes: those of legacy_v1.json, or, on a CPU
+    whose float32 kernels round differently, one whole set of legacy_v1_platforms.json."""
+    got = {}
     for name in ("default", "csi_lumpy_linear"):
         config = SceneConfig.from_dict(LEGACY[name]["config"])  # a version-1 file
         assert config.contrast_model == "relative" and config.texture == "periodic"
-        for res in synth.RESOLUTIONS_UM:
-            batch = synth.generate(config, 24, resolution_um=res, seed=7)
-            assert hashlib.sha256(batch.images.tobytes()).hexdigest() == \
-                LEGACY[name]["images"][str(res)]
+        got[name] = {str(res): hashlib.sha256(synth.generate(
+            config, 24, resolution_um=res, seed=7).images.tobytes()).hexdigest()
+            for res in synth.RESOLUTIONS_UM}
     m = LEGACY["mammogram"]
     image = synth.render_mammogram(SceneConfig.from_dict(m["config"]), resolution_um=100,
                                    seed=m["seed"], size_mm=tuple(m["size_mm"])).image
-    assert hashlib.sha256(image.tobytes()).hexdigest() == m["image"]
+    got["mammogram"] = hashlib.sha256(image.tobytes()).hexdigest()
+    reference = {"default": LEGACY["default"]["images"],
+                 "csi_lumpy_linear": LEGACY["csi_lumpy_linear"]["images"],
+                 "mammogram": m["image"]}
+    platforms = json.loads((Path(__file__).parent / "data" / "legacy_v1_platforms.json")
+                           .read_text())["sets"]
+    assert got == reference or got in platforms.values(), got
 
 
 def test_config_versions():
