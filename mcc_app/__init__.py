@@ -11,7 +11,17 @@ from pathlib import Path
 
 from ._command import SWEEP_SUGGESTIONS, ProbeSettings, parse_values, probe_command
 from ._controls import config_from_controls, controls_from_config
-from ._uploads import MODEL_SUFFIXES, read_png, read_scenario, store_upload
+from ._uploads import (
+    IMAGE_SUFFIXES,
+    MAX_NEGATIVE_BYTES,
+    MAX_NEGATIVE_FILES,
+    MODEL_SUFFIXES,
+    load_negatives,
+    read_png,
+    read_scenario,
+    read_upload,
+    store_upload,
+)
 from ._views import (
     comparison_chart,
     cross_resolution_matrix,
@@ -44,6 +54,9 @@ APP_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 
 __all__ = [
     "APP_SCRIPT",
+    "IMAGE_SUFFIXES",
+    "MAX_NEGATIVE_BYTES",
+    "MAX_NEGATIVE_FILES",
     "MODEL_SUFFIXES",
     "PAGES",
     "PageSpec",
@@ -54,11 +67,13 @@ __all__ = [
     "controls_from_config",
     "cross_resolution_matrix",
     "for_display",
+    "load_negatives",
     "overlay_mask",
     "parse_values",
     "probe_command",
     "read_png",
     "read_scenario",
+    "read_upload",
     "store_upload",
     "sweep_chart",
 ]

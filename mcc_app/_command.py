@@ -67,6 +67,10 @@ class ProbeSettings:
     behaviour: bool = True
     cross_resolution: bool = True
     thresholds: bool = False
+    backgrounds: str | None = None
+    """The folder the user's MC-free backgrounds are in, for ``--backgrounds`` (None: none)."""
+    spacing_um: float | None = None
+    """Their pixel spacing, for ``--spacing-um`` (None: each DICOM's own)."""
 
 
 def probe_command(settings: ProbeSettings, *, scenario_file: str = "scenario.json",
@@ -77,7 +81,8 @@ def probe_command(settings: ProbeSettings, *, scenario_file: str = "scenario.jso
     ----------
     settings : ProbeSettings
         ``model`` None means the bundled model of ``resolution_um``; otherwise the file name
-        the user uploaded (it is run from the folder holding it).
+        the user uploaded (it is run from the folder holding it). ``backgrounds``: the folder
+        the user keeps their uploaded MC-free images in.
     scenario_file : str
         Where the scenario JSON downloaded beside the command is saved.
     out : str
@@ -101,6 +106,11 @@ def probe_command(settings: ProbeSettings, *, scenario_file: str = "scenario.jso
     >>> print(probe_command(uploaded, out="my report"))
     mcc probe --model 'my model.keras' --scenario scenario.json --n 200 --seed 0
       --bootstrap 200 --no-behaviour --no-cross-resolution --out 'my report'
+    >>> on_mine = ProbeSettings(model=None, resolution_um=70, backgrounds="negatives",
+    ...                         spacing_um=85.0)
+    >>> print(probe_command(on_mine))
+    mcc probe --resolution 70 --scenario scenario.json --n 200 --seed 0 --bootstrap 200
+      --no-thresholds --backgrounds negatives --spacing-um 85 --out report
     """
     argv = ["mcc", "probe"]
     if settings.model is None:
@@ -115,4 +125,8 @@ def probe_command(settings: ProbeSettings, *, scenario_file: str = "scenario.jso
     argv += [flag for flag, on in (("--no-behaviour", settings.behaviour),
                                    ("--no-cross-resolution", settings.cross_resolution),
                                    ("--no-thresholds", settings.thresholds)) if not on]
+    if settings.backgrounds is not None:
+        argv += ["--backgrounds", settings.backgrounds]
+        if settings.spacing_um is not None:
+            argv += ["--spacing-um", f"{settings.spacing_um:g}"]
     return shlex.join([*argv, "--out", out])

@@ -1,12 +1,13 @@
 """What the pages share: the session's scenario and last probe, cached loaders and generators,
-the model picker, and one-line error messages. Imports Streamlit; TensorFlow only when a model
-is loaded."""
+the model picker, the uploader of the user's own MC-free backgrounds, and one-line error
+messages. Imports Streamlit; TensorFlow only when a model is loaded."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import synth
 
 from ._command import ProbeSettings
 from ._controls import controls_from_config
-from ._uploads import MODEL_SUFFIXES, store_upload
+from ._uploads import IMAGE_SUFFIXES, MODEL_SUFFIXES, load_negatives, store_upload
 
 SCENARIO = "scenario"
 """Session-state key of the current `synth.SceneConfig` (set on the Generate page)."""
@@ -75,6 +76,17 @@ def ensure_controls() -> None:
 # --------------------------------------------------------------------------- generated arrays
 
 
+def backgrounds_token(backgrounds: synth.Backgrounds) -> str:
+    """What caches of patches inserted into `backgrounds` are keyed by: every file's name,
+    SHA-256, spacing and intent, the region, the gain and the resolution."""
+    record = json.dumps([backgrounds.record(), backgrounds.resolution_um], sort_keys=True)
+    return hashlib.sha256(record.encode()).hexdigest()
+
+
+_ON_BACKGROUNDS: dict[str | type[Any], Callable[[Any], Any]] = {
+    synth.Backgrounds: backgrounds_token}
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def preview(config_json: str, seed: int, index: int) -> list[synth.Batch]:
     """Patch `index` of dataset `seed` at 50, 70 and 100 µm (the same scene)."""
@@ -83,18 +95,94 @@ def preview(config_json: str, seed: int, index: int) -> list[synth.Batch]:
             for r in synth.RESOLUTIONS_UM]
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def one_patch(config_json: str, resolution_um: int, seed: int, index: int) -> synth.Batch:
-    """Patch `index` of dataset `seed` alone."""
-    return synth.generate_indices(synth.SceneConfig.from_json(config_json), [index],
-                                  resolution_um=resolution_um, seed=seed)
+@st.cache_data(max_entries=16, show_spinner=False, hash_funcs=_ON_BACKGROUNDS)
+def one_patch(config_json: str, resolution_um: int, seed: int, index: int,
+              backgrounds: synth.Backgrounds | None = None) -> synth.Batch:
+    """Patch `index` of dataset `seed` alone (inserted into `backgrounds` when given: they are
+    at `resolution_um`)."""
+    config = synth.SceneConfig.from_json(config_json)
+    if backgrounds is not None:
+        return synth.insert_indices(backgrounds, config, [index], seed=seed)
+    return synth.generate_indices(config, [index], resolution_um=resolution_um, seed=seed)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def samples(config_json: str, resolution_um: int, seed: int, n: int) -> synth.Batch:
-    """The first `n` patches of dataset `seed`."""
-    return synth.generate(synth.SceneConfig.from_json(config_json), n,
-                          resolution_um=resolution_um, seed=seed)
+@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=_ON_BACKGROUNDS)
+def samples(config_json: str, resolution_um: int, seed: int, n: int,
+            backgrounds: synth.Backgrounds | None = None) -> synth.Batch:
+    """The first `n` patches of dataset `seed` (inserted into `backgrounds` when given)."""
+    config = synth.SceneConfig.from_json(config_json)
+    if backgrounds is not None:
+        return synth.insert(backgrounds, config, n, seed=seed)
+    return synth.generate(config, n, resolution_um=resolution_um, seed=seed)
+
+
+# --------------------------------------------------------------------------- backgrounds
+
+
+def uploads_digest(uploads: Sequence[Any]) -> str:
+    """The SHA-256 of uploaded files' names and contents (Streamlit ``UploadedFile``s), what
+    caches of what is read from them are keyed by; hashed once per upload, not per rerun."""
+    ids = tuple(u.file_id for u in uploads)
+    memo: dict[tuple[str, ...], str] = st.session_state.setdefault("_upload_digests", {})
+    if ids not in memo:
+        digest = hashlib.sha256()
+        for upload in uploads:
+            digest.update(hashlib.sha256(upload.name.encode()).digest()
+                          + hashlib.sha256(upload.getvalue()).digest())
+        if len(memo) >= 8:
+            memo.clear()
+        memo[ids] = digest.hexdigest()
+    return memo[ids]
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading your backgrounds…")
+def _negatives(digest: str, spacing_um: float | None, resolution_um: int,
+               _uploads: Sequence[Any]) -> synth.Backgrounds:
+    """`load_negatives` once per uploaded content (`digest`), spacing and resolution; a
+    resource, not data: read-only arrays shared without a copy per rerun."""
+    return load_negatives([(u.name, u.getvalue()) for u in _uploads], spacing_um=spacing_um,
+                          resolution_um=resolution_um)
+
+
+def pick_backgrounds(prefix: str, *, resolution_um: int
+                     ) -> tuple[synth.Backgrounds | None, bool]:
+    """The optional uploader of the user's own MC-free images (files, or one zip of them)
+    and their pixel spacing, loaded at `resolution_um`.
+
+    Returns the backgrounds (None without an upload) and whether the page may go on: False
+    after an ``st.error`` saying why the upload cannot be used."""
+    key = f"{prefix}_negatives"
+    with st.expander("Backgrounds: your own MC-free images",
+                     expanded=bool(st.session_state.get(key))):
+        st.caption("Negatives (patches or whole mammograms without MCs): the scenario's MCs "
+                   "are inserted into them, with the physics, instead of synthetic tissue.")
+        a, b = st.columns((3, 1))
+        uploads = a.file_uploader(
+            "PNG, TIFF or DICOM images, or one .zip of them",
+            type=[*(s.lstrip(".") for s in IMAGE_SUFFIXES), "zip"], accept_multiple_files=True,
+            key=key)
+        spacing = b.number_input(
+            "Their pixel spacing (µm)", value=None, step=1.0, placeholder="each DICOM's own",
+            key=f"{prefix}_negatives_spacing",
+            help=f"Required for PNG and TIFF; empty: each DICOM's own. They are resampled "
+                 f"to {resolution_um} µm.")
+    if not uploads:
+        return None, True
+    try:
+        backgrounds = _negatives(uploads_digest(uploads),
+                                 None if spacing is None else float(spacing), resolution_um,
+                                 uploads)
+    except LOAD_ERRORS as exc:
+        show_error(exc, "Backgrounds not read: ")
+        return None, False
+    return backgrounds, True
+
+
+def describe_backgrounds(backgrounds: synth.Backgrounds, *, limit: int = 3) -> str:
+    """A caption such as "3 backgrounds (a.png, b.png, c.png) at 70 µm"."""
+    names = ", ".join(backgrounds.names[:limit]) + (", …" if len(backgrounds) > limit else "")
+    many = "s" if len(backgrounds) != 1 else ""
+    return f"{len(backgrounds)} background{many} ({names}) at {backgrounds.resolution_um} µm"
 
 
 # --------------------------------------------------------------------------- models
@@ -147,6 +235,8 @@ class ProbeRun:
     scenario: synth.SceneConfig
     model: ModelChoice
     run_id: int
+    backgrounds: synth.Backgrounds | None = None
+    """The user's backgrounds the clean condition and sweeps were inserted into, if any."""
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Unique across sessions: what caches of this run are keyed by."""
 

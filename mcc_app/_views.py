@@ -139,8 +139,9 @@ def comparison_chart(result: evalkit.ComparisonResult, parameter: str,
 
 
 def for_display(image: np.ndarray, max_side: int = 1600) -> np.ndarray:
-    """`image` (grey float in [0, 1] or RGB uint8) shrunk with Pillow so that its longer side
-    is at most `max_side` pixels, as uint8: a full-field mammogram is too big to send whole.
+    """`image` (grey float in [0, 1], grey uint16, or grey or RGB uint8) shrunk with Pillow so
+    that its longer side is at most `max_side` pixels, as uint8: a full-field mammogram is too
+    big to send whole.
 
     Examples
     --------
@@ -150,10 +151,14 @@ def for_display(image: np.ndarray, max_side: int = 1600) -> np.ndarray:
     (1000, 500)
     >>> for_display(np.full((1, 2), 1.0)).tolist()
     [[255, 255]]
+    >>> for_display(np.array([[0, 65535]], np.uint16)).tolist()  # 16-bit: divided by 65535
+    [[0, 255]]
     """
     from PIL import Image
 
     array = np.asarray(image)
+    if array.dtype == np.uint16:
+        array = array.astype(np.float32) / np.float32(65535.0)
     if array.dtype != np.uint8:
         array = np.rint(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
     if max(array.shape[:2]) <= max_side:

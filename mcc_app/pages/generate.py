@@ -1,5 +1,7 @@
 """Generate: every SceneConfig field as a control, a preview at 50/70/100 µm, sample patches of
-both classes, dataset export and the scenario as JSON."""
+both classes, dataset export and the scenario as JSON; optionally on the user's own MC-free
+backgrounds (the scenario's MCs inserted into them, `synth.insert`) instead of synthetic
+tissue."""
 
 from __future__ import annotations
 
@@ -15,8 +17,6 @@ from mcc_app import config_from_controls, overlay_mask, read_scenario
 _PATCHES = "gen_patches"  # (resolution, seed) last applied; survives visits to other pages
 _MC_COLUMNS = ["x_mm", "y_mm", "col_px", "row_px", "size_mm", "morphology", "material", "contrast",
                "thickness_mm", "dprime", "orientation_deg", "inside"]
-
-
 
 
 def load_scenario_upload() -> None:
@@ -136,47 +136,69 @@ def scenario_form() -> None:
             state.show_error(exc, "Scenario not applied: ")
 
 
+def scene_caption(row: dict) -> str:
+    """One patch's scene in words: its tissue (synthetic, or the user's background) and MCs."""
+    if "background" in row:
+        tissue = (f"on {row['background']} (crop at row {int(row['row_px'])}, column "
+                  f"{int(row['col_px'])} px; {row['intent']} image, noise σ "
+                  f"{row['noise_sd']:.4f})")
+    else:
+        tissue = f"density {row['density']:.2f}, β {row['beta']:.2f}"
+    return (f"{row['kind'].replace('_', ' ')} scene, {int(row['n_mcs'])} MCs "
+            f"({int(row['n_inside'])} inside), distribution {row['distribution'] or '—'}, "
+            f"{tissue}.")
+
+
 @st.fragment
-def preview_panel(config: synth.SceneConfig, seed: int, resolution: int) -> None:
+def preview_panel(config: synth.SceneConfig, seed: int, resolution: int,
+                  backgrounds: synth.Backgrounds | None) -> None:
     st.subheader("Preview")
     if "preview_index" not in st.session_state:  # start on a patch with a cluster
-        labels = state.samples(config.to_json(), resolution, seed, 32).labels
+        labels = state.samples(config.to_json(), resolution, seed, 32, backgrounds).labels
         st.session_state.preview_index = next((i for i, y in enumerate(labels) if y == 1), 0)
     a, b = st.columns(2)
     index = a.number_input("Patch index", 0, 10**6, key="preview_index",
-                           help="patch i of the dataset with this seed, at every resolution")
+                           help="patch i of the dataset with this seed"
+                                + (", at every resolution" if backgrounds is None else ""))
     overlay = b.toggle("Show MC mask", key="preview_mask")
-    batches = state.preview(config.to_json(), seed, index)
+    if backgrounds is None:
+        batches = state.preview(config.to_json(), seed, index)
+        chosen = batches[synth.RESOLUTIONS_UM.index(resolution)]
+    else:  # the backgrounds are at one resolution: the patch at that one
+        chosen = state.one_patch(config.to_json(), resolution, seed, index, backgrounds)
+        batches = [chosen]
     cols = st.columns(3)
-    for col, batch in zip(cols, batches, strict=True):
+    for col, batch in zip(cols, batches, strict=False):
         image = batch.images[0]
         shown = overlay_mask(image, batch.masks[0]) if overlay else image
+        where = (f" · {batch.patches['background'].iloc[0]}" if backgrounds is not None
+                 else "")
         col.image(shown, width="stretch", output_format="PNG",
                   caption=f"{batch.resolution_um} µm · {image.shape[0]} px · label "
-                          f"{int(batch.labels[0])}")
-    chosen = batches[synth.RESOLUTIONS_UM.index(resolution)]
-    row = chosen.patches.iloc[0]
-    st.caption(f"{row['kind'].replace('_', ' ')} scene, {int(row['n_mcs'])} MCs "
-               f"({int(row['n_inside'])} inside), distribution {row['distribution'] or '—'}, "
-               f"density {row['density']:.2f}, β {row['beta']:.2f}. MC table at {resolution} µm:")
+                          f"{int(batch.labels[0])}{where}")
+    st.caption(f"{scene_caption(chosen.patches.iloc[0].to_dict())} MC table at {resolution} µm:")
     st.dataframe(chosen.calcifications[_MC_COLUMNS], hide_index=True, height=220)
 
 
 @st.fragment
-def samples_panel(config: synth.SceneConfig, seed: int, resolution: int) -> None:
+def samples_panel(config: synth.SceneConfig, seed: int, resolution: int,
+                  backgrounds: synth.Backgrounds | None) -> None:
     st.subheader(f"Sample patches at {resolution} µm")
-    batch = state.samples(config.to_json(), resolution, seed, 32)
+    batch = state.samples(config.to_json(), resolution, seed, 32, backgrounds)
+    patches = batch.patches
     for label in (1, 0):
         picked = [i for i in range(len(batch)) if batch.labels[i] == label][:6]
         if not picked:
             st.caption(f"No class-{label} patch in the first 32 of this scenario.")
             continue
         st.image([batch.images[i] for i in picked], width=110, output_format="PNG",
-                 caption=[f"class {label} · #{i} · {int(batch.patches['n_mcs'].iloc[i])} MCs"
-                          for i in picked])
+                 caption=[f"class {label} · #{i} · {int(patches['n_mcs'].iloc[i])} MCs"
+                          + (f" · {patches['background'].iloc[i]}" if backgrounds is not None
+                             else "") for i in picked])
 
 
-def export_panel(config: synth.SceneConfig, seed: int, resolution: int) -> None:
+def export_panel(config: synth.SceneConfig, seed: int, resolution: int,
+                 backgrounds: synth.Backgrounds | None) -> None:
     st.subheader("Export")
     st.download_button("Download the scenario (JSON)", config.to_json(),
                        file_name="scenario.json", mime="application/json", on_click="ignore")
@@ -198,12 +220,14 @@ def export_panel(config: synth.SceneConfig, seed: int, resolution: int) -> None:
     try:
         manifest = synth.write_dataset(
             config, Path(out).expanduser(), int(n), resolution_um=resolution, seed=seed,
-            bit_depth=bits, masks=masks, overwrite=overwrite, progress=advance)
+            bit_depth=bits, masks=masks, overwrite=overwrite, progress=advance,
+            backgrounds=backgrounds)
     except (ValueError, TypeError, OSError) as exc:
         bar.empty()
         state.show_error(exc, "Dataset not written: ")
         return
-    st.success(f"Wrote {manifest['n']} patches at {resolution} µm to {out} "
+    into = f" inserted into your {len(backgrounds)} backgrounds" if backgrounds else ""
+    st.success(f"Wrote {manifest['n']} patches at {resolution} µm{into} to {out} "
                f"(manifest.json lists every file).")
 
 
@@ -218,12 +242,19 @@ def main() -> None:
     left, right = st.columns((2, 3), gap="large")
     with left:
         scenario_form()
+        resolution, seed = (int(v) for v in st.session_state[_PATCHES])
+        backgrounds, usable = state.pick_backgrounds("gen", resolution_um=resolution)
     config = state.scenario()
-    resolution, seed = (int(v) for v in st.session_state[_PATCHES])
+    if backgrounds is not None:
+        st.info(f"The patches below are the scenario's MCs inserted into your "
+                f"{state.describe_backgrounds(backgrounds)} (synth.insert), not synthetic "
+                "tissue.", icon=":material/layers:")
+    elif not usable:
+        return
     with right:
-        preview_panel(config, seed, resolution)
-    samples_panel(config, seed, resolution)
-    export_panel(config, seed, resolution)
+        preview_panel(config, seed, resolution, backgrounds)
+    samples_panel(config, seed, resolution, backgrounds)
+    export_panel(config, seed, resolution, backgrounds)
 
 
 main()

@@ -1,6 +1,7 @@
 """Probe: a robustness probe of a bundled or uploaded model on the session's scenario —
 metric curves with CI bands, behavioural tests, the cross-resolution matrix, the worst errors,
-the explainability views, and the equivalent `mcc probe` command."""
+the explainability views, and the equivalent `mcc probe` command; the clean condition and the
+sweeps optionally on the user's own MC-free backgrounds."""
 
 from __future__ import annotations
 
@@ -23,9 +24,12 @@ from mcc_app import (
 from mcc_app import _state as state
 
 _NO_SWEEP = "(none)"
+_FOLDER = "negatives"
+"""Where the exported `mcc probe` command expects the uploaded backgrounds (unzipped)."""
 
 
-def settings_form(choice: state.ModelChoice) -> tuple[ProbeSettings, bool]:
+def settings_form(choice: state.ModelChoice, backgrounds: synth.Backgrounds | None
+                  ) -> tuple[ProbeSettings, bool]:
     with st.form("probe_form"):
         a, b, d = st.columns(3)
         parameter = a.selectbox("Sweep", (*SWEEP_SUGGESTIONS, _NO_SWEEP), key="probe_param")
@@ -42,10 +46,13 @@ def settings_form(choice: state.ModelChoice) -> tuple[ProbeSettings, bool]:
     sweeps: list[tuple[str, list[Any]]] = []
     if parameter != _NO_SWEEP:
         sweeps = [(parameter, parse_values(text or SWEEP_SUGGESTIONS[parameter]))]
+    spacing = st.session_state.get("probe_negatives_spacing")  # pick_backgrounds("probe")
     settings = ProbeSettings(
         model=None if choice.bundled else choice.name, resolution_um=choice.bundled or 0,
         sweeps=sweeps, n=int(n), seed=int(seed), n_bootstrap=int(boot), behaviour=behaviour,
-        cross_resolution=cross, thresholds=limits)
+        cross_resolution=cross, thresholds=limits,
+        backgrounds=None if backgrounds is None else _FOLDER,
+        spacing_um=None if backgrounds is None or spacing is None else float(spacing))
     return settings, go
 
 
@@ -68,23 +75,35 @@ def progress_bar(stages: int) -> Iterator[Callable[[str], None]]:
         bar.empty()
 
 
-def run(choice: state.ModelChoice, predictor: Any, settings: ProbeSettings,
-        config: synth.SceneConfig) -> None:
+def check_sweeps(settings: ProbeSettings, config: synth.SceneConfig,
+                 backgrounds: synth.Backgrounds | None) -> None:
+    """Refuse bad sweep values, and sweeps that cannot change patches inserted into the
+    user's backgrounds, before any work."""
     import evalkit
 
-    for name, values in settings.sweeps:  # refuse bad values before any work
+    for name, values in settings.sweeps:
+        evalkit.check_background_sweep(name, backgrounds)
         for value in values:
             evalkit.condition_config(config, name, value)
+
+
+def run(choice: state.ModelChoice, predictor: Any, settings: ProbeSettings,
+        config: synth.SceneConfig, backgrounds: synth.Backgrounds | None) -> None:
+    import evalkit
+
+    check_sweeps(settings, config, backgrounds)
     stages = (1 + len(settings.sweeps) + settings.behaviour + settings.cross_resolution
               + settings.thresholds)
     with progress_bar(stages) as advance:
         results = evalkit.run_probe(
             predictor, config, n=settings.n, seed=settings.seed, sweeps=settings.sweeps,
             behaviour=settings.behaviour, resolutions=settings.cross_resolution,
-            thresholds=settings.thresholds, n_bootstrap=settings.n_bootstrap, progress=advance)
+            thresholds=settings.thresholds, n_bootstrap=settings.n_bootstrap, progress=advance,
+            backgrounds=backgrounds)
     run_id = st.session_state.get("probe_counter", 0) + 1
     st.session_state["probe_counter"] = run_id
-    st.session_state[state.PROBE] = state.ProbeRun(results, settings, config, choice, run_id)
+    st.session_state[state.PROBE] = state.ProbeRun(results, settings, config, choice, run_id,
+                                                   backgrounds)
 
 
 def show_results(probe: state.ProbeRun) -> None:
@@ -97,6 +116,10 @@ def show_results(probe: state.ProbeRun) -> None:
                                          ("ROC AUC", "roc_auc")), strict=True):
         low, high = m.ci.get(name, (float("nan"), float("nan")))
         col.metric(label, f"{m[name]:.3f}", help=f"95 % CI {low:.3f} – {high:.3f}")
+    if probe.backgrounds is not None:
+        st.caption(f"Clean metrics and sweeps: the scenario's MCs inserted into your "
+                   f"{state.describe_backgrounds(probe.backgrounds)}; the behavioural tests, "
+                   "cross-resolution matrix and failure thresholds are on synthetic tissue.")
     with st.expander("All clean metrics"):
         st.dataframe(m.to_frame(), hide_index=True)
     for sweep in r.sweeps:
@@ -116,7 +139,8 @@ def show_results(probe: state.ProbeRun) -> None:
     if r.gallery:
         state.image_grid([g["image"] for g in r.gallery],
                          [f"{g['kind']} #{g['index']} p={g['probability']:.2f}"
-                          for g in r.gallery])
+                          + (f" · {g['scene']['background']}" if "background" in g["scene"]
+                             else "") for g in r.gallery])
     else:
         st.caption("No errors at this threshold.")
 
@@ -133,12 +157,13 @@ def explain_panel(probe: state.ProbeRun) -> None:
         return
     r = probe.results
     options = [f"worst error: {g['kind']} #{g['index']}" for g in r.gallery]
-    options += ["a sample patch of the scenario"]
+    sample = "a sample patch of the scenario"
+    options += [sample if probe.backgrounds is None else f"{sample} on your backgrounds"]
     pick = st.selectbox("Patch", options, key="explain_pick")
     if pick == options[-1]:
         index = st.number_input("Patch index", 0, 10**6, 0, key="explain_index")
         patch = state.one_patch(probe.scenario.to_json(), r.resolution_um,
-                                probe.settings.seed, int(index)).images[0]
+                                probe.settings.seed, int(index), probe.backgrounds).images[0]
     else:
         patch = r.gallery[options.index(pick)]["image"]
     views = st.tabs(["Feature maps", "Filter spectra", "Grad-CAM"])
@@ -155,27 +180,27 @@ def explain_panel(probe: state.ProbeRun) -> None:
 
 
 def export_panel(probe: state.ProbeRun) -> None:
-    st.markdown("The same probe from the command line (save the scenario beside it):")
+    st.markdown("The same probe from the command line (save the scenario beside it"
+                + (f", and your backgrounds in `{_FOLDER}/`" if probe.settings.backgrounds
+                   else "") + "):")
     st.code(probe_command(probe.settings), language="bash")
     st.download_button("Download the scenario (JSON)", probe.scenario.to_json(),
                        file_name="scenario.json", mime="application/json", on_click="ignore",
                        key="probe_scenario_download")
 
 
-def compare_run(predictors: list[Any], settings: ProbeSettings,
-                config: synth.SceneConfig) -> None:
+def compare_run(predictors: list[Any], settings: ProbeSettings, config: synth.SceneConfig,
+                backgrounds: synth.Backgrounds | None) -> None:
     """Both models on the same patches of every condition (`evalkit.compare`)."""
     import evalkit
 
     evalkit.check_pairable(predictors)
-    for name, values in settings.sweeps:  # refuse bad values before any work
-        for value in values:
-            evalkit.condition_config(config, name, value)
+    check_sweeps(settings, config, backgrounds)
     stages = 1 + sum(len(values) for _, values in settings.sweeps)
     with progress_bar(stages) as advance:
         result = evalkit.compare(predictors, config, n=settings.n, seed=settings.seed,
-                                 sweeps=settings.sweeps,
-                                 n_bootstrap=settings.n_bootstrap, progress=advance)
+                                 sweeps=settings.sweeps, n_bootstrap=settings.n_bootstrap,
+                                 progress=advance, backgrounds=backgrounds)
     run_id = st.session_state.get("compare_counter", 0) + 1
     st.session_state["compare_counter"] = run_id
     st.session_state[state.COMPARE] = state.CompareRun(result, settings, run_id)
@@ -188,6 +213,10 @@ def show_comparison(run: state.CompareRun) -> None:
     st.caption("ROC AUC by DeLong's test; sensitivity and specificity by paired bootstrap "
                "intervals and McNemar's exact test on that class; verdicts at alpha = "
                f"{result.alpha:g}.")
+    record = result.results[0].backgrounds
+    if record is not None:
+        st.caption(f"Every condition on your {len(record['files'])} backgrounds (the same crop "
+                   "of the same background for patch i in every condition and model).")
     st.dataframe(result.verdicts(), hide_index=True)
     for parameter, _ in run.settings.sweeps:
         st.altair_chart(comparison_chart(result, parameter), width="stretch")
@@ -201,6 +230,7 @@ def probe_controls(config: synth.SceneConfig) -> None:
     if choice is None or predictor is None:
         return
     st.caption(f"{choice.name}: {predictor!r}")
+    backgrounds, usable = state.pick_backgrounds("probe", resolution_um=predictor.resolution_um)
     other = None
     if st.checkbox("Compare with a second model (the same patches, paired tests)",
                    key="probe_compare"):
@@ -209,12 +239,14 @@ def probe_controls(config: synth.SceneConfig) -> None:
         if other is None:
             return
         st.caption(f"{second.name if second else ''}: {other!r}")
+    if not usable:
+        return
     try:
-        settings, go = settings_form(choice)
+        settings, go = settings_form(choice, backgrounds)
         if go and other is not None:
-            compare_run([predictor, other], settings, config)
+            compare_run([predictor, other], settings, config, backgrounds)
         elif go:
-            run(choice, predictor, settings, config)
+            run(choice, predictor, settings, config, backgrounds)
     except (ValueError, TypeError) as exc:
         state.show_error(exc, "Probe not run: ")
 

@@ -2,6 +2,7 @@
 
 import io
 import shlex
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -18,11 +19,13 @@ from mcc_app import (
     controls_from_config,
     cross_resolution_matrix,
     for_display,
+    load_negatives,
     overlay_mask,
     parse_values,
     probe_command,
     read_png,
     read_scenario,
+    read_upload,
     store_upload,
     sweep_chart,
 )
@@ -145,6 +148,10 @@ def test_probe_command_is_what_mcc_probe_parses():
     assert _sweeps(args) == [("contrast", [0.1, 0.6])]
     uploaded = probe_command(ProbeSettings(model="my model.keras", resolution_um=70))
     assert "--model 'my model.keras'" in uploaded and "--resolution" not in uploaded
+    assert "--backgrounds" not in line + uploaded
+    mine = build_parser().parse_args(shlex.split(probe_command(ProbeSettings(
+        model=None, resolution_um=70, backgrounds="my negatives", spacing_um=85.5)))[1:])
+    assert str(mine.backgrounds) == "my negatives" and mine.spacing_um == 85.5
 
 
 def test_every_suggested_sweep_is_valid_for_the_default_scenario():
@@ -200,6 +207,103 @@ def test_read_png_refuses_other_formats():
     Image.new("L", (4, 4)).save(buffer, format="JPEG")
     with pytest.raises(ValueError, match="JPEG"):
         read_png(buffer.getvalue())
+
+
+def test_read_upload_reads_tiff_and_dicom_with_their_metadata():
+    grey16 = np.array([[0, 65535], [4095, 30000]], np.uint16)
+    buffer = io.BytesIO()
+    Image.fromarray(grey16).save(buffer, format="TIFF")
+    tiff = read_upload(buffer.getvalue(), "m.tif")
+    assert tiff.format == "TIFF" and tiff.spacing_um is None
+    assert np.array_equal(tiff.pixels, grey16)
+    data = synth.io.encode_dicom(grey16, spacing_um=85, laterality="R", view="MLO")
+    dicom = read_upload(data, "m.dcm")
+    assert (dicom.format, dicom.spacing_um, dicom.laterality, dicom.view) == (
+        "DICOM", 85.0, "R", "MLO")
+    assert np.array_equal(dicom.pixels, grey16)
+    assert np.array_equal(read_png(data, "m.dcm"), dicom.unit)  # the old name reads DICOM too
+
+
+def _tissue(seed: int, side: int = 150) -> bytes:
+    noise = np.random.default_rng(seed).normal(30000, 600, (side, side))
+    return _png(noise.astype(np.uint16))
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_load_negatives_from_a_zip_keeps_its_paths_and_skips_what_is_not_an_image():
+    data = _zip({"negs/b.png": _tissue(1), "negs/a.png": _tissue(0), "negs/notes.txt": b"hi",
+                 "__MACOSX/negs/._a.png": b"resource fork", "negs/.hidden.png": b"x"})
+    bg = load_negatives([("mine.zip", data)], spacing_um=100, resolution_um=100)
+    assert bg.names == ("negs/a.png", "negs/b.png") and bg.resolution_um == 100
+    assert bg.images[0].shape == (150, 150)
+    same = load_negatives(data, spacing_um=100, resolution_um=100)  # bare bytes: a zip
+    assert same.sha256 == bg.sha256
+    files = load_negatives([("b.png", _tissue(1)), ("a.png", _tissue(0))], spacing_um=100,
+                           resolution_um=70)
+    assert files.names == ("a.png", "b.png") and files.sha256 == bg.sha256  # sorted, same bytes
+    assert files.images[0].shape[0] > 150  # resampled to 70 µm
+
+
+@pytest.mark.parametrize(("name", "needle"), [
+    ("../escape.png", "names stay inside it; got mine.zip, which holds '../escape.png'"),
+    ("negs/../../escape.png", "names stay inside it"),
+    ("/etc/escape.png", "names stay inside it"),
+    ("C:/escape.png", "names stay inside it"),
+    ("negs\\..\\escape.png", "names stay inside it"),
+])
+def test_load_negatives_refuses_names_outside_the_zip(name, needle):
+    with pytest.raises(ValueError, match="`backgrounds` must be a zip") as raised:
+        load_negatives([("mine.zip", _zip({"ok.png": _tissue(0), name: _tissue(1)}))],
+                       spacing_um=100)
+    assert needle in str(raised.value)
+
+
+def test_load_negatives_refuses_too_many_files_or_bytes_before_unpacking():
+    many = _zip({f"{k}.png": b"" for k in range(1001)})
+    with pytest.raises(ValueError, match="at most 1,000 files; got mine.zip, which holds 1,001"):
+        load_negatives([("mine.zip", many)], spacing_um=100)
+    bomb = _zip({"a.png": _tissue(0), "zeros.png": bytes(4_000_000)})  # 4 MB in a few kB
+    assert len(bomb) < 200_000
+    with pytest.raises(ValueError, match="unpack to at most 1,000,000 bytes; got mine.zip"):
+        load_negatives([("mine.zip", bomb)], spacing_um=100, max_bytes=1_000_000)
+    with pytest.raises(ValueError, match="at most 2 files; got the upload, which holds 3"):
+        load_negatives([(f"{k}.png", _tissue(k)) for k in range(3)], spacing_um=100,
+                       max_files=2)
+
+
+@pytest.mark.parametrize(("files", "needle"), [
+    ([("mine.zip", b"not a zip at all")], "got mine.zip, which is not a readable zip"),
+    ([("mine.zip", _zip({"readme.txt": b"hi"}))], "got mine.zip, which holds none"),
+    ([("a.png", b"x"), ("b.zip", b"y")], "one .zip of them; got 2 files with b.zip among them"),
+    ([("notes.txt", b"hi")], "one .zip of them; got 'notes.txt'"),
+    ([("a.png", b"x"), ("a.png", b"y")], "distinct names; got 'a.png' twice"),
+    ([("a.png", b"not an image")], "`backgrounds` must be a readable PNG, TIFF or DICOM image; "
+                                   "got a.png"),
+    ([("a.png", _tissue(0, side=60))], "must be at least one patch"),
+], ids=["not a zip", "no image", "zip among files", "not an image suffix", "same name twice",
+        "unreadable", "smaller than a patch"])
+def test_load_negatives_refuses_in_one_line(files, needle):
+    with pytest.raises(ValueError) as raised:
+        load_negatives(files, spacing_um=100, resolution_um=100)
+    message = str(raised.value)
+    assert needle in message and "\n" not in message and "mcc_negatives_" not in message
+
+
+def test_load_negatives_needs_a_spacing_except_for_dicom():
+    with pytest.raises(ValueError, match="`spacing_um` is needed: a.png is a PNG or TIFF file"):
+        load_negatives([("a.png", _tissue(0))])
+    with pytest.raises(ValueError, match="`spacing_um` must be a pixel spacing"):
+        load_negatives([("a.png", _tissue(0))], spacing_um=0)
+    tissue = np.random.default_rng(0).normal(0.45, 0.01, (120, 120)).astype(np.float32)
+    bg = load_negatives([("m.dcm", synth.io.encode_dicom(tissue, spacing_um=85))])
+    assert bg.spacing_um == (85.0,) and bg.resolution_um == 100  # its own, then the nearest
 
 
 def test_read_scenario():

@@ -3,6 +3,7 @@ file_uploader support)."""
 
 import io
 import json
+import zipfile
 
 import numpy as np
 import pytest
@@ -38,6 +39,27 @@ def png(array):
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def negatives(k=3, side=150):
+    """`k` MC-free 16-bit noise patches (at 100 µm: 1.5 cm), as uploads."""
+    rng = np.random.default_rng(7)
+    return [(f"neg{i}.png", png(rng.normal(30000, 600, (side, side)).astype(np.uint16)),
+             "image/png") for i in range(k)]
+
+
+def zipped(files):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data, _ in files:
+            archive.writestr(f"negatives/{name}", data)
+    return buffer.getvalue()
+
+
+def upload_image(at, name, data):
+    at.radio(key="scan_image").set_value("Upload an image").run()
+    at.file_uploader(key="scan_file").set_value((name, data, "application/octet-stream"))
+    return no_trouble(at.run())
 
 
 # --------------------------------------------------------------------------- Generate
@@ -116,6 +138,34 @@ def test_invalid_controls_give_an_error_and_keep_the_scenario(app):
     at = no_trouble(submit(at, "scenario_form"))  # mc_count_range starts at 3 < 5
     assert any("mc_count_range" in e for e in errors(at))
     assert at.session_state["scenario"] == synth.SceneConfig()
+
+
+def test_generate_on_uploaded_negatives_inserts_into_them(app, tmp_path):
+    at = app()
+    at.file_uploader(key="gen_negatives").set_value(negatives())
+    at = no_trouble(at.run())
+    assert errors(at) == ["Backgrounds not read: `spacing_um` is needed: neg0.png is a PNG or "
+                          "TIFF file, which declares no pixel spacing; give the negatives' pixel "
+                          "spacing in µm."]
+    assert not at.get("image")  # no synthetic patches shown in their place
+    at.number_input(key="gen_negatives_spacing").set_value(100.0)
+    at = no_trouble(at.run())
+    assert not errors(at)
+    assert "inserted into your 3 backgrounds (neg0.png, neg1.png, neg2.png) at 70 µm" in (
+        at.info[0].value)
+    captions = [img.caption for element in at.get("image") for img in element.proto.imgs]
+    assert captions[0].startswith("70 µm") and not captions[1].startswith(("50", "100"))
+    samples = [c for c in captions if c.startswith("class ")]
+    assert samples and all(c.rsplit(" · ", 1)[1] in {"neg0.png", "neg1.png", "neg2.png"}
+                           for c in samples)
+    assert any("crop at row" in c.value for c in at.caption)
+    at.text_input(key="export_out").set_value(str(tmp_path / "ds"))
+    at.number_input(key="export_n").set_value(4)
+    at = no_trouble(submit(at, "export_form"))
+    assert "inserted into your 3 backgrounds" in at.success[0].value
+    manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
+    assert [f["name"] for f in manifest["backgrounds"]["files"]] == ["neg0.png", "neg1.png",
+                                                                     "neg2.png"]
 
 
 def test_export_writes_a_dataset(app, tmp_path):
@@ -205,6 +255,34 @@ def test_bad_model_uploads_give_an_error(app, odd_model, name, data, needle):
     assert at.title[0].value == "Probe a model"  # the rest of the page still draws
 
 
+def test_probe_on_uploaded_negatives_runs_there_and_refuses_tissue_sweeps(app):
+    at = app("probe")
+    at.file_uploader(key="probe_negatives").set_value(
+        ("mine.zip", zipped(negatives()), "application/zip"))
+    at.number_input(key="probe_negatives_spacing").set_value(100.0)
+    at.number_input(key="probe_n").set_value(16)
+    at.number_input(key="probe_boot").set_value(100)
+    at.text_input(key="probe_values").set_value("0.3 0.9")
+    at.checkbox(key="probe_behaviour").set_value(False)
+    at.checkbox(key="probe_cross").set_value(False)
+    at = no_trouble(submit(at, "probe_form"))
+    assert not errors(at)
+    run = at.session_state["probe_run"]
+    names = [f["name"] for f in run.results.backgrounds["files"]]
+    assert names == ["negatives/neg0.png", "negatives/neg1.png", "negatives/neg2.png"]
+    assert set(run.results.predictions["background"]) <= set(names)
+    assert any("inserted into your 3 backgrounds" in c.value for c in at.caption)
+    command = next(c.value for c in at.code if c.value.startswith("mcc probe"))
+    assert "--backgrounds negatives --spacing-um 100" in command
+    at.selectbox(key="probe_param").set_value("density")
+    at.text_input(key="probe_values").set_value("0.2 0.8")
+    at = no_trouble(submit(at, "probe_form"))
+    assert len(errors(at)) == 1 and errors(at)[0].startswith(
+        "Probe not run: `parameter` 'density' has no effect on patches inserted into your "
+        "backgrounds")
+    assert at.session_state["probe_run"] is run  # the last good probe stays
+
+
 def test_bad_sweep_values_give_an_error(app):
     at = app("probe")
     at.number_input(key="probe_n").set_value(16)
@@ -232,32 +310,60 @@ def test_scan_a_synthetic_mammogram(app):
     assert at.get("image")[-1].proto.imgs[0].url != case_study
 
 
-@pytest.mark.parametrize(("data", "needle"), [
-    (png(np.full((50, 60), 128, np.uint8)), "at least one patch"),
-    (b"just text, not a PNG", "cannot be read"),
-], ids=["smaller than a patch", "not an image"])
-def test_bad_mammograms_give_an_error(app, data, needle):
-    at = app("scan")
-    at.radio(key="scan_image").set_value("Upload a PNG").run()
-    at.file_uploader(key="scan_png").set_value(("m.png", data, "image/png"))
-    at = no_trouble(at.run())
+@pytest.mark.parametrize(("data", "spacing", "needle"), [
+    (png(np.full((50, 60), 128, np.uint8)), 100.0, "at least one patch"),
+    (png(np.full((50, 60), 128, np.uint8)), 5.0, "`spacing_um` must be a pixel spacing from"),
+    (b"just text, not a PNG", None, "cannot be read"),
+], ids=["smaller than a patch", "spacing out of range", "not an image"])
+def test_bad_mammograms_give_an_error(app, data, spacing, needle):
+    at = upload_image(app("scan"), "m.png", data)
+    if spacing is not None:
+        at.number_input(key="scan_spacing").set_value(spacing)
+        at = no_trouble(at.run())
     if not errors(at):
         at = no_trouble(at.button(key="scan_go").click().run())
-    assert any(needle in e for e in errors(at)), errors(at)
+    assert len(errors(at)) == 1 and needle in errors(at)[0], errors(at)
     assert "scan_result" not in at.session_state
 
 
-def test_scan_of_an_uploaded_16_bit_png(app):
-    image = (np.random.default_rng(0).random((260, 230)) * 60000).astype(np.uint16)
-    at = app("scan")
-    at.radio(key="scan_image").set_value("Upload a PNG").run()
-    at.selectbox(key="scan_up_res").set_value(100)
-    at.file_uploader(key="scan_png").set_value(("m16.png", png(image), "image/png"))
+def test_a_png_needs_its_spacing_and_is_resampled_to_the_model(app):
+    image = (np.random.default_rng(0).random((300, 240)) * 60000).astype(np.uint16)
+    at = upload_image(app("scan"), "m16.png", png(image))
+    spacing = at.number_input(key="scan_spacing")
+    assert spacing.value is None and "from the DICOM header" not in spacing.label
+    assert "m16.png is a PNG file, which declares no spacing" in at.info[0].value
+    assert "scan_go" not in [b.key for b in at.button]
+    at.number_input(key="scan_spacing").set_value(70.0)
     at = no_trouble(at.run())
+    assert "Already at 70 µm: not resampled." in [c.value for c in at.caption]
+    at.selectbox(key="scan_model_res").set_value(100)
+    at = no_trouble(at.run())
+    assert "Resampled from 70 µm to 100 µm (anti-aliased): 300 × 240 px → 210 × 168 px." in [
+        c.value for c in at.caption]
+
+
+def test_scan_of_an_uploaded_dicom_at_its_own_spacing(app):
+    image = np.random.default_rng(0).random((306, 272)).astype(np.float32)
+    data = synth.io.encode_dicom(image, spacing_um=85, laterality="L", view="CC")
+    at = upload_image(app("scan"), "m.dcm", data)
+    spacing = at.number_input(key="scan_spacing")
+    assert spacing.value == 85.0 and "from the DICOM header" in spacing.label
+    assert at.selectbox(key="scan_model_res").value is None  # nearest the spacing: 100 µm
+    assert "Resampled from 85 µm to 100 µm (anti-aliased): 306 × 272 px → 260 × 231 px." in [
+        c.value for c in at.caption]
+    at.number_input(key="scan_spacing").set_value(100.0)
+    at = no_trouble(at.run())
+    assert at.number_input(key="scan_spacing").label.endswith(
+        "yours (the DICOM header says 85)")
+    assert "Already at 100 µm: not resampled." in [c.value for c in at.caption]
+    at.number_input(key="scan_spacing").set_value(85.0)
     at = no_trouble(at.button(key="scan_go").click().run())
-    result = at.session_state["scan_result"].result
-    assert result.probabilities.shape == (11, 9)  # (260 - 100) // 15 + 1, (230 - 100) // 15 + 1
+    run = at.session_state["scan_result"]
+    assert run.result.probabilities.shape == (11, 9)  # (260 - 100) // 15 + 1, (231 - 100) // 15 + 1
+    assert run.source == "m.dcm (DICOM, L CC, 306 × 272 px at 85 µm)"
     assert {m.label for m in at.metric} >= {"Positive patches", "Negative patches"}
+    at.radio(key="scan_view").set_value("Original").run()
+    assert not no_trouble(at).error
 
 
 def test_scan_with_a_model_of_another_input_gives_an_error(app, odd_model):
