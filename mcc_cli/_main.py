@@ -6,12 +6,22 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from . import _app, _experiment, _extract, _probe, _report, _scan, _synth, _train, _tune
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a refusal is one line (no usage block before it), as every other
+    refusal of `mcc` is; ``--help`` still shows the usage. Sub-commands inherit it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} "
+                     "--help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="mcc",
         description="Microcalcification-cluster toolkit: synthetic data, models, robustness.",
     )

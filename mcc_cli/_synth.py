@@ -140,6 +140,13 @@ def run_synth(args: argparse.Namespace) -> int:
         raise ValueError("`--n` and `--out` are required (or use `mcc synth verify DIR`).")
     config = load_config(args.config, args.distribution)
     resolutions = synth.RESOLUTIONS_UM if args.resolution == "all" else (int(args.resolution),)
+    if args.resolution == "all" and args.out.is_dir():
+        mine = {f"{res}um" for res in resolutions}
+        other = sorted(p.name for p in args.out.iterdir() if p.name not in mine)
+        if other:
+            raise ValueError(f"`--out` of --resolution all must hold only "
+                             f"{', '.join(sorted(mine))}; got {str(args.out)!r}, which holds "
+                             f"{', '.join(other[:3])}{' …' if len(other) > 3 else ''}.")
     for res in resolutions:
         out = args.out / f"{res}um" if args.resolution == "all" else args.out
         start = time.perf_counter()

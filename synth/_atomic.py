@@ -19,8 +19,94 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HashedAtomicFile", "check_empty_out", "staging_folder", "write_atomic",
-           "write_hashed"]
+__all__ = ["LOCK_NAME", "HashedAtomicFile", "check_empty_out", "folder_lock", "staging_folder",
+           "write_atomic", "write_hashed"]
+
+LOCK_NAME = ".mcc-lock"
+"""The lock file a writer keeps in the folder it writes (its PID and host name)."""
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    except (OSError, OverflowError):
+        return False
+    return True
+
+
+def _host() -> str:
+    return os.uname().nodename if hasattr(os, "uname") else "localhost"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, name: str = "out_dir") -> Iterator[None]:
+    """Hold `folder`'s exclusive writer lock (``folder/.mcc-lock``, created with O_EXCL,
+    holding this process's PID and host) for the block; a second writer is refused with one
+    line naming the holder. A lock left by a process that no longer exists on this host (a
+    kill -9, a crash) is stale and taken over.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from synth import io
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with io.folder_lock(folder):
+    ...     with io.folder_lock(folder):
+    ...         pass
+    Traceback (most recent call last):
+    ...
+    ValueError: `out_dir` is being written by another mcc run (PID ...); ...
+    >>> (folder / ".mcc-lock").exists()  # released when the block ends
+    False
+    """
+    lock = folder / LOCK_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    mine = f"{os.getpid()} {_host()}\n"
+    for _ in range(2):
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                words = lock.read_text().split()
+                pid, host = int(words[0]), words[1]
+            except (OSError, ValueError, IndexError):
+                pid, host = -1, _host()  # unreadable or half-written: treat as stale
+            if host == _host() and not pid_alive(pid):
+                lock.unlink(missing_ok=True)  # stale: its writer is gone
+                continue
+            raise ValueError(
+                f"`{name}` is being written by another mcc run (PID {pid} on {host}); wait "
+                f"for it to finish, or delete {str(lock)!r} if that run is gone; got "
+                f"{name}={str(folder)!r}.") from None
+        with os.fdopen(handle, "w") as fh:
+            fh.write(mine)
+        break
+    else:  # pragma: no cover - a third writer raced us twice
+        raise ValueError(f"`{name}` is being written by another mcc run; got "
+                         f"{name}={str(folder)!r}.")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            if lock.read_text() == mine:
+                lock.unlink()
+
+
+def remove_stale_stages(out: Path) -> None:
+    """Delete the staging folders (``.NAME.partial-PID``) that runs killed before they
+    finished left beside `out`: those whose process no longer exists."""
+    if not out.parent.is_dir():
+        return
+    for stage in out.parent.glob(f".{out.name}.partial-*"):
+        pid = stage.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 def check_empty_out(out_dir: Any, name: str = "out_dir") -> Path:
@@ -57,7 +143,8 @@ def check_empty_out(out_dir: Any, name: str = "out_dir") -> Path:
 @contextlib.contextmanager
 def staging_folder(out: Path) -> Iterator[Path]:
     """A fresh hidden folder next to `out`, renamed to `out` (missing or empty) when the block
-    ends normally and deleted when it raises, interrupts included.
+    ends normally and deleted when it raises, interrupts included; the staging folders of
+    killed runs for the same `out` (their process gone) are deleted first.
 
     Examples
     --------
@@ -82,6 +169,7 @@ def staging_folder(out: Path) -> Iterator[Path]:
     """
     stage = out.parent / f".{out.name}.partial-{os.getpid()}"
     out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_stages(out)  # what a killed run left (nothing can resume from it)
     if stage.exists():
         shutil.rmtree(stage)
     stage.mkdir()
@@ -167,9 +255,19 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | Callable[[Path], ob
                 fh.write(data)
         os.chmod(tmp, file_mode())  # mkstemp's 0600 would hide the file from other users
         os.replace(tmp, target)
+    except OSError as exc:
+        raise named(exc, target) from None
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def named(exc: OSError, path: Path) -> OSError:
+    """`exc` with `path` as its file name when it has none (a full disk raises ENOSPC from a
+    write, which names no file), so the one-line message says where."""
+    if exc.filename:
+        return exc
+    return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
 
 
 class HashedAtomicFile:
@@ -185,7 +283,10 @@ class HashedAtomicFile:
         self.digest = hashlib.sha256()
 
     def write(self, data: bytes) -> None:
-        self.fh.write(data)
+        try:
+            self.fh.write(data)
+        except OSError as exc:
+            raise named(exc, self.path) from None
         self.digest.update(data)
 
     def commit(self) -> str:

@@ -24,6 +24,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ._atomic import HashedAtomicFile, write_atomic
+from ._atomic import LOCK_NAME, HashedAtomicFile, folder_lock, write_atomic
 from ._config import SceneConfig, check_resolution, patch_size_px
 from ._generate import check_count, check_seed, generate_indices
 from ._insert import Backgrounds, insert_indices
@@ -42,7 +43,8 @@ FORMAT_VERSION = 1
 CHUNK = 256
 PARTIAL = ".mcc-partial"
 _OWN = ("manifest.json", "patches.csv", "calcifications.csv", "class_0", "class_1", "masks",
-        PARTIAL)
+        PARTIAL, LOCK_NAME)
+_FOLDERS = ("class_0", "class_1", "masks")
 
 Progress = Callable[[int], None]
 
@@ -132,21 +134,25 @@ def write_dataset(
     out = Path(out_dir)
     check_space(out, identity["n"], identity["resolution_um"], identity["bit_depth"],
                 identity["masks"])
-    done = _prepare(out, identity, overwrite)
-    if done is not None:
-        if progress:
-            progress(n)
-        return done
-    todo = [k for k in range(0, n, CHUNK) if not (out / PARTIAL / _chunk_name(k)).exists()]
-    finished = n - sum(min(CHUNK, n - k) for k in todo)
-    if progress:
-        progress(finished)
-    jobs = [(config, str(out), k, min(k + CHUNK, n), identity) for k in todo]
-    for count in _run(jobs, workers, backgrounds):
-        finished += count
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"`out_dir` must be a folder; got out_dir={str(out)!r}, a file.")
+    with folder_lock(out):  # one writer at a time: a second is refused in one line
+        done = _prepare(out, identity, overwrite)
+        if done is not None:
+            if progress:
+                progress(n)
+            return done
+        todo = [k for k in range(0, n, CHUNK)
+                if not (out / PARTIAL / _chunk_name(k)).exists()]
+        finished = n - sum(min(CHUNK, n - k) for k in todo)
         if progress:
             progress(finished)
-    return _finish(out, identity)
+        jobs = [(config, str(out), k, min(k + CHUNK, n), identity) for k in todo]
+        for count in _run(jobs, workers, backgrounds):
+            finished += count
+            if progress:
+                progress(finished)
+        return _finish(out, identity)
 
 
 PNG_FRACTION = 0.4
@@ -216,24 +222,32 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def _prepare(out: Path, identity: dict[str, Any], overwrite: bool) -> dict[str, Any] | None:
-    """Check what `out` holds; return the manifest if this dataset is already complete."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"`out_dir` must be a folder; got out_dir={str(out)!r}, a file.")
+    """Check what `out` holds; return the manifest if this dataset is already complete.
+
+    What an interrupted run of this same dataset left (temporary files, the bookkeeping of
+    finished chunks, or the bookkeeping left beside a finished manifest) is recognised and
+    cleaned, so a rerun resumes or ends as one uninterrupted run. `overwrite` deletes only
+    files a manifest (or the bookkeeping) of ours lists, and refuses a folder holding others.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in _OWN)
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in _OWN
+                     and not _temporary(p.name))
     if foreign:
         listed = ", ".join(foreign[:3]) + (" …" if len(foreign) > 3 else "")
         raise ValueError(
             f"`out_dir` holds files that are not part of an mcc dataset ({listed}); "
             f"choose an empty folder; got out_dir={str(out)!r}."
         )
-    existing = _read_json(out / "manifest.json") or _read_json(out / PARTIAL / "state.json")
-    present = any((out / name).exists() for name in _OWN)
+    manifest = _read_json(out / "manifest.json")
+    state = _read_json(out / PARTIAL / "state.json")
+    existing = manifest or state
     if existing is not None and _same({k: existing.get(k) for k in identity}, identity):
-        if (out / "manifest.json").exists():
-            return existing
         _sweep_temporaries(out)
+        if manifest is not None:
+            shutil.rmtree(out / PARTIAL, ignore_errors=True)  # killed after the manifest
+            return manifest
         return None
+    present = any((out / name).exists() for name in _OWN if name != LOCK_NAME)
     if present and not overwrite:
         what = "another dataset (other config, seed, count or format)" if existing else (
             "an unreadable dataset")
@@ -241,15 +255,56 @@ def _prepare(out: Path, identity: dict[str, Any], overwrite: bool) -> dict[str, 
             f"`out_dir` holds {what}; pass overwrite=True (CLI: --overwrite) to replace it; "
             f"got out_dir={str(out)!r}."
         )
-    for name in _OWN:
-        path = out / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+    if present:
+        _delete_ours(out, manifest)
     (out / PARTIAL).mkdir()
     write_atomic(out / PARTIAL / "state.json", json.dumps(identity, indent=2).encode())
     return None
+
+
+def _temporary(name: str) -> bool:
+    """A temporary file of `write_atomic` / `HashedAtomicFile` for one of our names."""
+    return name.startswith(".") and ".tmp" in name and any(
+        name.startswith(f".{Path(own).stem}.") for own in _OWN)
+
+
+def _listed_files(out: Path, manifest: dict[str, Any] | None) -> set[str] | None:
+    """The files of `out` that our manifest, or our chunk records, list (None: no record)."""
+    if manifest is not None and isinstance(manifest.get("files"), dict):
+        return set(manifest["files"])
+    chunks = sorted((out / PARTIAL).glob("chunk_*.json")) if (out / PARTIAL).is_dir() else []
+    if (out / PARTIAL / "state.json").exists():
+        files: set[str] = set()
+        for chunk in chunks:
+            record = _read_json(chunk) or {}
+            files.update(record.get("files", {}))
+        return files
+    return None
+
+
+def _delete_ours(out: Path, manifest: dict[str, Any] | None) -> None:
+    """Delete the dataset in `out` for `overwrite`: only what our records list; refuse (before
+    deleting anything) when the class or mask folders hold a file they do not."""
+    listed = _listed_files(out, manifest)
+    held = sorted(p.relative_to(out).as_posix() for folder in _FOLDERS
+                  if (out / folder).is_dir() for p in (out / folder).rglob("*")
+                  if not p.is_dir() and not _temporary(p.name))
+    strangers = [p for p in held if listed is None or p not in listed]
+    if strangers:
+        shown = ", ".join(strangers[:3]) + (" …" if len(strangers) > 3 else "")
+        raise ValueError(
+            f"`out_dir` holds files that no manifest of ours lists ({shown}); overwrite "
+            f"deletes only what an mcc dataset wrote: move them, or choose another folder; "
+            f"got out_dir={str(out)!r}.")
+    for rel in held:
+        (out / rel).unlink()
+    _sweep_temporaries(out)
+    for folder in _FOLDERS:
+        if (out / folder).is_dir():
+            shutil.rmtree(out / folder)  # empty now but for sub-folders
+    for name in ("patches.csv", "calcifications.csv", "manifest.json"):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / PARTIAL, ignore_errors=True)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -264,7 +319,8 @@ def _sweep_temporaries(out: Path) -> None:
     for folder in (out, out / "class_0", out / "class_1", out / "masks", out / PARTIAL):
         if folder.is_dir():
             for path in folder.glob(".*.tmp*"):
-                path.unlink(missing_ok=True)
+                if path.is_file():
+                    path.unlink(missing_ok=True)
 
 
 def _chunk_name(start: int) -> str:
@@ -290,9 +346,15 @@ def _run(jobs: list[tuple], workers: int, backgrounds: Backgrounds | None) -> It
             _set_backgrounds(None)
         return
     ctx = multiprocessing.get_context("spawn")  # safe even if the caller has TensorFlow loaded
-    with ctx.Pool(min(workers, len(jobs)), initializer=_set_backgrounds,
+    with ctx.Pool(min(workers, len(jobs)), initializer=_start_worker,
                   initargs=(backgrounds,)) as pool:
         yield from pool.imap_unordered(_write_chunk, jobs)
+
+
+def _start_worker(backgrounds: Backgrounds | None) -> None:
+    """A worker leaves Ctrl-C to the parent (which ends the pool and prints one line)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _set_backgrounds(backgrounds)
 
 
 def _write_chunk(job: tuple) -> int:

@@ -65,6 +65,36 @@ def check_seed(seed: object) -> int:
     return int(seed)
 
 
+MEMORY_FRACTION = 0.8
+"""A batch may take at most this share of the machine's physical memory."""
+
+
+def check_memory(n: int, resolution_um: int, name: str = "n") -> int:
+    """Refuse (ValueError naming `name`) `n` patches whose arrays (float32 images and bool
+    masks) would not fit in `MEMORY_FRACTION` of this machine's memory; return their bytes.
+
+    Examples
+    --------
+    >>> from synth._generate import check_memory
+    >>> check_memory(1000, 100)  # 1000 × 100 × 100 × 5 bytes
+    50000000
+    >>> check_memory(10**9, 70)
+    Traceback (most recent call last):
+    ...
+    ValueError: `n`=1000000000 patches at 70 µm need ... of memory at once; ...
+    """
+    need = int(n) * patch_size_px(resolution_um) ** 2 * 5
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no bound known
+        return need
+    if need > MEMORY_FRACTION * have:
+        raise ValueError(f"`{name}`={n} patches at {resolution_um} µm need {need / 1e9:.3g} GB "
+                         f"of memory at once; this machine has {have / 1e9:.3g} GB (write them "
+                         "with synth.write_dataset / mcc synth, which streams, or in parts).")
+    return need
+
+
 def check_count(name: str, n: object) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"`{name}` must be an integer >= 1; got {name}={n!r}.")
@@ -141,7 +171,10 @@ def generate_indices(config: SceneConfig, indices: range | list[int], *, resolut
         raise TypeError(f"`config` must be a SceneConfig; got {type(config).__name__}.")
     res = check_resolution(resolution_um)
     seed = check_seed(seed)
+    if isinstance(indices, range):
+        check_memory(len(indices), res)
     indices = list(indices)
+    check_memory(len(indices), res)
     workers = _check_processes(processes, len(indices))
     chunks = [indices[k:k + _CHUNK] for k in range(0, len(indices), _CHUNK)]
     args = ([config] * len(chunks), chunks, [res] * len(chunks), [seed] * len(chunks))

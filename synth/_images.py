@@ -311,10 +311,18 @@ def _check_format(kind: str | None, field: str, label: str) -> None:
 
 @contextlib.contextmanager
 def _quiet_bombs() -> Iterator[None]:
-    """Pillow warns of images over 89 Mpx; the toolkit applies its own limit instead."""
+    """Pillow warns of images over 89 Mpx, where the toolkit applies its own limit, and of
+    corrupt TIFF/EXIF tags in damaged files, which are refused in one line instead."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
         yield
+
+
+def pixel_limit() -> int:
+    """The largest image in pixels the toolkit reads or makes: `MAX_PIXELS`, or the
+    environment variable ``MCC_MAX_PIXELS``."""
+    return _limit(None)
 
 
 def _limit(max_pixels: int | None) -> int:

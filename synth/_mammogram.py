@@ -14,6 +14,7 @@ from ._calcifications import _components_px, _profiles, _scatter, relative_noise
 from ._config import SceneConfig, check_resolution
 from ._detector import apply_noise, blur_mm, quantise
 from ._generate import check_seed
+from ._images import pixel_limit
 from ._mammogram_scene import MammogramScene, sample_mammogram
 from ._physics import Chain, mc_delta_mu, texture_std
 
@@ -59,9 +60,29 @@ class Mammogram:
 
 
 def image_shape(size_mm: tuple[float, float], resolution_um: int) -> tuple[int, int]:
-    """Pixels (H, W) of a `size_mm` image at `resolution_um` (rounded to whole pixels)."""
-    return (int(round(size_mm[0] * 1000.0 / resolution_um)),
-            int(round(size_mm[1] * 1000.0 / resolution_um)))
+    """Pixels (H, W) of a `size_mm` image at `resolution_um` (rounded to whole pixels);
+    a ValueError naming `size_mm` when that is over the pixel limit of the image reader
+    (`synth.io.MAX_PIXELS`, or ``MCC_MAX_PIXELS``), checked before any memory is taken: a
+    mammogram is about 12 bytes a pixel while it is rendered.
+
+    Examples
+    --------
+    >>> from synth._mammogram import image_shape
+    >>> image_shape((240.0, 300.0), 70)
+    (3429, 4286)
+    >>> image_shape((5000.0, 5000.0), 70)
+    Traceback (most recent call last):
+    ...
+    ValueError: `size_mm` (5000, 5000) at 70 µm is 71429 × 71429 = 5,102,102,041 pixels; ...
+    """
+    shape = (int(round(size_mm[0] * 1000.0 / resolution_um)),
+             int(round(size_mm[1] * 1000.0 / resolution_um)))
+    limit = pixel_limit()
+    if shape[0] * shape[1] > limit:
+        raise ValueError(f"`size_mm` ({size_mm[0]:g}, {size_mm[1]:g}) at {resolution_um} µm is "
+                         f"{shape[0]} × {shape[1]} = {shape[0] * shape[1]:,} pixels; at most "
+                         f"{limit:,} are made (set MCC_MAX_PIXELS to allow more).")
+    return shape
 
 
 def render_mammogram(

@@ -28,7 +28,13 @@ from ._config import SceneConfig, check_resolution
 from ._dataset import _version, encode_png, manifest_digest
 from ._dicom import encode_dicom
 from ._generate import check_count, check_seed
-from ._mammogram import ANNOTATION_COLUMNS, CALCIFICATION_COLUMNS, Mammogram, render_mammogram_scene
+from ._mammogram import (
+    ANNOTATION_COLUMNS,
+    CALCIFICATION_COLUMNS,
+    Mammogram,
+    image_shape,
+    render_mammogram_scene,
+)
 from ._mammogram_scene import DEFAULT_SIZE_MM, check_size_mm, sample_mammogram
 
 FORMAT_VERSION = 1
@@ -132,6 +138,8 @@ def write_mammograms(
         "image_format": _check_format(format),
         "seeding": "mammogram i: numpy.random.default_rng([seed, i])",
     }
+    height, width = check_size_mm(DEFAULT_SIZE_MM if size_mm is None else size_mm)
+    image_shape((height, width), check_resolution(resolution_um))  # bounded, before any work
     out = check_empty_out(out_dir)
     if progress:
         progress(0)  # the inputs are accepted

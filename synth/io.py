@@ -18,7 +18,15 @@ Examples
 (16, 'uint16', 32768)
 """
 
-from ._atomic import HashedAtomicFile, check_empty_out, staging_folder, write_atomic, write_hashed
+from ._atomic import (
+    LOCK_NAME,
+    HashedAtomicFile,
+    check_empty_out,
+    folder_lock,
+    staging_folder,
+    write_atomic,
+    write_hashed,
+)
 from ._dataset import check_space, encode_png, manifest_digest
 from ._dicom import encode_dicom
 from ._images import (
@@ -33,6 +41,7 @@ from ._images import (
 
 __all__ = [
     "FORMATS",
+    "LOCK_NAME",
     "MAX_PIXELS",
     "GreyImage",
     "HashedAtomicFile",
@@ -40,6 +49,7 @@ __all__ = [
     "check_empty_out",
     "check_space",
     "encode_dicom",
+    "folder_lock",
     "encode_png",
     "manifest_digest",
     "probe_grey_image",

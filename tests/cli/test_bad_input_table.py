@@ -51,6 +51,10 @@ def _dicoms(root):
 
 
 CASES = [
+    (["synth", "mammogram", "--size-mm", "5000", "5000", "--n", "1"], "MCC_MAX_PIXELS"),
+    (["synth", "--resolution", "all", "--n", "2", "--out", "{f}"], "must hold only 100um"),
+    (["train", "--model", "shallow", "--resolution", "100", "--data", "synthetic", "--n",
+      "100000000", "--epochs", "1", "--batch-size", "8"], "need .* GB of memory"),
     (["scan", "{f}/no_pixels.dcm"], "with PixelData"),
     (["scan", "{f}/report.dcm"], "modality"),
     (["scan", "{f}/zero_spacing.dcm"], "`--spacing-um` is needed.*ImagerPixelSpacing"),
