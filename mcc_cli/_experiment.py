@@ -35,6 +35,10 @@ def add_parser(commands: Any) -> None:
 
 
 def run_experiment(args: argparse.Namespace) -> int:
+    if args.seed < 0:
+        raise ValueError(f"`--seed` must be an integer >= 0; got --seed {args.seed}.")
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"`--out` must be a folder; got the file {str(args.out)!r}.")
     given = {50: args.data_50, 70: args.data_70, 100: args.data_100, "eval-70": args.eval_70}
     folders = None
     if any(given.values()):

@@ -37,6 +37,10 @@ def add_parser(commands: Any) -> None:
 
 
 def run_tune(args: argparse.Namespace) -> int:
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"`--out` must be a folder; got the file {str(args.out)!r}.")
+    if args.seed < 0:
+        raise ValueError(f"`--seed` must be an integer >= 0; got --seed {args.seed}.")
     if args.scene is not None and args.data != "synthetic":
         raise ValueError("`--scene` only applies to --data synthetic.")
     if args.data != "synthetic" and not Path(args.data).is_dir():

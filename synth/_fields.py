@@ -231,6 +231,8 @@ def _check_range(name: str, value: Any, lo: float, hi: float, *, integer: bool =
     a, b = value
     for v in (a, b):
         bad_type = isinstance(v, bool) or not isinstance(v, (int, float))
+        if not bad_type and not math.isfinite(v):  # NaN or inf: int(v) would raise
+            raise _fail(name, f"must lie within [{lo:g}, {hi:g}]", tuple(value))
         if bad_type or (integer and float(v) != int(v)):
             kind = "integers" if integer else "numbers"
             raise TypeError(f"`{name}` must hold two {kind}; got {name}={tuple(value)!r}.")

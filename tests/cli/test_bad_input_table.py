@@ -14,6 +14,8 @@ def files(tmp_path_factory):
     (root / "utf16.json").write_text('{"version": 2}', encoding="utf-16")
     (root / "huge.json").write_text(" " * 4_000_001)
     (root / "big_number.json").write_text('{"version": 2, "density_range": [1e400, 0.5]}')
+    (root / "nan_count.json").write_text('{"version": 2, "mc_count_range": [NaN, 5]}')
+    (root / "a_file").write_text("not a folder")
     _dicoms(root)
     (root / "boxes.csv").write_text("image,X1,Y1,X2,Y2\nzero_spacing.dcm,1,1,5,5\n")
     return root
@@ -51,6 +53,9 @@ def _dicoms(root):
 
 
 CASES = [
+    (["synth", "--config", "{f}/nan_count.json", "--n", "2"], "mc_count_range"),
+    (["experiment", "--seed", "-1"], "`--seed` must be an integer >= 0"),
+    (["tune", "--resolution", "100", "--out", "{f}/a_file"], "`--out` must be a folder"),
     (["synth", "mammogram", "--size-mm", "5000", "5000", "--n", "1"], "MCC_MAX_PIXELS"),
     (["synth", "--resolution", "all", "--n", "2", "--out", "{f}"], "must hold only 100um"),
     (["train", "--model", "shallow", "--resolution", "100", "--data", "synthetic", "--n",
