@@ -267,3 +267,19 @@ def test_probe_scans_dicom_mammograms_of_another_spacing(tmp_path, capsys):
     doc = json.loads((tmp_path / "rep" / "report.json").read_text())
     boxes = pd.read_csv(folder / "annotations.csv")
     assert doc["froc"]["n_images"] == 2 and doc["froc"]["n_clusters"] == len(boxes)
+
+
+def test_a_dicom_scans_with_no_other_flag(tmp_path, capsys):
+    """`mcc scan mammo.dcm --out DIR`: the spacing from the header, the nearest bundled model
+    (85 µm → 100 µm, resampled first)."""
+    from synth.io import encode_dicom
+
+    path = tmp_path / "m.dcm"
+    path.write_bytes(encode_dicom(breast((300, 380)).astype(np.float32), spacing_um=85,
+                                  laterality="L", view="CC"))
+    out = tmp_path / "scan"
+    code, stdout, err = run(["scan", str(path), "--out", str(out), "--no-progress"], capsys)
+    assert code == 0, err
+    doc = json.loads((out / "scan.json").read_text())
+    assert doc["image_format"] == "DICOM" and doc["image_spacing_um"] == 85.0
+    assert doc["model"] == "bundled:shallow_100um.keras" and doc["resampled"] is True
