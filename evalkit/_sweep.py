@@ -36,11 +36,12 @@ PARAMETERS: tuple[str, ...] = (
 every `synth.SceneConfig` field."""
 
 
-ON_BACKGROUNDS_UNUSED = ("beta", "density", "beta_range", "density_range", "lumps",
-                         "lump_count_range", "breast_thickness_range_mm", "texture", "dose",
-                         "electronic_noise", "bit_depth")
+ON_BACKGROUNDS_UNUSED = ("beta", "density", "beta_range", "density_range", "lumpy_strength",
+                         "breast_thickness_range_mm", "texture", "dose", "electronic_noise",
+                         "bit_depth")
 """Parameters with no effect on patches inserted into the user's backgrounds (their tissue,
-noise and quantisation are the images' own), so a sweep of one of them is refused there."""
+noise and quantisation are the images' own), so a sweep of one of them is refused there (a
+change of the tissue's draws would only reshuffle the MCs of the same seed)."""
 
 
 def check_background_sweep(parameter: str, backgrounds: Any) -> None:

@@ -61,9 +61,12 @@ def run_scan(args: argparse.Namespace) -> int:
     out = check_empty_out(args.out, "--out")
     if args.spacing_um is not None:
         synth.check_spacing(args.spacing_um, "--spacing-um")
+    if args.resolution is not None:
+        synth.check_resolution(args.resolution)
     grey = synth.read_grey_image(args.image, field="IMAGE")
-    ready = synth.at_resolution(grey, args.resolution, spacing_um=args.spacing_um,
-                                fallback_spacing_um=args.resolution)
+    ready = synth.at_resolution(  # a PNG's old use: --resolution alone is its spacing
+        grey, args.resolution, spacing_um=args.spacing_um,
+        fallback_spacing_um=None if grey.format == "DICOM" else args.resolution)
     resolution = ready.resolution_um
     image = ready.pixels
     patch = synth.patch_size_px(resolution)

@@ -45,10 +45,10 @@ def _host() -> str:
 
 @contextlib.contextmanager
 def folder_lock(folder: Path, name: str = "out_dir") -> Iterator[None]:
-    """Hold `folder`'s exclusive writer lock (``folder/.mcc-lock``, created with O_EXCL,
-    holding this process's PID and host) for the block; a second writer is refused with one
-    line naming the holder. A lock left by a process that no longer exists on this host (a
-    kill -9, a crash) is stale and taken over.
+    """Hold `folder`'s exclusive writer lock for the block: an advisory ``flock`` on
+    ``folder/.mcc-lock``, which holds this process's PID and host for the message a second
+    writer gets (one line naming the holder). The kernel drops the lock when its process ends,
+    however it ends (a kill -9, a crash), so a lock left by a dead run is simply free.
 
     Examples
     --------
@@ -65,37 +65,38 @@ def folder_lock(folder: Path, name: str = "out_dir") -> Iterator[None]:
     >>> (folder / ".mcc-lock").exists()  # released when the block ends
     False
     """
+    import fcntl
+
     lock = folder / LOCK_NAME
     folder.mkdir(parents=True, exist_ok=True)
-    mine = f"{os.getpid()} {_host()}\n"
-    for _ in range(2):
+    while True:
+        handle = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
         try:
-            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                words = lock.read_text().split()
-                pid, host = int(words[0]), words[1]
-            except (OSError, ValueError, IndexError):
-                pid, host = -1, _host()  # unreadable or half-written: treat as stale
-            if host == _host() and not pid_alive(pid):
-                lock.unlink(missing_ok=True)  # stale: its writer is gone
-                continue
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder: list[str] = []
+            with contextlib.suppress(OSError):
+                holder = os.pread(handle, 200, 0).decode(errors="replace").split()
+            os.close(handle)
+            who = (f"PID {holder[0]} on {holder[1]}" if len(holder) >= 2 else "another process")
             raise ValueError(
-                f"`{name}` is being written by another mcc run (PID {pid} on {host}); wait "
-                f"for it to finish, or delete {str(lock)!r} if that run is gone; got "
-                f"{name}={str(folder)!r}.") from None
-        with os.fdopen(handle, "w") as fh:
-            fh.write(mine)
-        break
-    else:  # pragma: no cover - a third writer raced us twice
-        raise ValueError(f"`{name}` is being written by another mcc run; got "
-                         f"{name}={str(folder)!r}.")
+                f"`{name}` is being written by another mcc run ({who}); wait for it to "
+                f"finish, or choose another folder; got {name}={str(folder)!r}.") from None
+        try:  # the file we locked may have been unlinked by a writer that just finished
+            same = os.fstat(handle).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(handle)
     try:
+        os.ftruncate(handle, 0)
+        os.pwrite(handle, f"{os.getpid()} {_host()}\n".encode(), 0)
         yield
     finally:
         with contextlib.suppress(OSError):
-            if lock.read_text() == mine:
-                lock.unlink()
+            lock.unlink()  # while still holding it: a waiter re-checks the inode
+        os.close(handle)
 
 
 def remove_stale_stages(out: Path) -> None:
@@ -104,7 +105,10 @@ def remove_stale_stages(out: Path) -> None:
     if not out.parent.is_dir():
         return
     for stage in out.parent.glob(f".{out.name}.partial-*"):
-        pid = stage.name.rsplit("-", 1)[-1]
+        tag = stage.name[len(f".{out.name}.partial-"):]
+        host, _, pid = tag.rpartition("-")
+        if host not in ("", _host()):  # another machine's run on shared storage: not ours
+            continue
         if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             shutil.rmtree(stage, ignore_errors=True)
 
@@ -167,7 +171,7 @@ def staging_folder(out: Path) -> Iterator[Path]:
     >>> sorted(p.name for p in parent.iterdir())  # nothing of the failed run is left
     ['result']
     """
-    stage = out.parent / f".{out.name}.partial-{os.getpid()}"
+    stage = out.parent / f".{out.name}.partial-{_host()}-{os.getpid()}"
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_stages(out)  # what a killed run left (nothing can resume from it)
     if stage.exists():

@@ -43,8 +43,11 @@ FORMAT_VERSION = 1
 CHUNK = 256
 PARTIAL = ".mcc-partial"
 _OWN = ("manifest.json", "patches.csv", "calcifications.csv", "class_0", "class_1", "masks",
-        PARTIAL, LOCK_NAME)
+        PARTIAL, LOCK_NAME, ".mcc-replacing.json")
 _FOLDERS = ("class_0", "class_1", "masks")
+REPLACING = ".mcc-replacing.json"
+"""While `overwrite` deletes a dataset: the files it deletes (so a kill midway is finished by
+the next run, and never leaves a folder that claims to be complete)."""
 
 Progress = Callable[[int], None]
 
@@ -238,10 +241,13 @@ def _prepare(out: Path, identity: dict[str, Any], overwrite: bool) -> dict[str, 
             f"`out_dir` holds files that are not part of an mcc dataset ({listed}); "
             f"choose an empty folder; got out_dir={str(out)!r}."
         )
+    _finish_replacing(out)  # an --overwrite killed while it deleted: complete it first
     manifest = _read_json(out / "manifest.json")
     state = _read_json(out / PARTIAL / "state.json")
     existing = manifest or state
-    if existing is not None and _same({k: existing.get(k) for k in identity}, identity):
+    keys = set(identity) | {"backgrounds"}  # a recipe's keys on either side
+    if existing is not None and _same({k: existing.get(k) for k in keys},
+                                      {k: identity.get(k) for k in keys}):
         _sweep_temporaries(out)
         if manifest is not None:
             shutil.rmtree(out / PARTIAL, ignore_errors=True)  # killed after the manifest
@@ -284,27 +290,62 @@ def _listed_files(out: Path, manifest: dict[str, Any] | None) -> set[str] | None
 
 def _delete_ours(out: Path, manifest: dict[str, Any] | None) -> None:
     """Delete the dataset in `out` for `overwrite`: only what our records list; refuse (before
-    deleting anything) when the class or mask folders hold a file they do not."""
+    deleting anything) when the class or mask folders hold a file they do not.
+
+    The list is written first (`REPLACING`) and the manifest removed next, so a kill midway
+    leaves a folder the next run finishes deleting, never one that claims to be complete.
+    """
     listed = _listed_files(out, manifest)
+    unrecorded = (out / PARTIAL / "state.json").exists()  # our run, its last chunk unrecorded
     held = sorted(p.relative_to(out).as_posix() for folder in _FOLDERS
                   if (out / folder).is_dir() for p in (out / folder).rglob("*")
-                  if not p.is_dir() and not _temporary(p.name))
-    strangers = [p for p in held if listed is None or p not in listed]
+                  if not p.is_dir() and not _our_temporary(p))
+    strangers = [p for p in held if (listed is None or p not in listed)
+                 and not (unrecorded and _our_name(p))]
     if strangers:
         shown = ", ".join(strangers[:3]) + (" …" if len(strangers) > 3 else "")
         raise ValueError(
             f"`out_dir` holds files that no manifest of ours lists ({shown}); overwrite "
             f"deletes only what an mcc dataset wrote: move them, or choose another folder; "
             f"got out_dir={str(out)!r}.")
+    write_atomic(out / REPLACING, json.dumps(held).encode())
+    _finish_replacing(out)
+
+
+def _finish_replacing(out: Path) -> None:
+    """Delete what `REPLACING` lists, our tables, manifest and bookkeeping, then the list."""
+    record = out / REPLACING
+    if not record.exists():
+        return
+    try:
+        held = json.loads(record.read_text())
+    except (OSError, ValueError):
+        held = []
+    (out / "manifest.json").unlink(missing_ok=True)  # first: nothing claims completeness
     for rel in held:
-        (out / rel).unlink()
+        if isinstance(rel, str) and rel.split("/", 1)[0] in _FOLDERS and ".." not in rel:
+            (out / rel).unlink(missing_ok=True)
     _sweep_temporaries(out)
     for folder in _FOLDERS:
-        if (out / folder).is_dir():
-            shutil.rmtree(out / folder)  # empty now but for sub-folders
-    for name in ("patches.csv", "calcifications.csv", "manifest.json"):
+        path = out / folder
+        if path.is_dir() and not any(p.is_file() for p in path.rglob("*")):
+            shutil.rmtree(path)
+    for name in ("patches.csv", "calcifications.csv"):
         (out / name).unlink(missing_ok=True)
     shutil.rmtree(out / PARTIAL, ignore_errors=True)
+    record.unlink()
+
+
+def _our_temporary(path: Path) -> bool:
+    """A temporary file our writers leave in the class or mask folders (``.NAME.*.tmp*``)."""
+    return path.name.startswith(".") and ".tmp" in path.name
+
+
+def _our_name(rel: str) -> bool:
+    """A file name our writer gives (``class_1/000123.png``, ``masks/000123.png``)."""
+    folder, _, name = rel.partition("/")
+    stem, _, suffix = name.partition(".")
+    return folder in _FOLDERS and suffix == "png" and stem.isdigit() and len(stem) >= 6
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -319,7 +360,7 @@ def _sweep_temporaries(out: Path) -> None:
     for folder in (out, out / "class_0", out / "class_1", out / "masks", out / PARTIAL):
         if folder.is_dir():
             for path in folder.glob(".*.tmp*"):
-                if path.is_file():
+                if path.is_file() and (folder != out or _temporary(path.name)):
                     path.unlink(missing_ok=True)
 
 

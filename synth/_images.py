@@ -298,7 +298,7 @@ def _dicom_force(opened: Any, label: str) -> bool | None:
             return None  # Pillow says it cannot be read
     if head[128:132] == b"DICM":
         return False
-    if named.lower().endswith(".dcm") and not head.startswith(_PILLOW_MAGIC):
+    if named.lower().endswith((".dcm", ".dicom")) and not head.startswith(_PILLOW_MAGIC):
         return True
     return None
 

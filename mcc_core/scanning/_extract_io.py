@@ -209,8 +209,9 @@ def _check_images(folder: Path, names: list[str], table: pd.DataFrame, size: int
     spacings = {}
     for name in names:
         header = probe_image(folder / name, field="images_dir", name=name)
-        spacing = synth.image_spacing(header, spacing_um, field="--spacing-um",
-                                      fallback=resolution_um)
+        spacing = synth.image_spacing(  # PNG/TIFF declare none: taken at the model's
+            header, spacing_um, field="--spacing-um",
+            fallback=None if header.format == "DICOM" else resolution_um)
         spacings[name] = spacing
         h, w = header.shape
         try:

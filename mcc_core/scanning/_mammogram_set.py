@@ -23,7 +23,7 @@ from mcc_core.scanning._extract_io import read_annotations, scale_boxes
 __all__ = ["AnnotatedMammogram", "load_mammogram_set", "scan_froc"]
 
 BOX_COLUMNS = ["X1", "Y1", "X2", "Y2"]
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".dcm")
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".dcm", ".dicom")
 
 
 @dataclass(frozen=True)
@@ -110,9 +110,18 @@ def load_mammogram_set(mammograms: str | os.PathLike[str],
                          f"of {str(source)!r}: {table.iloc[row].to_dict()}.")
     names = table["image"].astype(str)
     return [AnnotatedMammogram(p, table.loc[names == p.name, BOX_COLUMNS].reset_index(drop=True),
-                               spacing_um if spacing_um is not None else synth.io.probe_image(
-                                   p, field="mammograms", name=p.name).spacing_um)
-            for p in images]
+                               _own_spacing(p, spacing_um)) for p in images]
+
+
+def _own_spacing(path: Path, spacing_um: float | None) -> float | None:
+    """The given spacing, else a DICOM's own (one without a usable one is refused, asking for
+    it); None for PNG and TIFF, which are taken at the model's resolution."""
+    if spacing_um is not None:
+        return spacing_um
+    header = synth.io.probe_image(path, field="mammograms", name=path.name)
+    if header.format != "DICOM":
+        return None
+    return synth.image_spacing(header, None, field="--spacing-um")
 
 
 def scan_froc(model: Any, cases: Sequence[AnnotatedMammogram], *, resolution_um: int,

@@ -35,6 +35,10 @@ def test_a_sweep_on_backgrounds_is_paired_on_the_same_crops(backgrounds):
 
 
 def test_tissue_parameters_and_other_resolutions_are_refused(backgrounds):
+    with pytest.raises(ValueError, match="'lumpy_strength' has no effect"):
+        evalkit.run_sweep(brightest, synth.SceneConfig(), "lumpy_strength", [0.2],
+                          n_per_condition=4, seed=0, resolution_um=100,
+                          backgrounds=backgrounds)
     with pytest.raises(ValueError, match="'density' has no effect"):
         evalkit.run_sweep(brightest, synth.SceneConfig(), "density", [0.2], n_per_condition=4,
                           seed=0, resolution_um=100, backgrounds=backgrounds)

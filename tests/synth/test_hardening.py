@@ -204,3 +204,70 @@ def test_a_valid_image_with_random_tail_bytes_reads_or_is_refused(tmp_path):
             with pytest.raises(ValueError, match="`upload`"):
                 synth.read_grey_image(data[:cut], field="upload", name="cut")
     assert json.dumps(synth.read_grey_image(dicom).spacing_um) == "70.0"
+
+
+def test_an_overwrite_killed_while_deleting_is_finished_by_the_next_run(tmp_path):
+    out = tmp_path / "set"
+    synth.write_dataset(synth.SceneConfig(), out, 8, resolution_um=RES, seed=0)
+    script = textwrap.dedent(f"""
+        import os, signal
+        from pathlib import Path
+        calls = []
+        original = Path.unlink
+        def unlink(self, *args, **kwargs):
+            original(self, *args, **kwargs)
+            if self.suffix == ".png":
+                calls.append(self)
+                if len(calls) == 3:
+                    os.kill(os.getpid(), signal.SIGKILL)
+        Path.unlink = unlink
+        import synth
+        synth.write_dataset(synth.SceneConfig(), {str(out)!r}, 8, resolution_um={RES}, seed=1,
+                            overwrite=True)
+    """)
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    assert not (out / "manifest.json").exists()  # nothing claims to be complete
+    synth.write_dataset(synth.SceneConfig(), out, 8, resolution_um=RES, seed=0)
+    assert synth.verify_dataset(out).ok
+    fresh = tmp_path / "fresh"
+    synth.write_dataset(synth.SceneConfig(), fresh, 8, resolution_um=RES, seed=0)
+    assert files_of(out) == files_of(fresh)
+
+
+def test_overwrite_after_a_kill_inside_a_chunk(tmp_path):
+    """PNGs of a chunk that was never recorded, and their temporaries, are ours too."""
+    out = tmp_path / "set"
+    script = "import os, signal\n" + textwrap.dedent(f"""
+        import synth._dataset as d
+        original, written = d._write_png, []
+        def png(path, image, bits):
+            digest = original(path, image, bits)
+            written.append(path)
+            if len(written) == 5:
+                (path.parent / ".000009.abc123.tmp.png").write_bytes(b"half")
+                os.kill(os.getpid(), signal.SIGKILL)
+            return digest
+        d._write_png = png
+        import synth
+        synth.write_dataset(synth.SceneConfig(), {str(out)!r}, 20, resolution_um={RES}, seed=0)
+    """)
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    synth.write_dataset(synth.SceneConfig(), out, 20, resolution_um=RES, seed=4, overwrite=True)
+    fresh = tmp_path / "fresh"
+    synth.write_dataset(synth.SceneConfig(), fresh, 20, resolution_um=RES, seed=4)
+    assert files_of(out) == files_of(fresh)
+
+
+def test_a_dataset_of_inserted_patches_is_not_taken_for_a_synthetic_one(tmp_path):
+    root = tmp_path / "negatives"
+    root.mkdir()
+    unit = np.random.default_rng(0).normal(0.45, 0.01, (150, 150))
+    Image.fromarray(np.rint(unit * 65535).astype(np.uint16)).save(root / "n.png")
+    backgrounds = synth.load_backgrounds(root, resolution_um=RES, spacing_um=RES)
+    out = tmp_path / "set"
+    synth.write_dataset(synth.SceneConfig(), out, 6, resolution_um=RES, seed=0,
+                        backgrounds=backgrounds)
+    with pytest.raises(ValueError, match="holds another dataset"):
+        synth.write_dataset(synth.SceneConfig(), out, 6, resolution_um=RES, seed=0)
