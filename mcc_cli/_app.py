@@ -13,6 +13,10 @@ SETTINGS = {
     "browser.gatherUsageStats": "false",
     "client.showErrorDetails": "none",
     "client.toolbarMode": "minimal",
+    # no file watcher: Streamlit would watch the whole checkout, .venv included (thousands
+    # of folders), flooding the log with inotify overflows and slowing every rerun
+    "server.fileWatcherType": "none",
+    "server.runOnSave": "false",
 }
 """Streamlit options `mcc app` always sets (as `.streamlit/config.toml` does for a checkout)."""
 

@@ -23,6 +23,7 @@ def test_the_command_runs_the_installed_app_with_quiet_settings():
     assert options["--server.port"] == "8601" and options["--server.headless"] == "true"
     assert options["--browser.gatherUsageStats"] == "false"
     assert options["--client.showErrorDetails"] == "none"
+    assert options["--server.fileWatcherType"] == "none"  # fast by default (issue 16)
     opened = command(build_parser().parse_args(["app", "--browser"]))
     assert "false" == opened[opened.index("--server.headless") + 1]
     assert "--server.headless" not in command(build_parser().parse_args(["app"]))
@@ -66,3 +67,17 @@ def test_mcc_app_serves_the_dashboard(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_the_checkouts_config_says_what_mcc_app_passes():
+    """`streamlit run streamlit_app.py` from a checkout gets the settings `mcc app` passes
+    (the file watcher off among them)."""
+    import tomllib
+
+    from mcc_cli._app import SETTINGS
+
+    config = tomllib.loads((Path(__file__).parents[2] / ".streamlit" / "config.toml")
+                           .read_text())
+    for name, value in SETTINGS.items():
+        section, key = name.split(".")
+        assert str(config[section][key]).lower() == value, name
