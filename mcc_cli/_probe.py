@@ -59,6 +59,9 @@ def add_parser(commands: Any) -> None:
                         "mammograms): the clean condition and the sweeps insert the "
                         "scenario's MCs into them (`mcc synth insert`'s physics) instead of "
                         "synthetic tissue")
+    p.add_argument("--noise-correlation-um", type=float, metavar="SIGMA",
+                   help="--backgrounds: σ in µm of the Gaussian that correlates their noise "
+                        "(see mcc synth insert --help; default 0: white)")
     p.add_argument("--spacing-um", type=float,
                    help="pixel spacing of --backgrounds and --mammograms in µm (default: "
                         "each DICOM's own; required for PNG and TIFF)")
@@ -205,8 +208,13 @@ def _backgrounds(args: argparse.Namespace, resolution_um: int,
             evalkit.check_background_sweep(parameter, args.backgrounds)
         except ValueError as exc:
             raise ValueError(f"`--sweep`: {exc}") from None
-    return synth.load_backgrounds(args.backgrounds, resolution_um=resolution_um,
-                                  spacing_um=args.spacing_um, field="--backgrounds")
+    try:
+        return synth.load_backgrounds(args.backgrounds, resolution_um=resolution_um,
+                                      spacing_um=args.spacing_um, field="--backgrounds",
+                                      noise_correlation_um=args.noise_correlation_um)
+    except ValueError as exc:  # name the option
+        raise ValueError(str(exc).replace("`noise_correlation_um`", "`--noise-correlation-um`")
+                         .replace("noise_correlation_um=", "--noise-correlation-um ")) from None
 
 
 def _compare(args: argparse.Namespace, predictors: list[Any], scenario: Any,

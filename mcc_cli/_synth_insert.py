@@ -46,6 +46,11 @@ def add_parser(sub: Any) -> None:
                    help="presentation gain: pixel units (0-1) per unit of log attenuation "
                         "(default: the toolkit's presentation window), or 'estimate' (from "
                         "the backgrounds' noise; see synth.load_backgrounds)")
+    p.add_argument("--noise-correlation-um", type=float, metavar="SIGMA",
+                   help="σ in µm of the Gaussian that correlates the backgrounds' noise, when "
+                        "known (a CsI detector's PSF, about 40-60 µm; default 0: white, as an "
+                        "a-Se detector's): corrects the noise estimate and correlates the "
+                        "extra noise the same way")
     p.add_argument("--region", choices=synth.REGIONS, default="breast",
                    help="where crops lie: inside the breast (default), its dense or fatty "
                         "half, or anywhere")
@@ -69,9 +74,13 @@ def run_insert(args: argparse.Namespace) -> int:
             raise ValueError(f"`--gain` must be a number > 0 or 'estimate'; got "
                              f"--gain={args.gain}.")
     start = time.perf_counter()
+    if args.noise_correlation_um is not None and not 0 <= args.noise_correlation_um <= 1000:
+        raise ValueError(f"`--noise-correlation-um` must be a σ from 0 to 1000 µm; got "
+                         f"--noise-correlation-um {args.noise_correlation_um:g}.")
     backgrounds = synth.load_backgrounds(
         args.backgrounds, resolution_um=args.resolution, spacing_um=args.spacing_um,
-        intent=args.intent, gain=gain, region=args.region, field="--backgrounds")
+        intent=args.intent, gain=gain, region=args.region, field="--backgrounds",
+        noise_correlation_um=args.noise_correlation_um)
     res = backgrounds.resolution_um
     with _synth._progress(args.n, f"insert {res} µm", disabled=args.no_progress) as bar:
         manifest = synth.write_dataset(

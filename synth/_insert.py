@@ -20,7 +20,9 @@ the noise it would have had. The extra noise is white, blurred like the quanta f
 (CsI) converter. The estimator is blind to smooth tissue but assumes near-white noise: noise
 correlated by the detector or by processing is underestimated (measured: Gaussian-correlated
 noise of σ 0.5 px gives 0.43 of its variance, of σ 1 px under 0.1), and the MCs then get too
-little extra noise and too high a d′.
+little extra noise and too high a d′, unless the correlation is declared
+(``noise_correlation_um``: the estimate is then corrected, within 1 % for a Gaussian of
+σ 0.8 px, and the extra noise correlated the same way).
 
 G, by default, is the toolkit's own presentation window (1/W: all-glandular tissue of 50 mm
 spans 0.6 of the grey range; exact for `synth`'s presentations); a user who knows their
@@ -41,6 +43,7 @@ can be rebuilt alone given the same backgrounds.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import os
@@ -111,6 +114,8 @@ class Backgrounds:
         window: the default, and the fallback of an estimate that cannot be trusted)
     resolution_um : int
     region : str
+    noise_correlation_um : float — σ of the Gaussian that correlates the backgrounds' noise
+        (declared by the user, e.g. a CsI detector's PSF; 0: white)
     """
 
     images: tuple[np.ndarray, ...]
@@ -124,6 +129,7 @@ class Backgrounds:
     gain_source: str
     resolution_um: int
     region: str
+    noise_correlation_um: float = 0.0
 
     def __len__(self) -> int:
         return len(self.images)
@@ -137,6 +143,8 @@ class Backgrounds:
             "region": self.region,
             "gain": round(self.gain, 9),
             "gain_source": self.gain_source,
+            **({"noise_correlation_um": self.noise_correlation_um}
+               if self.noise_correlation_um else {}),
         }
 
 
@@ -162,6 +170,7 @@ def load_backgrounds(
     gain: float | str | None = None,
     region: str = "breast",
     field: str = "backgrounds",
+    noise_correlation_um: float | None = None,
 ) -> Backgrounds:
     """Read MC-free backgrounds (a folder, or a list of files) for `insert`.
 
@@ -184,6 +193,11 @@ def load_backgrounds(
     region : {"breast", "dense", "fatty", "any"}
     field : str
         Name used in messages.
+    noise_correlation_um : float, optional
+        σ in µm of the Gaussian that correlates the backgrounds' noise, when it is known (an
+        indirect CsI detector's PSF, about 40–60 µm; default 0: white, as a direct a-Se
+        detector's). The local noise estimate is corrected for it, and the extra noise is
+        correlated the same way, so its NPS matches the background's.
 
     Raises
     ------
@@ -208,6 +222,10 @@ def load_backgrounds(
     if resolution_um is not None:
         check_resolution(resolution_um)
     _check_options(intent, gain, region)
+    corr = 0.0 if noise_correlation_um is None else float(noise_correlation_um)
+    if isinstance(noise_correlation_um, bool) or not (np.isfinite(corr) and 0 <= corr <= 1000):
+        raise ValueError(f"`noise_correlation_um` must be a σ from 0 to 1000 µm; got "
+                         f"noise_correlation_um={noise_correlation_um!r}.")
     if isinstance(source, (str, os.PathLike)):
         root = Path(source)
         paths = list_images(root, field)
@@ -232,10 +250,11 @@ def load_backgrounds(
         if not res:
             res = check_resolution(resolution_um if resolution_um is not None
                                    else nearest_resolution(spacing))
-        pixels, inside, var = _at_resolution(grey, spacing, res)
+        pixels, inside, var = _at_resolution(grey, spacing, res, corr / spacing)
         items.append((pixels, inside, name, hashlib.sha256(path.read_bytes()).hexdigest(),
                       spacing, kind, f" (from {spacing:g} µm)", var))
-    return _assemble(items, res, gain, region, field)
+    return dataclasses.replace(_assemble(items, res, gain, region, field),
+                               noise_correlation_um=corr)
 
 
 def backgrounds_from_arrays(images: Sequence[np.ndarray] | np.ndarray, names: Sequence[str], *,
@@ -325,7 +344,7 @@ def _assemble(items: list[tuple], res: int, gain: float | str | None, region: st
                        tuple(intents), tuple(origins), tuple(noise), g, how, res, region)
 
 
-def _at_resolution(grey: GreyImage, spacing: float, res: int
+def _at_resolution(grey: GreyImage, spacing: float, res: int, correlation_px: float = 0.0
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The image in [0, 1] at `res` µm, where it is breast (`breast_mask`), and its local
     noise variance there.
@@ -333,15 +352,20 @@ def _at_resolution(grey: GreyImage, spacing: float, res: int
     The noise is measured at the image's own spacing, where it is closest to white (what the
     estimator assumes), and carried to `res` µm by the variance the resampler passes of white
     noise (`_white_noise_gain`): measured on the resampled image, upsampled noise is smooth
-    and the estimate would be far too low.
+    and the estimate would be far too low. Noise declared correlated (`correlation_px`, the
+    σ of a Gaussian in the image's own pixels) is corrected for what the estimator misses of
+    it, and carried through the resampler as such.
     """
     unit = grey.unit
     inside = breast_mask(grey.pixels, spacing).astype(np.float32)
     var = local_noise_variance(unit, spacing)
+    if correlation_px > 0:
+        var /= np.float32(_laplace_gain(round(float(correlation_px), 4)))
     if abs(spacing - res) < 1e-9:
         return unit, inside > 0.5, var
     moved = np.maximum(resample(var, spacing, res), 0.0)  # the map is smooth (1 mm windows)
-    moved *= np.float32(_white_noise_gain(float(spacing), int(res)))
+    moved *= np.float32(_white_noise_gain(float(spacing), int(res),
+                                          round(float(correlation_px), 4)))
     return resample(unit, spacing, res), resample(inside, spacing, res) > 0.99, moved
 
 
@@ -401,14 +425,40 @@ def _corners(pixels: np.ndarray, inside: np.ndarray, n: int, region: str, intent
     return grid[dense if region == "dense" else ~dense]
 
 
+def _correlated(noise: np.ndarray, sigma_px: float) -> np.ndarray:
+    """`noise` correlated by a pixel-integrated Gaussian of σ `sigma_px`, at unit gain of
+    variance (white noise of variance v stays of variance v)."""
+    if sigma_px <= 0:
+        return noise
+    kernel = psf_kernel(sigma_px)
+    out = convolve(convolve(noise, kernel[None, :], mode="reflect"), kernel[:, None],
+                   mode="reflect")
+    out /= np.float32(float((kernel**2).sum()))
+    return out
+
+
 @functools.cache
-def _white_noise_gain(spacing_um: float, resolution_um: int) -> float:
-    """The per-pixel variance of white noise after `resample` from `spacing_um` to
-    `resolution_um`, over its variance before (measured once on 512² pixels of it)."""
-    noise = np.random.default_rng(0).standard_normal((512, 512)).astype(np.float32)
+def _white_noise_gain(spacing_um: float, resolution_um: int, sigma_px: float = 0.0) -> float:
+    """The per-pixel variance of noise (white, or correlated by σ `sigma_px`) after `resample`
+    from `spacing_um` to `resolution_um`, over its variance before (measured once on 512²
+    pixels of it)."""
+    noise = _correlated(np.random.default_rng(0).standard_normal((512, 512))
+                        .astype(np.float32), sigma_px)
     out = resample(noise, spacing_um, resolution_um)
     edge = 16
-    return float(out[edge:-edge, edge:-edge].var() / noise.var())
+    return float(out[edge:-edge, edge:-edge].var() / noise[edge:-edge, edge:-edge].var())
+
+
+@functools.cache
+def _laplace_gain(sigma_px: float) -> float:
+    """What `local_noise_variance` reports of noise correlated by σ `sigma_px`, over its true
+    per-pixel variance (1 for white noise; measured once on 512² pixels of it)."""
+    noise = _correlated(np.random.default_rng(1).standard_normal((512, 512))
+                        .astype(np.float32), sigma_px)
+    edge = 16
+    lap = convolve(noise, _LAPLACE, mode="reflect")[edge:-edge, edge:-edge]
+    return float((lap.astype(np.float64) ** 2).mean() / 36.0
+                 / noise[edge:-edge, edge:-edge].astype(np.float64).var())
 
 
 def local_noise_variance(image: np.ndarray, resolution_um: float) -> np.ndarray:
@@ -575,7 +625,8 @@ def insert_indices(backgrounds: Backgrounds, config: SceneConfig, indices: Seque
                                          np.inf)
         cols["dprime"][sumsq == 0] = 0.0
     noise_sd = np.sqrt(var.reshape(count, -1).mean(axis=1))
-    images = _apply(crops, delta, var, processing, gain, scenes, px)
+    images = _apply(crops, delta, var, processing, gain, scenes, px,
+                    backgrounds.noise_correlation_um / res)
     labels, kth = patch_labels(scenes, cols)
     table = pd.DataFrame({
         "index": np.array(indices, dtype=np.int64),
@@ -601,7 +652,8 @@ def insert_indices(backgrounds: Backgrounds, config: SceneConfig, indices: Seque
 
 
 def _apply(crops: np.ndarray, delta: np.ndarray, var: np.ndarray, processing: np.ndarray,
-           gain: float, scenes: Sequence[Any], px: float) -> np.ndarray:
+           gain: float, scenes: Sequence[Any], px: float, correlation_px: float = 0.0
+           ) -> np.ndarray:
     """The crops with ΔA applied and the extra quantum noise added (module text), in place.
 
     Only each patch's box of MC pixels is touched (padded by the PSF for an indirect
@@ -614,8 +666,11 @@ def _apply(crops: np.ndarray, delta: np.ndarray, var: np.ndarray, processing: np
             continue
         cols = np.flatnonzero(delta[k].max(axis=0) > 0)
         acq = scenes[k].acquisition
-        kernel = (psf_kernel(blur_mm(acq) / px) if acq is not None and acq.detector ==
-                  "indirect" and blur_mm(acq) > 0 else None)
+        if correlation_px > 0:  # the backgrounds' own noise correlation, declared
+            kernel: np.ndarray | None = psf_kernel(correlation_px)
+        else:
+            kernel = (psf_kernel(blur_mm(acq) / px) if acq is not None and acq.detector ==
+                      "indirect" and blur_mm(acq) > 0 else None)
         pad = 0 if kernel is None else len(kernel) // 2
         r0, r1 = max(0, rows[0] - pad), min(n_rows, rows[-1] + 1 + pad)
         c0, c1 = max(0, cols[0] - pad), min(n_cols, cols[-1] + 1 + pad)

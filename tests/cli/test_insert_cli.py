@@ -39,13 +39,15 @@ def folders(tmp_path_factory):
 def test_insert_writes_a_verifiable_dataset_naming_its_backgrounds(folders, tmp_path, capsys):
     out = tmp_path / "set"
     code = main(["synth", "insert", "--backgrounds", str(folders / "good"), "--spacing-um", "85",
-                 "--n", "20", "--out", str(out), "--masks", "--no-progress"])
+                 "--n", "20", "--out", str(out), "--masks", "--no-progress",
+                 "--noise-correlation-um", "40"])
     assert code == 0
     said = capsys.readouterr().out
     assert "20 patches at 100 µm inserted into 2 background(s)" in said  # 85 µm → 100 µm
     manifest = json.loads((out / "manifest.json").read_text())
     assert [f["name"] for f in manifest["backgrounds"]["files"]] == ["a.png", "sub/b.png"]
     assert manifest["backgrounds"]["files"][0]["spacing_um"] == 85.0
+    assert manifest["backgrounds"]["noise_correlation_um"] == 40.0
     table = pd.read_csv(out / "patches.csv")
     assert set(table["background"]) <= {"a.png", "sub/b.png"}
     assert main(["synth", "verify", str(out)]) == 0
@@ -60,6 +62,8 @@ CASES = [
     (["--backgrounds", "{f}/colour", "--spacing-um", "70"], "grey image.*red.png"),
     (["--backgrounds", "{f}/good", "--spacing-um", "70", "--gain", "-2"], "`--gain`"),
     (["--backgrounds", "{f}/good", "--spacing-um", "70", "--n", "0"], "`--n`"),
+    (["--backgrounds", "{f}/good", "--spacing-um", "70", "--noise-correlation-um", "-5"],
+     "`--noise-correlation-um`"),
 ]
 
 

@@ -307,3 +307,45 @@ def test_processing_dicoms_are_read_without_their_display_window(tmp_path):
     assert float(backgrounds.images[0].mean()) == pytest.approx(0.3, abs=1e-4)
     windowed = synth.read_grey_image(root / "raw.dcm")  # as a display would show it
     assert abs(float(windowed.unit.mean()) - 0.3) > 0.1
+
+
+def test_declared_noise_correlation_corrects_the_estimate_and_shapes_the_extra_noise(tmp_path):
+    """A CsI-like background (noise correlated by σ 56 µm = 0.8 px at 70 µm): the estimator
+    alone sees a seventh of its σ; declared, the estimate is right at every resolution and the
+    extra noise has the background's spectrum."""
+    from synth._insert import _correlated
+
+    rng = np.random.default_rng(0)
+    tissue = 0.45 + 0.01 * _correlated(rng.standard_normal((400, 400)).astype(np.float32), 0.8)
+    root = tmp_path / "csi"
+    root.mkdir()
+    save16(root / "csi.png", tissue)
+    for res in (50, 70, 100):
+        bg = synth.load_backgrounds(root, resolution_um=res, spacing_um=RES,
+                                    noise_correlation_um=56.0)
+        estimated = np.sqrt(bg.noise_var[0][20:-20, 20:-20].mean())
+        assert estimated == pytest.approx(bg.images[0][20:-20, 20:-20].std(), rel=0.1), res
+    plain = synth.load_backgrounds(root, resolution_um=RES, spacing_um=RES)
+    assert np.sqrt(plain.noise_var[0][20:-20, 20:-20].mean()) < 0.3 * tissue.std()
+    bg = synth.load_backgrounds(root, resolution_um=RES, spacing_um=RES,
+                                noise_correlation_um=56.0)
+    assert bg.record()["noise_correlation_um"] == 56.0
+    count, n, d = 8, 128, 0.4
+    crops = np.stack([bg.images[0][k * 30:k * 30 + n, 10:10 + n] for k in range(count)])
+    before = crops.copy()
+    var = np.full(crops.shape, float(bg.noise_var[0].mean()), np.float32)
+    scenes = [synth.sample_scene(synth.SceneConfig(), rng=np.random.default_rng([3, k]))
+              for k in range(count)]
+    out = _apply(crops, np.full(crops.shape, d, np.float32), var, np.zeros(count, bool), 0.3,
+                 scenes, PX, 56.0 / RES)
+    added = out - before - 0.3 * d
+
+    f = np.hypot(*np.meshgrid(np.fft.fftfreq(n), np.fft.fftfreq(n), indexing="ij"))
+
+    def shape(x):  # the spectrum's fall from low (0.02-0.08) to mid (0.2-0.3 cycles/px)
+        p = (np.abs(np.fft.fft2(x - x.mean(axis=(1, 2), keepdims=True))) ** 2).mean(axis=0)
+        return p[(f > 0.2) & (f < 0.3)].mean() / p[(f > 0.02) & (f < 0.08)].mean()
+
+    assert shape(before) < 0.3  # the background's noise is far from white
+    assert shape(added) == pytest.approx(shape(before), rel=0.15)
+    assert added.var() == pytest.approx(float(var.mean()) * np.expm1(d), rel=0.15)
