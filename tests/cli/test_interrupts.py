@@ -29,7 +29,7 @@ def test_argparse_refusals_are_one_line(capsys, argv):
 
 def test_ctrl_c_with_two_workers_is_one_line_and_resumable(tmp_path):
     out = tmp_path / "set"
-    command = [sys.executable, "-m", "mcc_cli", "synth", "--n", "4000", "--resolution", "50",
+    command = [sys.executable, "-m", "mcc_cli", "synth", "--n", "3000", "--resolution", "100",
                "--workers", "2", "--no-progress", "--out", str(out)]
     run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            start_new_session=True)
