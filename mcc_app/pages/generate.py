@@ -197,6 +197,19 @@ def samples_panel(config: synth.SceneConfig, seed: int, resolution: int,
                              else "") for i in picked])
 
 
+EXPORT_FOLDER = "~/mcc-data/synth"
+"""The export's default folder: under the user's home, never the repository."""
+
+
+def export_message(exc: BaseException) -> str:
+    """A writer's refusal in the words of this form's controls (not its Python arguments)."""
+    text = " ".join(str(exc).split())
+    return (text.replace("pass overwrite=True (CLI: --overwrite) to replace it",
+                         "tick “Replace another dataset in this folder” to replace it")
+            .replace("`out_dir`", "“Output folder”").replace("out_dir=", "")
+            .replace("`n`", "“Patches”"))
+
+
 def export_panel(config: synth.SceneConfig, seed: int, resolution: int,
                  backgrounds: synth.Backgrounds | None) -> None:
     st.subheader("Export")
@@ -204,30 +217,45 @@ def export_panel(config: synth.SceneConfig, seed: int, resolution: int,
                        file_name="scenario.json", mime="application/json", on_click="ignore")
     with st.form("export_form"):
         a, b, d = st.columns(3)
-        out = a.text_input("Output folder", "data/synth", key="export_out")
-        n = b.number_input("Patches", 1, 1_000_000, 200, key="export_n")
+        out = a.text_input("Output folder", EXPORT_FOLDER, key="export_out",
+                           help="A new or empty folder (~ is your home); with all three "
+                                "resolutions, one sub-folder each (50um, 70um, 100um).")
+        n = b.number_input("Patches", 1, 1_000_000, 200, key="export_n",
+                           help="Patches per resolution.")
         bits = d.selectbox("Bit depth", (8, 16), key="export_bits")
+        every = st.checkbox("At all three resolutions, from the same scenes",
+                            key="export_all", disabled=backgrounds is not None,
+                            help="As `mcc synth --resolution all`; not with your backgrounds, "
+                                 "which are at one resolution.")
         masks = st.checkbox("Also write MC masks", key="export_masks")
         overwrite = st.checkbox("Replace another dataset in this folder", key="export_overwrite")
         go = st.form_submit_button("Write the dataset")
     if not go:
         return
-    bar = st.progress(0.0, text="writing…")
-
-    def advance(done: int) -> None:
-        bar.progress(done / n, text=f"{done} / {n} patches")
-
-    try:
-        manifest = synth.write_dataset(
-            config, Path(out).expanduser(), int(n), resolution_um=resolution, seed=seed,
-            bit_depth=bits, masks=masks, overwrite=overwrite, progress=advance,
-            backgrounds=backgrounds)
-    except (ValueError, TypeError, OSError) as exc:
-        bar.empty()
-        state.show_error(exc, "Dataset not written: ")
+    if not out.strip():
+        st.error("Dataset not written: “Output folder” is blank; name a folder.")
         return
+    root = Path(out.strip()).expanduser()
+    targets = ([(r, root / f"{r}um") for r in synth.RESOLUTIONS_UM]
+               if every and backgrounds is None else [(resolution, root)])
+    bar = st.progress(0.0, text="writing…")
+    for k, (res, folder) in enumerate(targets):
+        def advance(done: int, k: int = k, res: int = res) -> None:
+            bar.progress((k + done / n) / len(targets), text=f"{res} µm: {done} / {n} patches")
+
+        try:
+            manifest = synth.write_dataset(
+                config, folder, int(n), resolution_um=res, seed=seed, bit_depth=bits,
+                masks=masks, overwrite=overwrite, progress=advance,
+                backgrounds=backgrounds if res == resolution else None)
+        except (ValueError, TypeError, OSError) as exc:
+            bar.empty()
+            st.error(f"Dataset not written: {export_message(exc)}")
+            return
     into = f" inserted into your {len(backgrounds)} backgrounds" if backgrounds else ""
-    st.success(f"Wrote {manifest['n']} patches at {resolution} µm{into} to {out} "
+    where = (f"{root} (50um, 70um, 100um)" if len(targets) > 1 else str(root))
+    at = "50, 70 and 100" if len(targets) > 1 else str(resolution)
+    st.success(f"Wrote {manifest['n']} patches at {at} µm{into} to {where} "
                f"(manifest.json lists every file).")
 
 

@@ -178,6 +178,29 @@ def test_export_writes_a_dataset(app, tmp_path):
     assert manifest["n"] == 6 and manifest["resolution_um"] == 70
 
 
+def test_export_at_three_resolutions_defaults_to_home_and_names_its_controls(app, tmp_path):
+    at = app()
+    assert at.text_input(key="export_out").value.startswith("~/")  # never the repository
+    at.text_input(key="export_out").set_value("   ")
+    at = no_trouble(submit(at, "export_form"))
+    assert errors(at) == ["Dataset not written: “Output folder” is blank; name a folder."]
+    at.text_input(key="export_out").set_value(str(tmp_path / "all"))
+    at.number_input(key="export_n").set_value(4)
+    at.checkbox(key="export_all").check()
+    at = no_trouble(submit(at, "export_form"))
+    assert "at 50, 70 and 100 µm" in at.success[0].value
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["100um", "50um", "70um"]
+    seeds = {json.loads((tmp_path / "all" / f"{r}um" / "manifest.json").read_text())["seed"]
+             for r in (50, 70, 100)}
+    assert len(seeds) == 1
+    at.checkbox(key="export_all").uncheck()
+    at.text_input(key="export_out").set_value(str(tmp_path / "all" / "70um"))
+    at.number_input(key="export_n").set_value(5)  # another dataset in that folder
+    at = no_trouble(submit(at, "export_form"))
+    message = errors(at)[0]
+    assert "“Replace another dataset in this folder”" in message and "overwrite=" not in message
+
+
 # --------------------------------------------------------------------------- Probe, Report
 
 
