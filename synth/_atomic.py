@@ -65,15 +65,26 @@ def folder_lock(folder: Path, name: str = "out_dir") -> Iterator[None]:
     >>> (folder / ".mcc-lock").exists()  # released when the block ends
     False
     """
-    import fcntl
-
+    try:
+        import fcntl
+    except ImportError:  # not POSIX (Windows): no advisory locks; one writer is the user's care
+        yield
+        return
     lock = folder / LOCK_NAME
     folder.mkdir(parents=True, exist_ok=True)
     while True:
-        handle = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_RDWR, 0o666)
+            writable = True
+        except PermissionError:  # another user's lock file, left by a killed run
+            handle, writable = os.open(lock, os.O_RDONLY), False
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except OSError as exc:
+            if not isinstance(exc, BlockingIOError):  # a filesystem without locks
+                os.close(handle)
+                raise ValueError(f"`{name}` cannot be locked for writing ({exc.strerror}); got "
+                                 f"{name}={str(folder)!r}: write to a local folder.") from None
             holder: list[str] = []
             with contextlib.suppress(OSError):
                 holder = os.pread(handle, 200, 0).decode(errors="replace").split()
@@ -90,8 +101,9 @@ def folder_lock(folder: Path, name: str = "out_dir") -> Iterator[None]:
             break
         os.close(handle)
     try:
-        os.ftruncate(handle, 0)
-        os.pwrite(handle, f"{os.getpid()} {_host()}\n".encode(), 0)
+        if writable:
+            os.ftruncate(handle, 0)
+            os.pwrite(handle, f"{os.getpid()} {_host()}\n".encode(), 0)
         yield
     finally:
         with contextlib.suppress(OSError):

@@ -131,6 +131,10 @@ def write_dataset(
             raise ValueError(f"`resolution_um` must be the backgrounds' "
                              f"({backgrounds.resolution_um} µm); got "
                              f"resolution_um={resolution_um!r}.")
+        if config.contrast_model != "attenuation":  # before anything is deleted or written
+            raise ValueError("`contrast_model` must be 'attenuation' to insert MCs into real "
+                             "images; got contrast_model="
+                             f"{config.contrast_model!r}.")
         identity["backgrounds"] = backgrounds.record()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"`workers` must be an integer >= 1; got workers={workers!r}.")

@@ -111,7 +111,8 @@ def test_a_second_writer_is_refused_while_the_first_runs(tmp_path, reference):
     first = subprocess.Popen([sys.executable, "-c", slow], stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
-        while not (out / ".mcc-lock").exists():
+        lock = out / ".mcc-lock"
+        while not (lock.exists() and lock.read_text().strip()):  # held, its PID written
             assert first.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         for overwrite in (False, True):  # an identical writer, and one that would overwrite

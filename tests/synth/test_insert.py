@@ -349,3 +349,67 @@ def test_declared_noise_correlation_corrects_the_estimate_and_shapes_the_extra_n
     assert shape(before) < 0.3  # the background's noise is far from white
     assert shape(added) == pytest.approx(shape(before), rel=0.15)
     assert added.var() == pytest.approx(float(var.mean()) * np.expm1(d), rel=0.15)
+
+
+def test_black_pixels_of_noise_do_not_make_a_patch_outside_the_breast(tmp_path):
+    """8-bit patches of dark tissue hold the odd 0: only black *areas* are outside."""
+    root = tmp_path / "dark"
+    root.mkdir()
+    pixels = np.full((N, N), 12, np.uint8)
+    pixels[::37, ::41] = 0
+    Image.fromarray(pixels).save(root / "dark.png")
+    backgrounds = synth.load_backgrounds(root, resolution_um=RES, spacing_um=RES)
+    assert len(backgrounds.origins[0]) == 1
+
+
+def test_the_correlation_correction_does_not_amplify_white_noise(tmp_path):
+    """Correlated noise with a white part (electronic noise, 8-bit quantisation): the
+    correction bins first, so the white part is not blown up (a plain division by what the
+    estimator sees of correlated noise made this 1.68 × σ)."""
+    from synth._insert import _correlated
+
+    rng = np.random.default_rng(2)
+    tissue = (0.45 + 0.01 * _correlated(rng.standard_normal((400, 400)).astype(np.float32), 0.8)
+              + rng.normal(0.0, 0.002, (400, 400)))
+    root = tmp_path / "mixed"
+    root.mkdir()
+    save16(root / "mixed.png", tissue)
+    bg = synth.load_backgrounds(root, resolution_um=RES, spacing_um=RES,
+                                noise_correlation_um=56.0)
+    estimated = np.sqrt(bg.noise_var[0][20:-20, 20:-20].mean())
+    assert estimated == pytest.approx(bg.images[0][20:-20, 20:-20].std(), rel=0.1)
+    with pytest.raises(ValueError, match="at most 4 pixels"):
+        synth.load_backgrounds(root, resolution_um=RES, spacing_um=RES,
+                               noise_correlation_um=500.0)
+    with pytest.raises(ValueError, match="`noise_correlation_um`"):
+        synth.load_backgrounds(root, resolution_um=RES, spacing_um=RES,
+                               noise_correlation_um="wide")
+
+
+def test_monochrome1_processing_dicoms_are_refused(tmp_path):
+    import io as bytes_io
+
+    import pydicom
+
+    from synth.io import encode_dicom
+
+    root = tmp_path / "m1"
+    root.mkdir()
+    ds = pydicom.dcmread(bytes_io.BytesIO(encode_dicom(np.full((200, 200), 0.3, np.float32),
+                                                       spacing_um=70, intent="processing")))
+    ds.PhotometricInterpretation = "MONOCHROME1"
+    ds.save_as(root / "m1.dcm")
+    with pytest.raises(ValueError, match="must be MONOCHROME2.*m1.dcm"):
+        synth.load_backgrounds(root, resolution_um=RES)
+
+
+def test_a_relative_config_is_refused_before_an_overwrite_deletes_anything(folder, tmp_path):
+    backgrounds = synth.load_backgrounds(folder, resolution_um=RES, spacing_um=RES)
+    out = tmp_path / "set"
+    synth.write_dataset(synth.SceneConfig(), out, 6, resolution_um=RES, seed=0,
+                        backgrounds=backgrounds)
+    before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    with pytest.raises(ValueError, match="`contrast_model` must be 'attenuation'"):
+        synth.write_dataset(synth.SceneConfig(contrast_model="relative"), out, 6,
+                            resolution_um=RES, seed=0, backgrounds=backgrounds, overwrite=True)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == before
