@@ -28,7 +28,8 @@ def add_parser(actions: Any) -> None:
             "by default, to keep the detector's dynamic range; --format dicom writes "
             "mammogram_0000.dcm … instead (Digital Mammography X-Ray Images carrying the pixel "
             "spacing, laterality and intent). `mcc extract` cuts patches from either. "
-            "Everything is written to a staging folder renamed to --out at the end."
+            "Everything is written to a staging folder renamed to --out at the end; the same "
+            "command run again after an interruption resumes after the last finished image."
         ),
     )
     p.add_argument("--resolution", type=int, choices=synth.RESOLUTIONS_UM, default=70,

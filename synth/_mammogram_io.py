@@ -14,8 +14,10 @@ Everything is written into a hidden staging folder next to `out`, renamed to `ou
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._atomic import check_empty_out, staging_folder, write_hashed
+from ._atomic import LOCK_NAME, check_empty_out, folder_lock, write_atomic
 from ._config import SceneConfig, check_resolution
 from ._dataset import _version, encode_png, manifest_digest
 from ._dicom import encode_dicom
@@ -143,13 +145,48 @@ def write_mammograms(
     out = check_empty_out(out_dir)
     if progress:
         progress(0)  # the inputs are accepted
-    with staging_folder(out) as stage:
+    stage = out.parent / f".{out.name}.partial-{manifest_digest(identity)[:16]}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_other_stages(out, stage)
+    with folder_lock(stage, "out_dir"):  # a second identical run is refused, not mixed in
         files, counts = _write_all(config, stage, identity, progress)
         manifest = {"tool": "mcc-toolkit synth mammogram", "version": _version(), **identity,
                     "counts": counts, "files": dict(sorted(files.items()))}
         manifest["digest"] = manifest_digest(manifest)
-        (stage / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        write_atomic(stage / "manifest.json", json.dumps(manifest, indent=2).encode())
+        shutil.rmtree(stage / _DONE)
+        os.replace(stage, out)  # under the lock; POSIX rename replaces an empty folder
+    (out / LOCK_NAME).unlink(missing_ok=True)  # the lock file moved with the folder
     return manifest
+
+
+_DONE = ".done"
+"""In a mammogram set's staging folder, one record per finished image, so a killed run's
+rerun (the same command) resumes after the last finished image instead of restarting."""
+
+
+def _record(frame: pd.DataFrame) -> dict[str, Any]:
+    """A table as JSON with its dtypes, so a resumed run writes the same CSV bytes."""
+    return {"columns": frame.to_dict(orient="list"),
+            "dtypes": {c: str(t) for c, t in frame.dtypes.items()}}
+
+
+def _frame(record: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame(record["columns"]).astype(record["dtypes"])
+
+
+def _remove_other_stages(out: Path, keep: Path) -> None:
+    """Staging folders beside `out` of other runs that no process holds (killed runs of
+    another recipe, or of the PID-named kind): nothing can resume from them."""
+    for other in out.parent.glob(f".{out.name}.partial-*"):
+        if other == keep or not other.is_dir():
+            continue
+        try:
+            with folder_lock(other, "out_dir"):
+                pass
+        except ValueError:  # held by a live run
+            continue
+        shutil.rmtree(other, ignore_errors=True)
 
 
 def _write_all(config: SceneConfig, stage: Path, identity: dict[str, Any],
@@ -158,14 +195,30 @@ def _write_all(config: SceneConfig, stage: Path, identity: dict[str, Any],
     width = max(4, len(str(n - 1)))
     files: dict[str, str] = {}
     boxes, mcs = [], []
+    done = stage / _DONE
+    done.mkdir(parents=True, exist_ok=True)
     for i in range(n):
+        name = f"mammogram_{i:0{width}d}{_SUFFIX[identity['image_format']]}"
+        record = done / f"{i:09d}.json"
+        if record.exists() and (stage / name).exists():  # finished by a killed run: resume
+            kept = json.loads(record.read_text())
+            files[name] = kept["sha256"]
+            boxes.append(_frame(kept["annotations"]))
+            mcs.append(_frame(kept["calcifications"]))
+            if progress:
+                progress(i + 1)
+            continue
         rng = np.random.default_rng([identity["seed"], i])
         scene = sample_mammogram(config, size_mm=tuple(identity["size_mm"]), rng=rng)
         mammogram = render_mammogram_scene(scene, res)
-        name = f"mammogram_{i:0{width}d}{_SUFFIX[identity['image_format']]}"
-        files[name] = write_hashed(stage / name, _encode(mammogram, identity, i, width))
+        data = _encode(mammogram, identity, i, width)
+        write_atomic(stage / name, data)
+        files[name] = hashlib.sha256(data).hexdigest()
         boxes.append(mammogram.annotations.assign(image=name))
         mcs.append(mammogram.calcifications.assign(image=name))
+        write_atomic(record, json.dumps({  # last: the image is complete
+            "sha256": files[name], "annotations": _record(boxes[-1]),
+            "calcifications": _record(mcs[-1])}).encode())
         if progress:
             progress(i + 1)
     tables = {
@@ -173,8 +226,9 @@ def _write_all(config: SceneConfig, stage: Path, identity: dict[str, Any],
         "calcifications.csv": pd.concat(mcs)[["image", *CALCIFICATION_COLUMNS]],
     }
     for name, table in tables.items():
-        files[name] = write_hashed(stage / name,
-                                   table.to_csv(index=False, float_format="%.6g").encode())
+        data = table.to_csv(index=False, float_format="%.6g").encode()
+        write_atomic(stage / name, data)
+        files[name] = hashlib.sha256(data).hexdigest()
     counts = {"mammograms": n, "clusters": len(tables["annotations.csv"]),
               "calcifications": len(tables["calcifications.csv"])}
     return files, counts

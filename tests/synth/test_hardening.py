@@ -272,3 +272,44 @@ def test_a_dataset_of_inserted_patches_is_not_taken_for_a_synthetic_one(tmp_path
                         backgrounds=backgrounds)
     with pytest.raises(ValueError, match="holds another dataset"):
         synth.write_dataset(synth.SceneConfig(), out, 6, resolution_um=RES, seed=0)
+
+
+def test_a_killed_mammogram_set_resumes_to_the_same_bytes(tmp_path):
+    args = dict(n=4, resolution_um=100, seed=3, size_mm=(40.0, 50.0))
+    reference = tmp_path / "reference"
+    synth.write_mammograms(synth.SceneConfig(), reference, **args)
+    out = tmp_path / "set"
+    script = textwrap.dedent(f"""
+        import os, signal
+        import synth._mammogram_io as m
+        original, made = m.render_mammogram_scene, []
+        def render(scene, res):
+            made.append(1)
+            if len(made) == 3:  # two mammograms finished, the third under way
+                os.kill(os.getpid(), signal.SIGKILL)
+            return original(scene, res)
+        m.render_mammogram_scene = render
+        import synth
+        synth.write_mammograms(synth.SceneConfig(), {str(out)!r}, **{args!r})
+    """)
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    assert not out.exists()
+    import synth._mammogram_io as m
+
+    rendered = []
+    original = m.render_mammogram_scene
+
+    def counting(scene, res):
+        rendered.append(1)
+        return original(scene, res)
+
+    m.render_mammogram_scene = counting
+    try:
+        synth.write_mammograms(synth.SceneConfig(), out, **args)
+    finally:
+        m.render_mammogram_scene = original
+    assert len(rendered) == 2  # resumed: only the two unfinished mammograms were made
+    assert files_of(out) == files_of(reference)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reference", "set"]
+    assert synth.verify_dataset(out).ok
