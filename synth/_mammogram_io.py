@@ -8,8 +8,9 @@ Layout::
     out/calcifications.csv     image, then one row per MC (`CALCIFICATION_COLUMNS`)
     out/mammogram_0000.png …   16-bit grayscale by default (0 = background); .dcm with DICOM
 
-Everything is written into a hidden staging folder next to `out`, renamed to `out` at the end
-(`synth._atomic`): an interrupted run leaves nothing under `out`.
+Everything is written into a hidden staging folder next to `out` (named by the set's recipe,
+and locked), renamed to `out` at the end: an interrupted run leaves nothing under `out`, and
+the same command run again resumes after its last finished mammogram.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._atomic import LOCK_NAME, check_empty_out, folder_lock, write_atomic
+from ._atomic import LOCK_NAME, check_empty_out, folder_lock, remove_stale_stages, write_atomic
 from ._config import SceneConfig, check_resolution
 from ._dataset import _version, encode_png, manifest_digest
 from ._dicom import encode_dicom
@@ -176,10 +177,14 @@ def _frame(record: dict[str, Any]) -> pd.DataFrame:
 
 
 def _remove_other_stages(out: Path, keep: Path) -> None:
-    """Staging folders beside `out` of other runs that no process holds (killed runs of
-    another recipe, or of the PID-named kind): nothing can resume from them."""
+    """Staging folders beside `out` that nothing can resume from: those of killed writers
+    of other kinds (their process gone, `remove_stale_stages`) and those of mammogram sets of
+    another recipe that no process holds."""
+    remove_stale_stages(out)
     for other in out.parent.glob(f".{out.name}.partial-*"):
-        if other == keep or not other.is_dir():
+        tag = other.name[len(f".{out.name}.partial-"):]
+        recipe = len(tag) == 16 and all(c in "0123456789abcdef" for c in tag)
+        if other == keep or not recipe or not other.is_dir():
             continue
         try:
             with folder_lock(other, "out_dir"):
