@@ -243,14 +243,17 @@ def load_backgrounds(
     res = 0
     items = []
     for path, name in zip(paths, names, strict=True):
-        grey = read_grey_image(path, field=field, name=name)
+        if not path.is_file():
+            raise ValueError(f"`{field}` must be an existing image file; got {str(path)!r}.")
+        data = path.read_bytes()  # read once: the pixels and the SHA-256 of the same bytes
+        grey = read_grey_image(data, field=field, name=name)
         kind = intent or grey.intent or "presentation"
         if kind == "processing" and grey.format == "DICOM":
             if grey.photometric == "MONOCHROME1":
                 raise ValueError(f"`{field}` images for processing must be MONOCHROME2 (pixels "
                                  f"that grow with the fluence); got {name}, MONOCHROME1.")
             # linear in the fluence: the display window must not be applied
-            grey = read_grey_image(path, field=field, name=name, voi=False)
+            grey = read_grey_image(data, field=field, name=name, voi=False)
         spacing = image_spacing(grey, spacing_um, field="--spacing-um")
         if corr / spacing > MAX_CORRELATION_PX:
             raise ValueError(f"`noise_correlation_um` must be at most {MAX_CORRELATION_PX:g} "
@@ -260,7 +263,7 @@ def load_backgrounds(
             res = check_resolution(resolution_um if resolution_um is not None
                                    else nearest_resolution(spacing))
         pixels, inside, var = _at_resolution(grey, spacing, res, corr / spacing)
-        items.append((pixels, inside, name, hashlib.sha256(path.read_bytes()).hexdigest(),
+        items.append((pixels, inside, name, hashlib.sha256(data).hexdigest(),
                       spacing, kind, f" (from {spacing:g} µm)", var))
     return dataclasses.replace(_assemble(items, res, gain, region, field),
                                noise_correlation_um=corr)
@@ -475,9 +478,6 @@ def correlated_noise_variance(image: np.ndarray, spacing_um: float, sigma_px: fl
     white noise is then not amplified at all.
     """
     b = max(1, int(np.ceil(sigma_px / 0.5 - 1e-9)))
-    if b == 1:
-        return local_noise_variance(image, spacing_um) / np.float32(
-            _binned_laplace_gain(round(float(sigma_px), 4), 1))
     rows, cols = (image.shape[0] // b) * b, (image.shape[1] // b) * b
     binned = image[:rows, :cols].reshape(rows // b, b, cols // b, b).mean(axis=(1, 3))
     var = local_noise_variance(binned.astype(np.float32), spacing_um * b)
@@ -498,18 +498,6 @@ def _binned_laplace_gain(sigma_px: float, b: int) -> float:
     lap = convolve(binned, _LAPLACE, mode="reflect")[edge:-edge, edge:-edge]
     return float((lap.astype(np.float64) ** 2).mean() / 36.0
                  / noise[16:-16, 16:-16].astype(np.float64).var())
-
-
-@functools.cache
-def _laplace_gain(sigma_px: float) -> float:
-    """What `local_noise_variance` reports of noise correlated by σ `sigma_px`, over its true
-    per-pixel variance (1 for white noise; measured once on 512² pixels of it)."""
-    noise = _correlated(np.random.default_rng(1).standard_normal((512, 512))
-                        .astype(np.float32), sigma_px)
-    edge = 16
-    lap = convolve(noise, _LAPLACE, mode="reflect")[edge:-edge, edge:-edge]
-    return float((lap.astype(np.float64) ** 2).mean() / 36.0
-                 / noise[edge:-edge, edge:-edge].astype(np.float64).var())
 
 
 def local_noise_variance(image: np.ndarray, resolution_um: float) -> np.ndarray:
