@@ -13,23 +13,17 @@ import os
 import sys
 import tempfile
 
+from synth import MissingExtraError
+
 __all__ = ["EXTRAS", "MissingExtraError", "check_extra", "has_extra", "require_extra"]
 
 EXTRAS: dict[str, tuple[str, ...]] = {
     "tf": ("tensorflow", "keras", "keras_tuner", "tensorboard"),
     "onnx": ("onnxruntime",),
     "app": ("streamlit", "tensorflow", "keras"),
+    "dask": ("dask", "distributed"),
 }
 """Each extra of the `mcc-toolkit` distribution and the modules it provides."""
-
-
-class MissingExtraError(ModuleNotFoundError):
-    """An optional extra of the install is needed and absent; the message says how to add it."""
-
-    def __init__(self, extra: str, module: str) -> None:
-        super().__init__(f"needs the '{extra}' extra: pip install 'mcc-toolkit[{extra}]'",
-                         name=module)
-        self.extra = extra
 
 
 def has_extra(extra: str) -> bool:
@@ -42,7 +36,7 @@ def has_extra(extra: str) -> bool:
     >>> has_extra("gpu")
     Traceback (most recent call last):
     ...
-    ValueError: `extra` must be one of ('tf', 'onnx', 'app'); got extra='gpu'.
+    ValueError: `extra` must be one of ('tf', 'onnx', 'app', 'dask'); got extra='gpu'.
     """
     return _missing(_modules(extra)) is None
 
@@ -97,11 +91,11 @@ def require_extra(extra: str) -> None:
     ...     require_extra("onnx")
     Traceback (most recent call last):
     ...
-    evalkit._extras.MissingExtraError: needs the 'onnx' extra: pip install 'mcc-toolkit[onnx]'
+    synth._extras.MissingExtraError: needs the 'onnx' extra: pip install 'mcc-toolkit[onnx]'
     >>> require_extra("gpu")
     Traceback (most recent call last):
     ...
-    ValueError: `extra` must be one of ('tf', 'onnx', 'app'); got extra='gpu'.
+    ValueError: `extra` must be one of ('tf', 'onnx', 'app', 'dask'); got extra='gpu'.
     """
     check_extra(extra)
     modules = _modules(extra)

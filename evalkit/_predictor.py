@@ -41,7 +41,8 @@ class Predictor:
 
     def __init__(self, fn: Callable[[np.ndarray], Any], *, input_size: int, channels: int,
                  resolution_um: int, name: str, sha256: str | None = None,
-                 n_params: int | None = None, batch_size: int = 64) -> None:
+                 n_params: int | None = None, batch_size: int = 64,
+                 recipe: tuple[Any, ...] | None = None) -> None:
         self._fn = fn
         self.model_input_size = input_size
         self.channels = channels
@@ -51,6 +52,20 @@ class Predictor:
         self.sha256 = sha256
         self.n_params = n_params
         self.batch_size = batch_size
+        self.recipe = recipe
+        """How another process rebuilds this model (a Dask worker): ``("path", file,
+        trust_saved_model)`` or ``("callable", fn, input_size)``; None for an in-memory
+        Keras model."""
+
+    def at(self, resolution_um: int) -> Predictor:
+        """The same model taking patches of `resolution_um`, resampled to its input size
+        (itself when that is already its resolution)."""
+        if resolution_um == self.resolution_um:
+            return self
+        return Predictor(self._fn, input_size=self.model_input_size, channels=self.channels,
+                         resolution_um=resolution_um, name=self.name, sha256=self.sha256,
+                         n_params=self.n_params, batch_size=self.batch_size,
+                         recipe=self.recipe)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         x = np.asarray(images, dtype=np.float32)
@@ -141,9 +156,11 @@ def as_predictor(model_or_path: Any, *, resolution_um: int | None = None,
     Predictor('<lambda>', input 200px at 50 um, model input 100x100x1)
     """
     size: Any
+    recipe: tuple[Any, ...] | None = None
     if isinstance(model_or_path, (str, Path)):
         fn, size, channels, name, digest, n_params = _load(Path(model_or_path),
                                                            trust_saved_model)
+        recipe = ("path", str(Path(model_or_path).resolve()), bool(trust_saved_model))
     elif _is_keras_model(model_or_path):
         fn, size, channels, name, digest, n_params = _from_keras(model_or_path)
     elif callable(model_or_path):
@@ -152,12 +169,13 @@ def as_predictor(model_or_path: Any, *, resolution_um: int | None = None,
         if not size:
             raise ValueError("`input_size` is needed for a plain callable (or `resolution_um`).")
         fn, channels, name, digest, n_params = model_or_path, 1, _name(model_or_path), None, None
+        recipe = ("callable", model_or_path, int(size))
     else:
         raise ValueError(f"`model_or_path` must be a model, a path or a callable; "
                          f"got {type(model_or_path).__name__}.")
     res = _resolution(int(size), resolution_um, resample)
     return Predictor(fn, input_size=int(size), channels=channels, resolution_um=res, name=name,
-                     sha256=digest, n_params=n_params, batch_size=batch_size)
+                     sha256=digest, n_params=n_params, batch_size=batch_size, recipe=recipe)
 
 
 def _resolution(size: int, resolution_um: int | None, resample: bool) -> int:

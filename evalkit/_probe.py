@@ -17,11 +17,11 @@ import synth
 from ._metrics import Metrics, compute_metrics
 from ._predictor import Predictor
 from ._probes import BehaviourResult, behavioural_tests, cross_resolution, failure_thresholds
+from ._scoring import Request, Scored, Scorer
 from ._sweep import (
     SweepResult,
     check_background_sweep,
     check_backgrounds,
-    make_batch,
     run_sweep,
 )
 
@@ -94,7 +94,8 @@ def run_probe(predictor: Predictor, scenario: synth.SceneConfig, *, n: int, seed
               resolutions: bool = True, thresholds: bool = True, gallery: int = 6,
               n_bootstrap: int = 1000,
               progress: Callable[[str], None] | None = None,
-              backgrounds: synth.Backgrounds | None = None) -> ProbeResults:
+              backgrounds: synth.Backgrounds | None = None, client: Any = None
+              ) -> ProbeResults:
     """Probe `predictor` on `scenario`: clean metrics, then each (parameter, values) sweep,
     the behavioural tests, the cross-resolution matrix and the per-scene contrast at which
     clusters are first detected (on up to 60 positive scenes; each optional).
@@ -102,6 +103,11 @@ def run_probe(predictor: Predictor, scenario: synth.SceneConfig, *, n: int, seed
     With `backgrounds` (`synth.load_backgrounds` at the predictor's resolution) the clean
     condition and the sweeps insert the MCs into the user's own MC-free images; the other
     stages stay on synthetic tissue.
+
+    With `client` (a `distributed.Client`, `synth.cluster.connect`) the clean condition, the
+    sweeps, the behavioural tests and the cross-resolution matrix are scored on the cluster
+    (the model loaded once per worker; `predictor` from a model file or a picklable callable)
+    and the results equal a local run's; the failure thresholds (60 scenes) run here.
 
     Examples
     --------
@@ -122,21 +128,24 @@ def run_probe(predictor: Predictor, scenario: synth.SceneConfig, *, n: int, seed
     for parameter, _ in sweeps:
         check_background_sweep(parameter, backgrounds)
     say("clean metrics")
-    batch = make_batch(scenario, n, resolution_um=res, seed=seed, backgrounds=backgrounds)
-    prob = np.asarray(predictor(batch.images[..., None]), dtype=np.float64)
-    metrics = compute_metrics(batch.labels, prob, n_bootstrap=n_bootstrap, seed=seed)
-    predictions = batch.patches.assign(probability=prob)
+    scorer = Scorer(predictor, client=client, backgrounds=backgrounds)
+    request = Request(scenario, n, res, seed)
+    clean = scorer.score(request)
+    metrics = compute_metrics(clean.labels, clean.prob, n_bootstrap=n_bootstrap, seed=seed)
+    predictions = clean.patches.assign(probability=clean.prob)
     tables = []
     for parameter, values in sweeps:
         say(f"sweep {parameter}")
         tables.append(run_sweep(predictor, scenario, parameter, values, n_per_condition=n,
                                 seed=seed, n_bootstrap=n_bootstrap,
-                                backgrounds=backgrounds))
+                                backgrounds=backgrounds, client=client))
     say("behavioural tests") if behaviour else None
-    tests = behavioural_tests(predictor, scenario, n=min(n, 200), seed=seed) if behaviour else None
+    tests = behavioural_tests(predictor, scenario, n=min(n, 200), seed=seed,
+                              client=client) if behaviour else None
     say("cross-resolution") if resolutions else None
     matrix = cross_resolution(predictor, scenario, n=n, seed=seed,
-                              n_bootstrap=min(n_bootstrap, 500)) if resolutions else None
+                              n_bootstrap=min(n_bootstrap, 500),
+                              client=client) if resolutions else None
     say("failure thresholds") if thresholds else None
     limits = failure_thresholds(predictor, scenario, n=min(n, 60), seed=seed,
                                 steps=6) if thresholds else None
@@ -144,25 +153,28 @@ def run_probe(predictor: Predictor, scenario: synth.SceneConfig, *, n: int, seed
         model=model_card(predictor), scenario=scenario.to_dict(), seed=seed, n=n,
         resolution_um=res, metrics=metrics, predictions=predictions, sweeps=tuple(tables),
         behaviour=tests, cross_resolution=matrix, thresholds=limits,
-        gallery=tuple(_worst(batch, prob, metrics.threshold, gallery)),
+        gallery=tuple(_worst(scorer, request, clean, metrics.threshold, gallery)),
         provenance=provenance(),
         backgrounds=None if backgrounds is None else backgrounds.record(),
     )
 
 
-def _worst(batch: synth.Batch, prob: np.ndarray, threshold: float, k: int) -> list[dict]:
+def _worst(scorer: Scorer, request: Request, batch: Scored, threshold: float, k: int
+           ) -> list[dict]:
     """The k most confident false negatives and false positives, with their scene parameters."""
     out = []
-    labels = batch.labels
+    labels, prob = batch.labels, batch.prob
     for kind, mask, order in (("false negative", (labels == 1) & (prob < threshold), 1),
                               ("false positive", (labels == 0) & (prob >= threshold), -1)):
         rows = np.flatnonzero(mask)
-        for i in rows[np.argsort(order * prob[rows])][:k]:
+        chosen = rows[np.argsort(order * prob[rows])][:k]
+        images = scorer.images(request, batch, [int(i) for i in chosen])
+        for i, image in zip(chosen, images, strict=True):
             row = batch.patches.iloc[i]
             mcs = batch.calcifications[batch.calcifications["index"] == row["index"]]
             out.append({
                 "kind": kind, "index": int(row["index"]), "probability": float(prob[i]),
-                "image": batch.images[i], "scene": {
+                "image": image, "scene": {
                     "kind": row["kind"], "distribution": row["distribution"],
                     "n_mcs": int(row["n_mcs"]),
                     **({"density": round(float(row["density"]), 3),

@@ -14,17 +14,10 @@ import synth
 
 from ._metrics import compute_metrics
 from ._predictor import Predictor
+from ._scoring import TRANSFORMS, Request, Scorer
 from ._sweep import condition_config
 
-_INVARIANCES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "flip left-right": lambda x: x[:, :, ::-1],
-    "flip up-down": lambda x: x[:, ::-1, :],
-    "rotate 90": lambda x: np.rot90(x, 1, axes=(1, 2)),
-    "rotate 270": lambda x: np.rot90(x, 3, axes=(1, 2)),
-    "window gamma 0.95": lambda x: x**0.95,
-    "window gamma 1.05": lambda x: x**1.05,
-    "window contrast 0.97": lambda x: np.clip(x.mean() + 0.97 * (x - x.mean()), 0, 1),
-}
+_INVARIANCES = TRANSFORMS
 TEST_COLUMNS = ["test", "kind", "passed", "failures", "n", "failure_rate", "detail"]
 
 
@@ -66,7 +59,7 @@ def _score(predictor: Callable, images: np.ndarray) -> np.ndarray:
 
 def behavioural_tests(predictor: Predictor, base_config: synth.SceneConfig, *, n: int,
                       seed: int, threshold: float = 0.5, tolerance: float = 0.1,
-                      resolution_um: int | None = None) -> BehaviourResult:
+                      resolution_um: int | None = None, client: Any = None) -> BehaviourResult:
     """Minimum functionality, invariance and directional tests, each with pass/fail.
 
     A test passes when its failure rate is at most `tolerance`. Minimum functionality: obvious
@@ -74,7 +67,8 @@ def behavioural_tests(predictor: Predictor, base_config: synth.SceneConfig, *, n
     tissue is passed. Invariance: flips, 90° rotations and small intensity-windowing changes do
     not change the decision. Direction: on paired scenes, the score does not fall (by more than
     0.05) as the MC count or the contrast rises. The result lists each test and each
-    failing case.
+    failing case. With `client` (a `distributed.Client`) every test's patches are scored on
+    the cluster, all at once, with the same result.
 
     Examples
     --------
@@ -102,25 +96,26 @@ def behavioural_tests(predictor: Predictor, base_config: synth.SceneConfig, *, n
     obvious = base_config.replace(positive_fraction=1.0, mc_count_range=(8, 12),
                                   mc_size_range_mm=(0.3, 0.6), contrast_range=(0.6, 0.8),
                                   acquisition=None)
-    batch = synth.generate(obvious, n, resolution_um=res, seed=seed)
-    record("obvious clusters are found", "minimum functionality",
-           _score(predictor, batch.images) < threshold, "class 1 expected", batch.patches["index"])
     empty = base_config.replace(positive_fraction=0.0, hard_negative_fraction=0.0)
-    batch = synth.generate(empty, n, resolution_um=res, seed=seed)
-    record("empty tissue is passed", "minimum functionality",
-           _score(predictor, batch.images) >= threshold, "class 0 expected",
-           batch.patches["index"])
-    batch = synth.generate(base_config, n, resolution_um=res, seed=seed)
-    decision = _score(predictor, batch.images) >= threshold
-    for name, transform in _INVARIANCES.items():
-        changed = np.asarray((_score(predictor, transform(batch.images)) >= threshold)
-                             != decision)
-        record(name, "invariance", changed, "decision unchanged expected", batch.patches["index"])
-    for parameter, values in (("mc_count", (3, 6, 12)), ("contrast", (0.2, 0.4, 0.8))):
-        scores = np.stack([
-            _score(predictor, synth.generate(condition_config(
-                base_config.replace(positive_fraction=1.0), parameter, v), n,
-                resolution_um=res, seed=seed).images) for v in values])
+    directions = (("mc_count", (3, 6, 12)), ("contrast", (0.2, 0.4, 0.8)))
+    requests = [Request(obvious, n, res, seed), Request(empty, n, res, seed),
+                Request(base_config, n, res, seed),
+                *(Request(base_config, n, res, seed, name) for name in _INVARIANCES),
+                *(Request(condition_config(base_config.replace(positive_fraction=1.0),
+                                           parameter, v), n, res, seed)
+                  for parameter, values in directions for v in values)]
+    scored = iter(Scorer(predictor, client=client).score_all(requests))
+    found, passed, base = next(scored), next(scored), next(scored)
+    record("obvious clusters are found", "minimum functionality", found.prob < threshold,
+           "class 1 expected", found.patches["index"])
+    record("empty tissue is passed", "minimum functionality", passed.prob >= threshold,
+           "class 0 expected", passed.patches["index"])
+    decision = base.prob >= threshold
+    for name in _INVARIANCES:
+        changed = np.asarray((next(scored).prob >= threshold) != decision)
+        record(name, "invariance", changed, "decision unchanged expected", base.patches["index"])
+    for parameter, values in directions:
+        scores = np.stack([next(scored).prob for _ in values])
         falls = np.asarray((np.diff(scores, axis=0) < -0.05).any(axis=0))
         record(f"score rises with {parameter.replace('_', ' ')}", "direction", falls,
                f"values {values}", np.arange(n))
@@ -183,11 +178,12 @@ def _with(mc: synth.Calcification, field: str, value: float) -> synth.Calcificat
 def cross_resolution(predictor: Predictor, base_config: synth.SceneConfig, *, n: int,
                      seed: int, metrics: tuple[str, ...] = ("accuracy", "recall", "specificity",
                                                               "roc_auc"),
-                     n_bootstrap: int = 500) -> pd.DataFrame:
+                     n_bootstrap: int = 500, client: Any = None) -> pd.DataFrame:
     """The same scenes rendered at 50, 70 and 100 µm, resampled to the model's input.
 
     Returns rows (resolution_um, metric, value, ci_low, ci_high, native) — the papers' research
     question on controlled data: how a model trained at one resolution fares at the others.
+    With `client` the three resolutions are scored on that Dask cluster, with the same result.
 
     Examples
     --------
@@ -201,11 +197,10 @@ def cross_resolution(predictor: Predictor, base_config: synth.SceneConfig, *, n:
     ['accuracy', 'recall', 'roc_auc', 'specificity']
     """
     rows: list[tuple[Any, ...]] = []
+    scorer = Scorer(predictor, client=client)
     for res in synth.RESOLUTIONS_UM:
-        batch = synth.generate(base_config, n, resolution_um=res, seed=seed)
-        view = at_resolution(predictor, res)
-        m = compute_metrics(batch.labels, _score(view, batch.images), n_bootstrap=n_bootstrap,
-                            seed=seed)
+        one = scorer.score(Request(base_config, n, res, seed), at_resolution(predictor, res))
+        m = compute_metrics(one.labels, one.prob, n_bootstrap=n_bootstrap, seed=seed)
         for name in metrics:
             low, high = m.ci.get(name, (np.nan, np.nan))
             rows.append((res, name, m[name], low, high, res == predictor.resolution_um))
@@ -228,8 +223,4 @@ def at_resolution(predictor: Predictor, resolution_um: int) -> Predictor:
     [0.25, 0.25]
     """
     synth.check_resolution(resolution_um)
-    view = Predictor(predictor._fn, input_size=predictor.model_input_size,
-                     channels=predictor.channels, resolution_um=resolution_um,
-                     name=predictor.name, sha256=predictor.sha256, n_params=predictor.n_params,
-                     batch_size=predictor.batch_size)
-    return view
+    return predictor.at(resolution_um)

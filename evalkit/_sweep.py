@@ -20,6 +20,7 @@ import synth
 
 from ._metrics import compute_metrics
 from ._predictor import Predictor
+from ._scoring import Request, Scored, Scorer
 
 _RANGE = {
     "mc_size": "mc_size_range_mm", "contrast": "contrast_range", "mc_count": "mc_count_range",
@@ -184,7 +185,8 @@ def run_sweep(predictor: Predictor | Callable[[np.ndarray], np.ndarray],
               base_config: synth.SceneConfig, parameter: str, values: Sequence[Any], *,
               n_per_condition: int, seed: int, resolution_um: int | None = None,
               n_bootstrap: int = 1000, progress: Callable[[int, int], None] | None = None,
-              backgrounds: synth.Backgrounds | None = None) -> SweepResult:
+              backgrounds: synth.Backgrounds | None = None, client: Any = None
+              ) -> SweepResult:
     """Metrics of `predictor` at each value of `parameter`, on paired synthetic patches.
 
     Parameters
@@ -210,6 +212,10 @@ def run_sweep(predictor: Predictor | Callable[[np.ndarray], np.ndarray],
         Insert the MCs into these (the model's own tissue, `synth.load_backgrounds` at its
         resolution) instead of synthetic tissue; patch i sits on the same crop in every
         condition. Tissue and detector-noise parameters are refused there.
+    client : distributed.Client, optional
+        Score on this Dask cluster (`synth.cluster.connect`): every condition's patches in
+        chunks, all in flight together, the model loaded once per worker; the result equals
+        a local run's. The predictor must come from a model file or be a picklable callable.
 
     Returns
     -------
@@ -239,23 +245,21 @@ def run_sweep(predictor: Predictor | Callable[[np.ndarray], np.ndarray],
     check_backgrounds(backgrounds, int(res))
     check_background_sweep(parameter, backgrounds)
     configs = [condition_config(base_config, parameter, v) for v in values]
+    scorer = Scorer(predictor, client=client, backgrounds=backgrounds, resolution_um=int(res))
+    scored = scorer.score_all([Request(c, n_per_condition, int(res), seed) for c in configs],
+                              progress=progress)
     frames, predictions = [], []
-    for k, (value, config) in enumerate(zip(values, configs, strict=True)):
-        batch = make_batch(config, n_per_condition, resolution_um=int(res), seed=seed,
-                           backgrounds=backgrounds)
-        prob = np.asarray(predictor(batch.images[..., None]), dtype=np.float64)
-        metric_rows, prediction_rows = score_condition(value, batch, prob,
+    for value, one in zip(values, scored, strict=True):
+        metric_rows, prediction_rows = score_condition(value, one, one.prob,
                                                        n_bootstrap=n_bootstrap, seed=seed)
         frames.append(metric_rows)
         predictions.append(prediction_rows)
-        if progress:
-            progress(k + 1, len(values))
     return sweep_result(parameter, frames, predictions, seed=seed, resolution_um=int(res),
                         n_bootstrap=n_bootstrap)
 
 
-def score_condition(value: Any, batch: synth.Batch, prob: np.ndarray, *, n_bootstrap: int,
-                    seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def score_condition(value: Any, batch: synth.Batch | Scored, prob: np.ndarray, *,
+                    n_bootstrap: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One condition's rows of `SweepResult.metrics` and `.predictions` from its patches and a
     model's probabilities on them."""
     metrics = compute_metrics(batch.labels, prob, n_bootstrap=n_bootstrap, seed=seed)

@@ -9,7 +9,7 @@ from typing import Any
 import synth
 
 from ._scan import load_scan_model
-from ._synth import load_config
+from ._synth import check_dask_options, enter_cluster, load_config
 
 MAX_PATCHES = 200_000
 """The most patches per condition `mcc probe` takes (each condition is held in memory: 200,000
@@ -86,6 +86,12 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--gate-on", choices=("point", "ci"), default="point",
                    help="judge gates on the estimate (default) or on the 95 %% interval's "
                         "bound")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="score on a Dask cluster: a scheduler address (tcp://host:8786) or "
+                        "local:K for K local worker processes; the model file must be at the "
+                        "same path on every worker (needs the 'dask' extra)")
+    p.add_argument("--dask-timeout", type=float, default=synth.cluster.CONNECT_TIMEOUT_S,
+                   metavar="S", help="seconds to wait for the scheduler (default %(default)g)")
     p.add_argument("--out", type=Path, required=True, help="report folder")
     p.set_defaults(run=run_probe)
 
@@ -128,6 +134,11 @@ def run_probe(args: argparse.Namespace) -> int:
                          f"--bootstrap {args.bootstrap}.")
     rule = _rule(args)
     paths = args.model or []
+    if args.dask is not None:
+        check_dask_options(args)
+        evalkit.check_extra("dask")
+        if len(paths) > 1:
+            raise ValueError("`--dask` probes one model; give one --model (or probe each).")
     if len(paths) > 1 and args.mammograms:
         raise ValueError("`--mammograms` scans one model; give one --model (or probe each).")
     if not paths or args.mammograms or any(not str(p).endswith(".onnx") for p in paths):
@@ -160,7 +171,7 @@ def run_probe(args: argparse.Namespace) -> int:
     stages = (1 + len(sweeps) + (not args.no_behaviour) + (not args.no_cross_resolution)
               + (not args.no_thresholds) + (mammograms is not None))
     froc = None
-    with tqdm(total=stages, desc="probe", unit="stage") as bar:
+    with enter_cluster(args) as client, tqdm(total=stages, desc="probe", unit="stage") as bar:
         def advance(stage: str) -> None:  # a stage starts: the one before it is done
             if bar.postfix:
                 bar.update(1)
@@ -170,7 +181,8 @@ def run_probe(args: argparse.Namespace) -> int:
             predictor, scenario, n=args.n, seed=args.seed, sweeps=sweeps,
             behaviour=not args.no_behaviour, resolutions=not args.no_cross_resolution,
             thresholds=not args.no_thresholds,
-            n_bootstrap=args.bootstrap, progress=advance, backgrounds=backgrounds)
+            n_bootstrap=args.bootstrap, progress=advance, backgrounds=backgrounds,
+            client=client)
         if mammograms is not None:
             advance(f"scan {len(mammograms[1])} mammograms")
             import mcc_core

@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import stat
+import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +101,51 @@ def add_writer_options(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help=f"replace a dataset of another {what} in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--format", choices=synth.io.DATASET_FORMATS, default="png",
+                   help="png: class_0/ class_1/ PNG folders; shards: WebDataset-style tar "
+                        f"shards of {synth.io.SHARD} patches with an index (default png)")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run on a Dask cluster: a scheduler address (tcp://host:8786) or "
+                        "local:K for K local worker processes (needs the 'dask' extra)")
+    p.add_argument("--dask-timeout", type=float, default=synth.cluster.CONNECT_TIMEOUT_S,
+                   metavar="S", help="seconds to wait for the scheduler (default %(default)g)")
+    p.add_argument("--storage", choices=synth.io.STORAGE, default="auto",
+                   help="with --dask: the workers write into --out (shared), return the files "
+                        "for this process to write (client), or probe which (auto, default)")
+
+
+def check_writer_options(args: argparse.Namespace) -> None:
+    """Refuse option combinations of `add_writer_options` in one line, before any work."""
+    if args.dask is None:
+        if args.storage != "auto":
+            raise ValueError("`--storage` is for --dask runs; got --storage without --dask.")
+        return
+    check_dask_options(args)
+    if args.workers != 1:
+        raise ValueError("`--workers` sets local processes; with --dask the cluster's "
+                         f"workers do the work; got --workers {args.workers} with --dask.")
+
+
+def check_dask_options(args: argparse.Namespace) -> None:
+    """``--dask ADDRESS`` and ``--dask-timeout S`` checked in one line, before any work."""
+    if args.dask is None:
+        return
+    try:
+        synth.cluster.check_address(args.dask)
+    except ValueError as exc:
+        raise ValueError(_flag(exc)) from None
+    if not 0 < args.dask_timeout <= 3600:
+        raise ValueError(f"`--dask-timeout` must be 0 to 3600 s; got {args.dask_timeout:g}.")
+
+
+def _flag(exc: Exception) -> str:
+    """A `synth.cluster` message in the CLI's words (``--dask``, not the argument)."""
+    return str(exc).replace("`dask`", "`--dask`").replace("got dask=", "got --dask ")
+
+
+def say(line: str) -> None:
+    """A note of a run's set-up, on stderr (stdout keeps the results)."""
+    print(line, file=sys.stderr)
 
 
 def read_config_text(path: Path) -> str:
@@ -138,6 +186,7 @@ def load_config(path: Path | None, distribution: str | None) -> synth.SceneConfi
 def run_synth(args: argparse.Namespace) -> int:
     if args.n is None or args.out is None:
         raise ValueError("`--n` and `--out` are required (or use `mcc synth verify DIR`).")
+    check_writer_options(args)
     config = load_config(args.config, args.distribution)
     resolutions = synth.RESOLUTIONS_UM if args.resolution == "all" else (int(args.resolution),)
     if args.resolution == "all" and args.out.is_dir():
@@ -147,19 +196,37 @@ def run_synth(args: argparse.Namespace) -> int:
             raise ValueError(f"`--out` of --resolution all must hold only "
                              f"{', '.join(sorted(mine))}; got {str(args.out)!r}, which holds "
                              f"{', '.join(other[:3])}{' …' if len(other) > 3 else ''}.")
-    for res in resolutions:
-        out = args.out / f"{res}um" if args.resolution == "all" else args.out
-        start = time.perf_counter()
-        with _progress(args.n, f"{res} µm", disabled=args.no_progress) as bar:
-            manifest = synth.write_dataset(
-                config, out, args.n, resolution_um=res, seed=args.seed, workers=args.workers,
-                bit_depth=args.bit_depth, masks=args.masks, overwrite=args.overwrite,
-                progress=bar,
-            )
-        counts = manifest["counts"]
-        print(f"{out}: {args.n} patches at {res} µm ({counts['class_1']} with a cluster, "
-              f"{counts['class_0']} without) in {time.perf_counter() - start:.1f} s")
+    with enter_cluster(args) as client:
+        for res in resolutions:
+            out = args.out / f"{res}um" if args.resolution == "all" else args.out
+            start = time.perf_counter()
+            with _progress(args.n, f"{res} µm", disabled=args.no_progress) as bar:
+                manifest = synth.write_dataset(
+                    config, out, args.n, resolution_um=res, seed=args.seed,
+                    workers=args.workers, bit_depth=args.bit_depth, masks=args.masks,
+                    overwrite=args.overwrite, progress=bar, dataset_format=args.format,
+                    client=client, storage=args.storage, message=say)
+            counts = manifest["counts"]
+            print(f"{out}: {args.n} patches at {res} µm ({counts['class_1']} with a cluster, "
+                  f"{counts['class_0']} without) in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+@contextlib.contextmanager
+def enter_cluster(args: argparse.Namespace) -> Iterator[Any]:
+    """The Dask client of ``--dask`` for the block (None without it); a malformed or
+    unreachable address is one line naming ``--dask``, before any work."""
+    if args.dask is None:
+        yield None
+        return
+    stack = contextlib.ExitStack()
+    try:
+        client = stack.enter_context(synth.cluster.connect(args.dask,
+                                                           timeout_s=args.dask_timeout))
+    except ValueError as exc:
+        raise ValueError(_flag(exc)) from None
+    with stack:
+        yield client
 
 
 def run_validate(args: argparse.Namespace) -> int:

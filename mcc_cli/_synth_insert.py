@@ -59,6 +59,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run_insert(args: argparse.Namespace) -> int:
+    _synth.check_writer_options(args)
     config = _synth.load_config(args.config, args.distribution)
     if args.n < 1:
         raise ValueError(f"`--n` must be an integer >= 1; got --n={args.n}.")
@@ -82,11 +83,14 @@ def run_insert(args: argparse.Namespace) -> int:
         intent=args.intent, gain=gain, region=args.region, field="--backgrounds",
         noise_correlation_um=args.noise_correlation_um)
     res = backgrounds.resolution_um
-    with _synth._progress(args.n, f"insert {res} µm", disabled=args.no_progress) as bar:
+    with _synth.enter_cluster(args) as client, \
+            _synth._progress(args.n, f"insert {res} µm", disabled=args.no_progress) as bar:
         manifest = synth.write_dataset(
             config, args.out, args.n, resolution_um=res, seed=args.seed,
             workers=args.workers, bit_depth=args.bit_depth, masks=args.masks,
-            overwrite=args.overwrite, progress=bar, backgrounds=backgrounds)
+            overwrite=args.overwrite, progress=bar, backgrounds=backgrounds,
+            dataset_format=args.format, client=client, storage=args.storage,
+            message=_synth.say)
     counts = manifest["counts"]
     print(f"{args.out}: {args.n} patches at {res} µm inserted into {len(backgrounds)} "
           f"background(s) ({counts['class_1']} with a cluster, {counts['class_0']} without; "

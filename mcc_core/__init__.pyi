@@ -162,6 +162,9 @@ from .training import (
     run_training as run_training,
 )
 from .training import (
+    shard_dataset as shard_dataset,
+)
+from .training import (
     split_indices as split_indices,
 )
 from .training import (
@@ -236,6 +239,7 @@ __all__ = [
     "scan",
     "scanning",
     "sidecar_path",
+    "shard_dataset",
     "split_indices",
     "synthetic_arrays",
     "synthetic_dataset",

@@ -13,7 +13,7 @@ unit and help (`field_spec`, `field_specs`: `FieldSpec` records). This package n
 TensorFlow.
 """
 
-from . import io
+from . import cluster, io
 from ._config import (
     ACQUISITION_PRESETS,
     CONTRAST_MODELS,
@@ -31,6 +31,7 @@ from ._config import (
     patch_size_px,
 )
 from ._dataset import VerifyReport, verify_dataset, write_dataset
+from ._extras import MissingExtraError
 from ._fields import FieldSpec
 from ._generate import Batch, close_pools, generate, generate_indices
 from ._images import GreyImage, read_grey_image
@@ -112,7 +113,9 @@ __all__ = [
     "field_specs",
     "generate",
     "generate_indices",
+    "cluster",
     "io",
+    "MissingExtraError",
     "linear_attenuation_per_mm",
     "mass_attenuation",
     "patch_size_px",

@@ -9,6 +9,14 @@ Layout (see docs/architecture.md)::
     out/class_1/000001.png …
     out/masks/000001.png       optional, 0/255
 
+or, with ``dataset_format="shards"`` (millions of patches, shared storage, streaming reads),
+WebDataset-style tar shards of `SHARD` patches in place of the class and mask folders::
+
+    out/shards/shard-000000.tar   000000.png, 000000.json (the patch's row and MCs),
+                                  000000.mask.png (optional), 000001.png, …
+    out/shards.json               the shard index: each shard's patches, labels, SHA-256 and
+                                  the byte offset and size of every PNG inside it
+
 While a run is under way its bookkeeping lives in ``out/.mcc-partial/``: one record per finished
 chunk of patches. Every file is written under a temporary name and renamed into place, so an
 interrupted run leaves no half-written file, and running it again redoes only the missing chunks
@@ -25,6 +33,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +43,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from . import _cluster
 from ._atomic import LOCK_NAME, HashedAtomicFile, folder_lock, write_atomic
 from ._config import SceneConfig, check_resolution, patch_size_px
 from ._generate import check_count, check_seed, generate_indices
@@ -41,10 +51,20 @@ from ._insert import Backgrounds, insert_indices
 
 FORMAT_VERSION = 1
 CHUNK = 256
+"""Patches per unit of work (one record in the bookkeeping) of a PNG-folder dataset."""
+SHARD = 2048
+"""Patches per tar shard (and per unit of work) of a sharded dataset: 25–90 MB at 8 bits."""
+SHARDS = "shards"
+SHARD_INDEX = "shards.json"
+DATASET_FORMATS = ("png", "shards")
+STORAGE = ("auto", "shared", "client")
+TASK_PATCHES = 2048
+"""On a cluster, consecutive PNG chunks are grouped into tasks of up to this many patches, so
+the scheduler handles about one task per second per worker (docs/architecture.md)."""
 PARTIAL = ".mcc-partial"
 _OWN = ("manifest.json", "patches.csv", "calcifications.csv", "class_0", "class_1", "masks",
-        PARTIAL, LOCK_NAME, ".mcc-replacing.json")
-_FOLDERS = ("class_0", "class_1", "masks")
+        SHARDS, SHARD_INDEX, PARTIAL, LOCK_NAME, ".mcc-replacing.json")
+_FOLDERS = ("class_0", "class_1", "masks", SHARDS)
 REPLACING = ".mcc-replacing.json"
 """While `overwrite` deletes a dataset: the files it deletes (so a kill midway is finished by
 the next run, and never leaves a folder that claims to be complete)."""
@@ -65,6 +85,10 @@ def write_dataset(
     overwrite: bool = False,
     progress: Progress | None = None,
     backgrounds: Backgrounds | None = None,
+    dataset_format: str = "png",
+    client: Any = None,
+    storage: str = "auto",
+    message: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Write `n` patches of `config` to `out_dir` and return the manifest.
 
@@ -93,6 +117,19 @@ def write_dataset(
         instead of rendering synthetic tissue: patch i is ``synth.insert_indices`` of
         (seed, i), and the manifest names every background by file name and SHA-256, so the
         dataset can be rebuilt given the same files. `resolution_um` must be theirs.
+    dataset_format : {"png", "shards"}
+        Class folders of PNG files, or WebDataset-style tar shards of `SHARD` patches
+        (``shards/`` and the index ``shards.json``; the tables and manifest as for PNGs).
+    client : distributed.Client, optional
+        Render and encode on this Dask cluster (`synth.cluster.connect`; the `dask` extra).
+        The files are byte-identical to a local run whatever the number of workers and the
+        order their tasks finish in; a task whose worker dies is run again elsewhere.
+    storage : {"auto", "shared", "client"}
+        With `client`: whether the workers write into `out_dir` themselves ("shared": it is on
+        storage they all see) or return the bytes for this process to write ("client").
+        "auto" writes a probe file and asks every worker whether it sees it.
+    message : callable, optional
+        Called with one line saying how a cluster run writes (workers, storage).
 
     Returns
     -------
@@ -123,6 +160,15 @@ def write_dataset(
     (True, [8])
     """
     identity = _identity(config, n, resolution_um, seed, bit_depth, masks)
+    if dataset_format not in DATASET_FORMATS:
+        raise ValueError(f"`dataset_format` must be one of {DATASET_FORMATS}; got "
+                         f"dataset_format={dataset_format!r}.")
+    if dataset_format == "shards":  # PNG datasets keep the identity they always had
+        identity["format"] = "shards"
+    if storage not in STORAGE:
+        raise ValueError(f"`storage` must be one of {STORAGE}; got storage={storage!r}.")
+    if client is not None:
+        _cluster.check_client(client)
     if backgrounds is not None:
         if not isinstance(backgrounds, Backgrounds):
             raise TypeError("`backgrounds` must be synth.Backgrounds (synth.load_backgrounds); "
@@ -149,13 +195,16 @@ def write_dataset(
             if progress:
                 progress(n)
             return done
-        todo = [k for k in range(0, n, CHUNK)
+        unit = _unit(identity)
+        todo = [k for k in range(0, n, unit)
                 if not (out / PARTIAL / _chunk_name(k)).exists()]
-        finished = n - sum(min(CHUNK, n - k) for k in todo)
+        finished = n - sum(min(unit, n - k) for k in todo)
         if progress:
             progress(finished)
-        jobs = [(config, str(out), k, min(k + CHUNK, n), identity) for k in todo]
-        for count in _run(jobs, workers, backgrounds):
+        jobs = [(config, str(out.resolve()), k, min(k + unit, n), identity) for k in todo]
+        counts = (_run(jobs, workers, backgrounds) if client is None else
+                  _run_on_cluster(client, jobs, out, backgrounds, storage, message))
+        for count in counts:
             finished += count
             if progress:
                 progress(finished)
@@ -334,7 +383,7 @@ def _finish_replacing(out: Path) -> None:
         path = out / folder
         if path.is_dir() and not any(p.is_file() for p in path.rglob("*")):
             shutil.rmtree(path)
-    for name in ("patches.csv", "calcifications.csv"):
+    for name in ("patches.csv", "calcifications.csv", SHARD_INDEX):
         (out / name).unlink(missing_ok=True)
     shutil.rmtree(out / PARTIAL, ignore_errors=True)
     record.unlink()
@@ -349,6 +398,8 @@ def _our_name(rel: str) -> bool:
     """A file name our writer gives (``class_1/000123.png``, ``masks/000123.png``)."""
     folder, _, name = rel.partition("/")
     stem, _, suffix = name.partition(".")
+    if folder == SHARDS:
+        return suffix == "tar" and stem.startswith("shard-") and stem[6:].isdigit()
     return folder in _FOLDERS and suffix == "png" and stem.isdigit() and len(stem) >= 6
 
 
@@ -361,7 +412,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _sweep_temporaries(out: Path) -> None:
-    for folder in (out, out / "class_0", out / "class_1", out / "masks", out / PARTIAL):
+    for folder in (out, *(out / f for f in _FOLDERS), out / PARTIAL):
         if folder.is_dir():
             for path in folder.glob(".*.tmp*"):
                 if path.is_file() and (folder != out or _temporary(path.name)):
@@ -396,6 +447,47 @@ def _run(jobs: list[tuple], workers: int, backgrounds: Backgrounds | None) -> It
         yield from pool.imap_unordered(_write_chunk, jobs)
 
 
+def _run_on_cluster(client: Any, jobs: list[tuple], out: Path, backgrounds: Backgrounds | None,
+                    storage: str, message: Callable[[str], None] | None) -> Iterator[int]:
+    """The jobs as Dask tasks; the workers write into `out` or return the bytes to write."""
+    if not jobs:
+        return
+    workers = max(1, _cluster.n_workers(client))
+    shared = storage == "shared" or (storage == "auto" and _cluster.storage_is_shared(client,
+                                                                                      out))
+    if message:
+        where = (f"the workers write into {out} (storage they all see)" if shared else
+                 f"the workers return the files and this process writes them into {out}")
+        message(f"dask: {workers} worker(s) at {client.scheduler.address}; {where}")
+    per_task = max(1, min(TASK_PATCHES // (jobs[0][3] - jobs[0][2]),
+                          -(-len(jobs) // (4 * workers))))
+    tasks = [jobs[k:k + per_task] for k in range(0, len(jobs), per_task)]
+    task = _write_units if shared else _render_units
+    for result in _cluster.run_tasks(client, task, tasks, backgrounds, name="mcc-synth"):
+        if shared:
+            yield result
+            continue
+        for start, files, record in result:
+            _store_unit(out, start, files, record)
+            yield len(record["patches"]["index"])
+
+
+def _write_units(jobs: list[tuple], backgrounds: Backgrounds | None) -> int:
+    """A cluster task on shared storage: render and write its units; their patch count."""
+    count = 0
+    for job in jobs:
+        files, record = _render_unit(job, backgrounds)
+        _store_unit(Path(job[1]), job[2], files, record)
+        count += job[3] - job[2]
+    return count
+
+
+def _render_units(jobs: list[tuple], backgrounds: Backgrounds | None
+                  ) -> list[tuple[int, dict[str, bytes], dict[str, Any]]]:
+    """A cluster task without shared storage: its units' file bytes and records."""
+    return [(job[2], *_render_unit(job, backgrounds)) for job in jobs]
+
+
 def _start_worker(backgrounds: Backgrounds | None) -> None:
     """A worker leaves Ctrl-C to the parent (which ends the pool and prints one line)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -403,27 +495,43 @@ def _start_worker(backgrounds: Backgrounds | None) -> None:
 
 
 def _write_chunk(job: tuple) -> int:
-    """Render, encode and write one chunk; record it last. Returns its patch count."""
-    config, out_dir, start, stop, identity = job
-    out = Path(out_dir)
-    backgrounds = _BACKGROUNDS[0]
-    if "backgrounds" in identity:
-        assert backgrounds is not None
-        batch = insert_indices(backgrounds, config, range(start, stop), seed=identity["seed"])
-    else:
-        batch = generate_indices(config, range(start, stop),
-                                 resolution_um=identity["resolution_um"], seed=identity["seed"],
-                                 processes=1)
-    width = max(6, len(str(identity["n"] - 1)))
+    """Render, encode and write one unit (a chunk of PNGs or a shard) in this process; record
+    it last. Returns its patch count."""
+    files, record = _render_unit(job, _BACKGROUNDS[0])
+    _store_unit(Path(job[1]), job[2], files, record)
+    return job[3] - job[2]
+
+
+def _store_unit(out: Path, start: int, files: dict[str, bytes], record: dict[str, Any]) -> None:
+    """Write a unit's files, each atomically, then its record (which marks it done)."""
+    for rel, data in files.items():
+        write_atomic(out / rel, data)
+    write_atomic(out / PARTIAL / _chunk_name(start), json.dumps(record).encode())
+
+
+def _unit(identity: dict[str, Any]) -> int:
+    return SHARD if identity.get("format") == "shards" else CHUNK
+
+
+def _render_unit(job: tuple, backgrounds: Backgrounds | None
+                 ) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """The encoded files of one unit (by path relative to the dataset) and its record: its
+    rows of the two tables and the SHA-256 of each file. Pure: no file is touched."""
+    config, _, start, stop, identity = job
+    if identity.get("format") == "shards":
+        return _render_shard(config, start, stop, identity, backgrounds)
+    batch = _batch(config, range(start, stop), identity, backgrounds)
+    width = _width(identity)
     rows = batch.patches.copy()
-    paths, digests, mask_paths = [], {}, []
+    files: dict[str, bytes] = {}
+    paths, mask_paths = [], []
     for k, index in enumerate(rows["index"]):
         rel = f"class_{int(rows['label'].iat[k])}/{index:0{width}d}.png"
-        digests[rel] = _write_png(out / rel, batch.images[k], identity["bit_depth"])
+        files[rel] = encode_png(batch.images[k], identity["bit_depth"])
         paths.append(rel)
         if identity["masks"]:
             mrel = f"masks/{index:0{width}d}.png"
-            digests[mrel] = _write_png(out / mrel, batch.masks[k].astype(np.float32), 8)
+            files[mrel] = encode_png(batch.masks[k].astype(np.float32), 8)
             mask_paths.append(mrel)
     rows.insert(1, "path", paths)
     if identity["masks"]:
@@ -431,10 +539,109 @@ def _write_chunk(job: tuple) -> int:
     record = {
         "patches": rows.to_dict(orient="list"),
         "calcifications": batch.calcifications.to_dict(orient="list"),
-        "files": digests,
+        "files": {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()},
     }
-    write_atomic(out / PARTIAL / _chunk_name(start), json.dumps(record).encode())
-    return stop - start
+    return files, record
+
+
+def _batch(config: SceneConfig, indices: range, identity: dict[str, Any],
+           backgrounds: Backgrounds | None) -> Any:
+    if "backgrounds" in identity:
+        if backgrounds is None:
+            raise ValueError("`backgrounds` are needed to resume this dataset: it inserts MCs "
+                             "into backgrounds (its manifest names them).")
+        return insert_indices(backgrounds, config, indices, seed=identity["seed"])
+    return generate_indices(config, indices, resolution_um=identity["resolution_um"],
+                            seed=identity["seed"], processes=1)
+
+
+def _width(identity: dict[str, Any]) -> int:
+    return max(6, len(str(identity["n"] - 1)))
+
+
+def shard_name(start: int) -> str:
+    """The shard holding the patches from index `start` (a multiple of `SHARD`).
+
+    Examples
+    --------
+    >>> from synth import io
+    >>> io.shard_name(0), io.shard_name(3 * io.SHARD)
+    ('shards/shard-000000.tar', 'shards/shard-000003.tar')
+    """
+    return f"{SHARDS}/shard-{start // SHARD:06d}.tar"
+
+
+def _tar_member(tar: tarfile.TarFile, name: str, data: bytes) -> tuple[int, int]:
+    """Append a file with fixed metadata (so the tar's bytes depend on its content only);
+    return the byte offset and size of its data in the archive."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), 0, 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    offset = tar.offset + tarfile.BLOCKSIZE  # a USTAR header is one block before its data
+    tar.addfile(info, io.BytesIO(data))
+    return offset, len(data)
+
+
+def _render_shard(config: SceneConfig, start: int, stop: int, identity: dict[str, Any],
+                  backgrounds: Backgrounds | None) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """One tar shard: for each patch ``KEY.png``, ``KEY.json`` (its table row and its MCs)
+    and, with masks, ``KEY.mask.png``, in index order (the WebDataset convention)."""
+    width = _width(identity)
+    rel = shard_name(start)
+    buffer = io.BytesIO()
+    patches, calcifications = [], []
+    offsets, sizes, mask_offsets, mask_sizes = [], [], [], []
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for k in range(start, stop, CHUNK):  # bounded memory: a chunk of images at a time
+            batch = _batch(config, range(k, min(k + CHUNK, stop)), identity, backgrounds)
+            rows = batch.patches.copy()
+            keys = [f"{index:0{width}d}" for index in rows["index"]]
+            rows.insert(1, "shard", rel)
+            rows.insert(2, "key", keys)
+            mcs = batch.calcifications
+            for j, (key, row) in enumerate(zip(keys, rows.to_dict(orient="records"),
+                                               strict=True)):
+                offset, size = _tar_member(tar, f"{key}.png",
+                                           encode_png(batch.images[j], identity["bit_depth"]))
+                offsets.append(offset)
+                sizes.append(size)
+                own = mcs[mcs["index"] == row["index"]].to_dict(orient="records")
+                text = json.dumps({**row, "calcifications": own}, sort_keys=True,
+                                  default=_plain)
+                _tar_member(tar, f"{key}.json", text.encode())
+                if identity["masks"]:
+                    offset, size = _tar_member(tar, f"{key}.mask.png", encode_png(
+                        batch.masks[j].astype(np.float32), 8))
+                    mask_offsets.append(offset)
+                    mask_sizes.append(size)
+            patches.append(rows)
+            calcifications.append(mcs)
+    data = buffer.getvalue()
+    table = pd.concat(patches, ignore_index=True)
+    labels = [int(v) for v in table["label"]]
+    entry: dict[str, Any] = {
+        "path": rel, "first": start, "count": stop - start,
+        "class_0": labels.count(0), "class_1": labels.count(1),
+        "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+        "labels": labels, "png_offsets": offsets, "png_sizes": sizes,
+    }
+    if identity["masks"]:
+        entry.update(mask_offsets=mask_offsets, mask_sizes=mask_sizes)
+    record = {
+        "patches": table.to_dict(orient="list"),
+        "calcifications": pd.concat(calcifications, ignore_index=True).to_dict(orient="list"),
+        "files": {rel: entry["sha256"]},
+        "shard": entry,
+    }
+    return {rel: data}, record
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars in a JSON record as Python numbers."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
 def encode_png(image: np.ndarray, bit_depth: int) -> bytes:
@@ -464,12 +671,6 @@ def encode_png(image: np.ndarray, bit_depth: int) -> bytes:
     return buffer.getvalue()
 
 
-def _write_png(path: Path, image: np.ndarray, bit_depth: int) -> str:
-    data = encode_png(image, bit_depth)
-    write_atomic(path, data)
-    return hashlib.sha256(data).hexdigest()
-
-
 def _version() -> str:
     try:
         return importlib.metadata.version("mcc-toolkit")
@@ -486,10 +687,13 @@ def _finish(out: Path, identity: dict[str, Any]) -> dict[str, Any]:
     counts = {"class_0": 0, "class_1": 0}
     tables = {"patches.csv": "patches", "calcifications.csv": "calcifications"}
     handles = {name: HashedAtomicFile(out / name) for name in tables}
+    shards: list[dict[str, Any]] = []
     try:
-        for k, start in enumerate(range(0, identity["n"], CHUNK)):
+        for k, start in enumerate(range(0, identity["n"], _unit(identity))):
             record = json.loads((out / PARTIAL / _chunk_name(start)).read_text())
             files.update(record["files"])
+            if "shard" in record:
+                shards.append(record["shard"])
             for name, key in tables.items():
                 frame = pd.DataFrame(record[key])
                 handles[name].write(frame.to_csv(index=False, header=k == 0,
@@ -502,6 +706,14 @@ def _finish(out: Path, identity: dict[str, Any]) -> dict[str, Any]:
     finally:
         for handle in handles.values():
             handle.discard()
+    if identity.get("format") == "shards":
+        index = {"format": "webdataset", "patches_per_shard": SHARD,
+                 "bit_depth": identity["bit_depth"], "resolution_um": identity["resolution_um"],
+                 "masks": identity["masks"], "n": identity["n"], "counts": counts,
+                 "shards": shards}
+        data = json.dumps(index).encode()
+        write_atomic(out / SHARD_INDEX, data)
+        files[SHARD_INDEX] = hashlib.sha256(data).hexdigest()
     manifest = {
         "tool": "mcc-toolkit synth",
         "version": _version(),
@@ -629,13 +841,17 @@ def _inconsistencies(root: Path, manifest: dict[str, Any], listed: dict[str, str
     raw = manifest.get("counts")
     counts: dict[str, Any] = raw if isinstance(raw, dict) else {}
     n = manifest.get("n")
-    per_class = {c: sum(1 for rel in listed if rel.startswith(f"{c}/")) for c in
-                 ("class_0", "class_1")}
+    if manifest.get("format") == "shards":
+        per_class = _shard_counts(root, listed, altered, out)
+        what = "patches the shard index lists"
+    else:
+        per_class = {c: sum(1 for rel in listed if rel.startswith(f"{c}/")) for c in
+                     ("class_0", "class_1")}
+        what = "PNGs the manifest lists"
     if per_class != {c: counts.get(c) for c in per_class}:
-        out.append(f"counts {counts} do not match the {per_class} PNGs the manifest lists")
+        out.append(f"counts {counts} do not match the {per_class} {what}")
     if not isinstance(n, int) or sum(per_class.values()) != n:
-        out.append(f"n={n!r} does not match the {sum(per_class.values())} PNGs the manifest "
-                   "lists")
+        out.append(f"n={n!r} does not match the {sum(per_class.values())} {what}")
     table = root / "patches.csv"
     if "patches.csv" in listed and table.is_file() and "patches.csv" not in altered:
         try:
@@ -649,6 +865,24 @@ def _inconsistencies(root: Path, manifest: dict[str, Any], listed: dict[str, str
                            f"({int((labels == 1).sum())} positive), the manifest n={n!r} "
                            f"and counts {counts}")
     return out
+
+
+def _shard_counts(root: Path, listed: dict[str, str], altered: list[str], out: list[str]
+                  ) -> dict[str, int]:
+    """Patches per class the shard index lists; how it disagrees with the manifest's list of
+    shards (a shard missing from either, another SHA-256) is added to `out`."""
+    index = _read_json(root / SHARD_INDEX) if SHARD_INDEX in listed and \
+        SHARD_INDEX not in altered else None
+    if index is None or not isinstance(index.get("shards"), list):
+        out.append(f"{SHARD_INDEX} is missing, altered or unreadable")
+        return {"class_0": 0, "class_1": 0}
+    entries = [e for e in index["shards"] if isinstance(e, dict)]
+    indexed = {e.get("path"): e.get("sha256") for e in entries}
+    tars = {rel: digest for rel, digest in listed.items() if rel.startswith(f"{SHARDS}/")}
+    if indexed != tars:
+        out.append(f"{SHARD_INDEX} lists shards {sorted(map(str, indexed))[:3]} …, the "
+                   f"manifest {sorted(tars)[:3]} … (or other SHA-256)")
+    return {c: sum(int(e.get(c, 0)) for e in entries) for c in ("class_0", "class_1")}
 
 
 def _sha256(path: Path) -> str:

@@ -27,7 +27,16 @@ from ._atomic import (
     write_atomic,
     write_hashed,
 )
-from ._dataset import check_space, encode_png, manifest_digest
+from ._dataset import (
+    DATASET_FORMATS,
+    SHARD,
+    SHARD_INDEX,
+    STORAGE,
+    check_space,
+    encode_png,
+    manifest_digest,
+    shard_name,
+)
 from ._dicom import encode_dicom
 from ._images import (
     FORMATS,
@@ -38,9 +47,15 @@ from ._images import (
     probe_image,
     read_grey_image,
 )
+from ._shards import is_sharded, iter_shard_patches, read_shard_index
 
 __all__ = [
+    "DATASET_FORMATS",
     "FORMATS",
+    "SHARD",
+    "SHARD_INDEX",
+    "STORAGE",
+    "shard_name",
     "LOCK_NAME",
     "MAX_PIXELS",
     "GreyImage",
@@ -51,6 +66,9 @@ __all__ = [
     "encode_dicom",
     "folder_lock",
     "encode_png",
+    "is_sharded",
+    "iter_shard_patches",
+    "read_shard_index",
     "manifest_digest",
     "probe_grey_image",
     "probe_image",

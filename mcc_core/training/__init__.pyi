@@ -11,6 +11,9 @@ from ._data import (
     prepare_splits as prepare_splits,
 )
 from ._data import (
+    shard_dataset as shard_dataset,
+)
+from ._data import (
     split_indices as split_indices,
 )
 from ._data import (
@@ -94,6 +97,7 @@ __all__ = [
     "prepare_splits",
     "run_experiment",
     "run_training",
+    "shard_dataset",
     "split_indices",
     "synthetic_arrays",
     "synthetic_dataset",

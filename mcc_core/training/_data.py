@@ -32,6 +32,7 @@ __all__ = [
     "Splits",
     "augment",
     "prepare_splits",
+    "shard_dataset",
     "split_indices",
     "synthetic_arrays",
     "synthetic_dataset",
@@ -198,6 +199,83 @@ def to_dataset(images: np.ndarray, labels: np.ndarray | Sequence[int], *, batch_
     if shuffle_seed is not None:
         seed = _check_int("shuffle_seed", shuffle_seed, 0)
         dataset = dataset.shuffle(max(len(targets), 1), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def shard_dataset(folder: str | Any, *, batch_size: int, shuffle_seed: int | None = None,
+                  repeat: bool = False, parallel_shards: int = 4) -> tf.data.Dataset:
+    """Stream a sharded `synth` dataset (``dataset_format="shards"``) without unpacking it.
+
+    Each shard is read once (`tf.io.read_file`) and its PNGs are cut out at the byte offsets
+    of the shard index and decoded in the graph (`tf.io.decode_png`), several shards at a time,
+    so the patches never pass through Python.
+
+    Parameters
+    ----------
+    folder : path
+        The dataset folder (with ``shards.json``).
+    batch_size : int
+    shuffle_seed : int, optional
+        Shuffle the shard order and the patches (a buffer of one shard) anew each epoch,
+        repeatably; None keeps index order.
+    repeat : bool
+        Repeat without end (training by steps).
+    parallel_shards : int
+        Shards read and decoded at once.
+
+    Returns
+    -------
+    tf.data.Dataset
+        Elements ``(images, labels)``: float32 (B, H, W, 1) in [0, 1] and float32 (B,), the
+        same values as `load_patch_folder` reads.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> _ = synth.write_dataset(synth.SceneConfig(), out, 5, resolution_um=100, seed=0,
+    ...                         dataset_format="shards")
+    >>> [(tuple(x.shape), y.numpy().tolist()) for x, y in shard_dataset(out, batch_size=4)]
+    [((4, 100, 100, 1), [0.0, 0.0, 1.0, 0.0]), ((1, 100, 100, 1), [0.0])]
+    """
+    from pathlib import Path
+
+    root = Path(folder)
+    index = synth.io.read_shard_index(root, field="folder")
+    batch_size = _check_int("batch_size", batch_size, 1)
+    parallel_shards = _check_int("parallel_shards", parallel_shards, 1)
+    entries = index["shards"]
+    size = synth.patch_size_px(int(index["resolution_um"]))
+    dtype = tf.uint16 if int(index.get("bit_depth", 8)) == 16 else tf.uint8
+    peak = 65535.0 if dtype == tf.uint16 else 255.0
+    paths = tf.constant([str(root / e["path"]) for e in entries])
+    offsets = tf.ragged.constant([e["png_offsets"] for e in entries], dtype=tf.int64)
+    sizes = tf.ragged.constant([e["png_sizes"] for e in entries], dtype=tf.int64)
+    labels = tf.ragged.constant([e["labels"] for e in entries], dtype=tf.float32)
+
+    def one_shard(k: Any) -> tf.data.Dataset:
+        data = tf.io.read_file(paths[k])
+
+        def decode(offset: Any, length: Any, label: Any) -> tuple[Any, Any]:
+            image = tf.io.decode_png(tf.strings.substr(data, offset, length), channels=1,
+                                     dtype=dtype)
+            image = tf.ensure_shape(tf.cast(image, tf.float32) / peak, (size, size, 1))
+            return image, label
+
+        return tf.data.Dataset.from_tensor_slices((offsets[k], sizes[k], labels[k])).map(
+            decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    order = tf.data.Dataset.range(len(entries))
+    if shuffle_seed is not None:
+        seed = _check_int("shuffle_seed", shuffle_seed, 0)
+        order = order.shuffle(len(entries), seed=seed, reshuffle_each_iteration=True)
+    dataset = order.interleave(one_shard, cycle_length=min(parallel_shards, len(entries)),
+                               num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(int(index.get("patches_per_shard", 2048)), seed=seed,
+                                  reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 

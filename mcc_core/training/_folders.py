@@ -47,8 +47,9 @@ def load_patch_folder(path: str | os.PathLike[str], *, input_size: int | None = 
                       ) -> PatchSet:
     """Read a folder of grayscale PNG patches, one subfolder (``class_0/``, ``class_1/``) per class.
 
-    A `synth` dataset is read in the order of its ``patches.csv``; plain class folders (such
-    as the MEXBreast patch release) in file-name order, class 0 first.
+    A `synth` dataset is read in the order of its ``patches.csv`` (a sharded one, in index
+    order from its tars without unpacking them); plain class folders (such as the MEXBreast
+    patch release) in file-name order, class 0 first.
 
     Parameters
     ----------
@@ -90,6 +91,11 @@ def load_patch_folder(path: str | os.PathLike[str], *, input_size: int | None = 
     root = _check_folder(path)
     if input_size is not None:
         input_size = _check_int("input_size", input_size, 1)
+    if (root / _PARTIAL).exists():
+        raise ValueError(f"`path`: {root} holds an unfinished synth dataset ({_PARTIAL}/); "
+                         "run the same `mcc synth` command again to finish it.")
+    if synth.io.is_sharded(root):
+        return _load_shards(root, input_size)
     entries = _list_patches(root)
     first = _read_png(root / entries[0][0])
     shape = first.shape if input_size is None else (input_size, input_size)
@@ -102,6 +108,29 @@ def load_patch_folder(path: str | os.PathLike[str], *, input_size: int | None = 
         images[k, ..., 0] = image
     labels = np.array([label for _, label in entries], dtype=np.int64)
     return PatchSet(images, labels, [rel for rel, _ in entries], str(root))
+
+
+def _load_shards(root: Path, input_size: int | None) -> PatchSet:
+    """A sharded `synth` dataset (``shards.json``), read without unpacking its tars."""
+    images: list[np.ndarray] = []
+    labels: list[int] = []
+    names: list[str] = []
+    for name, image, label in synth.io.iter_shard_patches(root):
+        shape = image.shape if not images else images[0].shape
+        if input_size is not None:
+            shape = (input_size, input_size)
+        if image.shape != shape:
+            raise ValueError(_size_message(root, name, image.shape, shape,
+                                           names[0] if names else name, input_size is not None))
+        images.append(image)
+        labels.append(label)
+        names.append(name)
+    counts = np.bincount(labels, minlength=2)
+    if counts.min() == 0:
+        raise ValueError(f"`path`: {root} holds patches of one class only (class "
+                         f"{int(counts.argmin())} has none); both classes are needed.")
+    return PatchSet(np.stack(images)[..., None], np.asarray(labels, dtype=np.int64), names,
+                    str(root))
 
 
 def _check_folder(path: object) -> Path:
@@ -117,9 +146,6 @@ def _check_folder(path: object) -> Path:
 
 def _list_patches(root: Path) -> list[tuple[str, int]]:
     """(relative path, label) of every patch, from ``patches.csv`` or the class folders."""
-    if (root / _PARTIAL).exists():
-        raise ValueError(f"`path`: {root} holds an unfinished synth dataset ({_PARTIAL}/); "
-                         "run the same `mcc synth` command again to finish it.")
     if (root / "patches.csv").is_file():
         entries = _entries_from_csv(root)
     else:

@@ -241,15 +241,16 @@ def test_overwrite_after_a_kill_inside_a_chunk(tmp_path):
     out = tmp_path / "set"
     script = "import os, signal\n" + textwrap.dedent(f"""
         import synth._dataset as d
-        original, written = d._write_png, []
-        def png(path, image, bits):
-            digest = original(path, image, bits)
-            written.append(path)
+        original, written = d.write_atomic, []
+        def write(path, data, *args, **kwargs):
+            result = original(path, data, *args, **kwargs)
+            if path.suffix == ".png":
+                written.append(path)
             if len(written) == 5:
                 (path.parent / ".000009.abc123.tmp.png").write_bytes(b"half")
                 os.kill(os.getpid(), signal.SIGKILL)
-            return digest
-        d._write_png = png
+            return result
+        d.write_atomic = write
         import synth
         synth.write_dataset(synth.SceneConfig(), {str(out)!r}, 20, resolution_um={RES}, seed=0)
     """)

@@ -1,0 +1,166 @@
+"""Running the toolkit's work on a Dask cluster (the optional `dask` extra).
+
+No scheduler of our own: `connect` gives a `distributed.Client` — to a `LocalCluster` it starts
+(``"local:K"``: K single-threaded worker processes on this machine) or to a running scheduler
+(``"tcp://host:8786"``, as `dask-jobqueue`'s SLURM/PBS clusters and Kubernetes give) — and
+`run_tasks` submits one task per unit of work and yields results as they finish. The work
+itself is split by index, never by worker, so what a run computes does not depend on the
+number of workers, on which worker ran what, nor on the order tasks finish in; a task whose
+worker dies is run again elsewhere by the scheduler (`distributed.scheduler.allowed-failures`).
+
+`storage_is_shared` tells whether every worker sees a folder of the client's (a shared file
+system): datasets are then written by the workers directly, otherwise the workers return the
+bytes and the client writes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._extras import MissingExtraError
+
+__all__ = ["CONNECT_TIMEOUT_S", "check_address", "connect", "n_workers", "run_tasks",
+           "storage_is_shared"]
+
+CONNECT_TIMEOUT_S = 10.0
+"""How long `connect` waits for a scheduler before it gives up (seconds)."""
+MAX_LOCAL_WORKERS = 256
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError as exc:
+        raise MissingExtraError("dask", "distributed") from exc
+    return distributed
+
+
+def check_address(address: object) -> tuple[str, int | str]:
+    """Parse a ``--dask`` address: ``("local", K)`` for ``"local:K"``, else ``("remote",
+    address)``; ValueError naming `dask` for anything else.
+
+    Examples
+    --------
+    >>> from synth.cluster import check_address
+    >>> check_address("local:2"), check_address("tcp://10.0.0.5:8786")
+    (('local', 2), ('remote', 'tcp://10.0.0.5:8786'))
+    >>> check_address("local:zero")
+    Traceback (most recent call last):
+    ...
+    ValueError: `dask` must be 'local:K' (K worker processes, 1 to 256) or a scheduler address ...
+    """
+    text = address.strip() if isinstance(address, str) else None
+    if text and text.startswith("local:"):
+        count = text[len("local:"):]
+        if count.isdigit() and 1 <= int(count) <= MAX_LOCAL_WORKERS:
+            return "local", int(count)
+    elif text and (":" in text or text.startswith("scheduler-file")) and " " not in text:
+        return "remote", text
+    raise ValueError("`dask` must be 'local:K' (K worker processes, 1 to "
+                     f"{MAX_LOCAL_WORKERS}) or a scheduler address such as "
+                     f"'tcp://host:8786'; got dask={address!r}.")
+
+
+@contextlib.contextmanager
+def connect(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Iterator[Any]:
+    """A `distributed.Client` for the block, closed (and a local cluster stopped) after it.
+
+    ``"local:K"`` starts a `distributed.LocalCluster` of K worker processes with one thread
+    each (the toolkit's work is single-threaded per task: K processes use K cores). Any other
+    address is a running scheduler's; one that does not answer within `timeout_s` is a
+    ValueError naming `dask`, raised before any work.
+
+    Raises
+    ------
+    synth.MissingExtraError
+        Without the `dask` extra.
+    ValueError
+        A malformed or unreachable address.
+    """
+    kind, where = check_address(address)
+    distributed = _distributed()
+    if kind == "local":
+        cluster = distributed.LocalCluster(
+            n_workers=int(where), threads_per_worker=1, processes=True,
+            dashboard_address=None, silence_logs=logging.ERROR)
+        try:
+            with distributed.Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+        return
+    try:
+        client = distributed.Client(str(where), timeout=f"{timeout_s}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ValueError(f"`dask` scheduler {where!r} did not answer within {timeout_s:g} s "
+                         f"({type(exc).__name__}); start it, or use 'local:K'; "
+                         f"got dask={address!r}.") from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def n_workers(client: Any) -> int:
+    """Workers the scheduler knows now."""
+    return len(client.scheduler_info().get("workers", {}))
+
+
+def check_client(client: object) -> Any:
+    """`client` if it is a `distributed.Client`, else TypeError naming it."""
+    distributed = _distributed()
+    if not isinstance(client, distributed.Client):
+        raise TypeError("`client` must be a distributed.Client (synth.cluster.connect); got "
+                        f"{type(client).__name__}.")
+    return client
+
+
+def _sees(path: str, token: str) -> bool:
+    try:
+        return Path(path).read_text() == token
+    except OSError:
+        return False
+
+
+def storage_is_shared(client: Any, folder: Path) -> bool:
+    """Whether every worker reads, at the same path, a file the client has just written into
+    `folder` (a shared file system), so the workers may write there directly."""
+    token = secrets.token_hex(16)
+    probe = folder / f".mcc-storage-probe-{os.getpid()}-{token[:8]}"
+    probe.write_text(token)
+    try:
+        seen = client.run(_sees, str(probe.resolve()), token)
+    finally:
+        probe.unlink(missing_ok=True)
+    return bool(seen) and all(seen.values())
+
+
+def run_tasks(client: Any, fn: Callable[..., Any], jobs: Sequence[Any], *args: Any,
+              name: str) -> Iterator[Any]:
+    """``fn(job, *args)`` for every job on the cluster; yield each result as its task ends.
+
+    `args` (large inputs shared by all jobs, such as the user's backgrounds) are sent to the
+    workers once. A task that raises is retried twice, then its error is raised here; on an
+    error or a Ctrl-C the remaining tasks are cancelled.
+    """
+    distributed = _distributed()
+    shared = [client.scatter(a, broadcast=True, hash=False) if _large(a) else a for a in args]
+    futures = [client.submit(fn, job, *shared, key=f"{name}-{k}-{secrets.token_hex(4)}",
+                             pure=False, retries=2) for k, job in enumerate(jobs)]
+    try:
+        for future in distributed.as_completed(futures):
+            result = future.result()
+            future.release()
+            yield result
+    finally:
+        client.cancel([f for f in futures if not f.done()])
+
+
+def _large(value: Any) -> bool:
+    return value is not None and not isinstance(value, (str, int, float, bool, dict, tuple))
