@@ -104,6 +104,9 @@ def add_writer_options(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--format", choices=synth.io.DATASET_FORMATS, default="png",
                    help="png: class_0/ class_1/ PNG folders; shards: WebDataset-style tar "
                         f"shards of {synth.io.SHARD} patches with an index (default png)")
+    p.add_argument("--shard-size", type=int, default=synth.io.SHARD, metavar="N",
+                   help="patches per shard with --format shards (a multiple of 256; default "
+                        "%(default)s)")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="run on a Dask cluster: a scheduler address (tcp://host:8786) or "
                         "local:K for K local worker processes (needs the 'dask' extra)")
@@ -116,6 +119,9 @@ def add_writer_options(p: argparse.ArgumentParser, what: str) -> None:
 
 def check_writer_options(args: argparse.Namespace) -> None:
     """Refuse option combinations of `add_writer_options` in one line, before any work."""
+    if args.format != "shards" and args.shard_size != synth.io.SHARD:
+        raise ValueError("`--shard-size` is for --format shards; got --shard-size with "
+                         f"--format {args.format}.")
     if args.dask is None:
         if args.storage != "auto":
             raise ValueError("`--storage` is for --dask runs; got --storage without --dask.")
@@ -205,7 +211,7 @@ def run_synth(args: argparse.Namespace) -> int:
                     config, out, args.n, resolution_um=res, seed=args.seed,
                     workers=args.workers, bit_depth=args.bit_depth, masks=args.masks,
                     overwrite=args.overwrite, progress=bar, dataset_format=args.format,
-                    client=client, storage=args.storage, message=say)
+                    shard_size=args.shard_size, client=client, storage=args.storage, message=say)
             counts = manifest["counts"]
             print(f"{out}: {args.n} patches at {res} µm ({counts['class_1']} with a cluster, "
                   f"{counts['class_0']} without) in {time.perf_counter() - start:.1f} s")

@@ -89,7 +89,8 @@ def run_insert(args: argparse.Namespace) -> int:
             config, args.out, args.n, resolution_um=res, seed=args.seed,
             workers=args.workers, bit_depth=args.bit_depth, masks=args.masks,
             overwrite=args.overwrite, progress=bar, backgrounds=backgrounds,
-            dataset_format=args.format, client=client, storage=args.storage,
+            dataset_format=args.format, shard_size=args.shard_size, client=client,
+            storage=args.storage,
             message=_synth.say)
     counts = manifest["counts"]
     print(f"{args.out}: {args.n} patches at {res} µm inserted into {len(backgrounds)} "
