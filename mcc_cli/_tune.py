@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +62,17 @@ def run_tune(args: argparse.Namespace) -> int:
         patches = mcc_core.load_patch_folder(args.data, input_size=size)
         x, y = patches.images, patches.labels
     train, val, _test = mcc_core.split_indices(y, seed=args.seed)
+    role = mcc_core.training.distributed_role()
+    if role == "chief":
+        print(f"chief of a distributed search: serving the oracle at "
+              f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']} "
+              "until the workers finish", file=sys.stderr)
     result = mcc_core.tune((x[train], y[train]), (x[val], y[val]), input_size=size,
                            max_epochs=args.max_epochs, out_dir=args.out, seed=args.seed)
+    if result is None:
+        print(f"worker {role} of a distributed search: its trials are done; the chief writes "
+              "tuning.csv and best.json")
+        return 0
     print(f"{len(result.trials)} trials; best: {describe(result.best)}: val accuracy "
           f"{result.best_val_accuracy:.3f}, {result.n_params:,} parameters "
           f"(the paper's best: {describe(mcc_core.PAPER_BEST)}, 8,301 parameters)")

@@ -610,15 +610,16 @@ def _render_shard(config: SceneConfig, start: int, stop: int, identity: dict[str
             rows.insert(1, "shard", rel)
             rows.insert(2, "key", keys)
             mcs = batch.calcifications
-            for j, (key, row) in enumerate(zip(keys, rows.to_dict(orient="records"),
-                                               strict=True)):
+            own: dict[int, list[dict[str, Any]]] = {}
+            for mc in _records(mcs):
+                own.setdefault(mc["index"], []).append(mc)
+            for j, (key, row) in enumerate(zip(keys, _records(rows), strict=True)):
                 offset, size = _tar_member(tar, f"{key}.png",
                                            encode_png(batch.images[j], identity["bit_depth"]))
                 offsets.append(offset)
                 sizes.append(size)
-                own = mcs[mcs["index"] == row["index"]].to_dict(orient="records")
-                text = json.dumps({**row, "calcifications": own}, sort_keys=True,
-                                  default=_plain)
+                text = json.dumps({**row, "calcifications": own.get(row["index"], [])},
+                                  sort_keys=True)
                 _tar_member(tar, f"{key}.json", text.encode())
                 if identity["masks"]:
                     offset, size = _tar_member(tar, f"{key}.mask.png", encode_png(
@@ -647,11 +648,11 @@ def _render_shard(config: SceneConfig, start: int, stop: int, identity: dict[str
     return {rel: data}, record
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars in a JSON record as Python numbers."""
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A table's rows as dicts of Python values (``tolist``: no numpy scalars), fast."""
+    columns = [str(c) for c in frame.columns]
+    values = [frame[c].tolist() for c in frame.columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def encode_png(image: np.ndarray, bit_depth: int) -> bytes:

@@ -74,6 +74,9 @@ from ._tune import (
     count_params as count_params,
 )
 from ._tune import (
+    distributed_role as distributed_role,
+)
+from ._tune import (
     tune as tune,
 )
 
@@ -104,4 +107,5 @@ __all__ = [
     "to_dataset",
     "train",
     "tune",
+    "distributed_role",
 ]

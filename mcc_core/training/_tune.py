@@ -177,7 +177,7 @@ def _trial_table(oracle: Any, input_size: int) -> pd.DataFrame:
 def tune(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], *,
          input_size: int, max_epochs: int, out_dir: str | os.PathLike[str], seed: int = 0,
          factor: int = 3, hyperband_iterations: int = 1,
-         space: Mapping[str, Sequence[Any]] = TABLE2_SPACE) -> TuneResult:
+         space: Mapping[str, Sequence[Any]] = TABLE2_SPACE) -> TuneResult | None:
     """Hyperband search of the lightweight CNN's filters, kernels, batch size and learning rate.
 
     keras-tuner's Hyperband (objective: validation accuracy) trains configurations drawn from
@@ -206,7 +206,19 @@ def tune(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray
 
     Returns
     -------
-    TuneResult
+    TuneResult or None
+        None on a worker of a distributed search (the chief returns and writes the result).
+
+    Notes
+    -----
+    **Distributed search** is keras-tuner's own: start the same call (or ``mcc tune``) in a
+    chief process and in any number of workers, all with ``KERASTUNER_ORACLE_IP`` and
+    ``KERASTUNER_ORACLE_PORT`` set to the chief's address and ``KERASTUNER_TUNER_ID`` set to
+    ``chief`` on the chief and a distinct id (``tuner0``, ``tuner1``, …) on each worker. The
+    chief runs only the oracle (it proposes the configurations and collects the results)
+    and returns when the search is over; the workers train. Only the chief replaces
+    ``out_dir/keras_tuner``; with an `out_dir` on storage every process sees, start the
+    chief first.
 
     Raises
     ------
@@ -246,11 +258,14 @@ def tune(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
+    role = distributed_role()
     tuner = keras_tuner.Hyperband(
         _hypermodel(size, checked), objective="val_accuracy", max_epochs=max_epochs,
         factor=factor, hyperband_iterations=hyperband_iterations, seed=seed,
-        directory=str(out), project_name="keras_tuner", overwrite=True)
+        directory=str(out), project_name="keras_tuner", overwrite=role in (None, "chief"))
     tuner.search(*data, validation_data=validation, verbose=0)
+    if role not in (None, "chief"):
+        return None
     trials = _trial_table(tuner.oracle, size)
     if trials.empty:
         raise RuntimeError("keras-tuner completed no trial; see out_dir/keras_tuner.")
@@ -263,6 +278,38 @@ def tune(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray
                                           "max_epochs": max_epochs, "seed": seed,
                                           "space": checked, "paper_best": PAPER_BEST}, indent=2))
     return result
+
+
+def distributed_role() -> str | None:
+    """This process's part in a keras-tuner distributed search, from keras-tuner's documented
+    environment variables: None (not distributed), ``"chief"`` or the worker's tuner id.
+
+    Examples
+    --------
+    >>> import os
+    >>> from unittest import mock
+    >>> distributed_role() is None or "KERASTUNER_ORACLE_IP" in os.environ
+    True
+    >>> env = {"KERASTUNER_ORACLE_IP": "10.0.0.1", "KERASTUNER_ORACLE_PORT": "8000",
+    ...        "KERASTUNER_TUNER_ID": "tuner3"}
+    >>> with mock.patch.dict(os.environ, env):
+    ...     distributed_role()
+    'tuner3'
+    >>> with mock.patch.dict(os.environ, {"KERASTUNER_ORACLE_IP": "10.0.0.1"}):
+    ...     distributed_role()
+    Traceback (most recent call last):
+    ...
+    ValueError: `KERASTUNER_ORACLE_PORT` and `KERASTUNER_TUNER_ID` must be set with ...
+    """
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return None
+    port, tuner_id = (os.environ.get(k) for k in ("KERASTUNER_ORACLE_PORT",
+                                                  "KERASTUNER_TUNER_ID"))
+    if not port or not tuner_id:
+        raise ValueError("`KERASTUNER_ORACLE_PORT` and `KERASTUNER_TUNER_ID` must be set with "
+                         "KERASTUNER_ORACLE_IP for a distributed search (tuner id 'chief' on "
+                         "the chief, 'tuner0', 'tuner1', … on the workers).")
+    return "chief" if "chief" in tuner_id else tuner_id
 
 
 def _write(path: Path, text: str) -> None:

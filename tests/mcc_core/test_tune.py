@@ -159,3 +159,42 @@ def test_the_cli_refuses_bad_input(tmp_path, argv, needle):
 def test_the_cli_needs_a_resolution(tmp_path):
     with pytest.raises(SystemExit):
         _parse(["--out", str(tmp_path)])
+
+
+def test_a_distributed_search_with_keras_tuners_chief_and_a_worker(tmp_path):
+    """keras-tuner's own distribution (no code of ours): `mcc tune` as chief and as a worker on
+    one shared folder; the worker trains, the chief collects and writes the results."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    pytest.importorskip("grpc")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "search"
+    argv = [sys.executable, "-m", "mcc_cli", "tune", "--resolution", "100", "--n", "40",
+            "--max-epochs", "1", "--out", str(out)]
+
+    def start(tuner_id):
+        env = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1",
+               "KERASTUNER_ORACLE_PORT": str(port), "KERASTUNER_TUNER_ID": tuner_id}
+        return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+
+    chief = start("chief")
+    worker = start("tuner0")
+    try:
+        w_out, w_err = worker.communicate(timeout=240)
+        c_out, c_err = chief.communicate(timeout=120)
+    finally:
+        for process in (chief, worker):
+            process.kill()
+    assert worker.returncode == 0, w_err[-2000:]
+    assert chief.returncode == 0, c_err[-2000:]
+    assert "worker tuner0 of a distributed search" in w_out
+    assert "serving the oracle at 127.0.0.1" in c_err
+    trials = pd.read_csv(out / "tuning.csv")
+    assert len(trials) >= 1 and trials["val_accuracy"].notna().all()
+    assert json.loads((out / "best.json").read_text())["best"].keys() == TABLE2_SPACE.keys()
