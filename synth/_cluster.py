@@ -150,7 +150,7 @@ def run_tasks(client: Any, fn: Callable[..., Any], jobs: Sequence[Any], *args: A
     error or a Ctrl-C the remaining tasks are cancelled.
     """
     distributed = _distributed()
-    shared = [client.scatter(a, broadcast=True, hash=False) if _large(a) else a for a in args]
+    shared = [a if a is None else client.scatter(a, broadcast=True, hash=False) for a in args]
     futures = [client.submit(fn, job, *shared, key=f"{name}-{k}-{secrets.token_hex(4)}",
                              pure=False, retries=2) for k, job in enumerate(jobs)]
     try:
@@ -161,6 +161,3 @@ def run_tasks(client: Any, fn: Callable[..., Any], jobs: Sequence[Any], *args: A
     finally:
         client.cancel([f for f in futures if not f.done()])
 
-
-def _large(value: Any) -> bool:
-    return value is not None and not isinstance(value, (str, int, float, bool, dict, tuple))

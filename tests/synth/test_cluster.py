@@ -118,6 +118,16 @@ def test_a_killed_local_run_resumes_on_the_cluster(tmp_path, client, local_png):
     assert files_of(out) == local_png
 
 
+def test_insertion_into_backgrounds_on_the_cluster_is_the_local_bytes(tmp_path, client):
+    tissue = np.random.default_rng(1).normal(0.45, 0.02, (2, 400, 400)).astype(np.float32)
+    backgrounds = synth.backgrounds_from_arrays(np.clip(tissue, 0, 1), ["a", "b"],
+                                                resolution_um=RES)
+    for where, extra in (("here", {}), ("there", {"client": client, "storage": "client"})):
+        synth.write_dataset(synth.SceneConfig(), tmp_path / where, 300, resolution_um=RES,
+                            seed=SEED, backgrounds=backgrounds, **extra)
+    assert files_of(tmp_path / "here") == files_of(tmp_path / "there")
+
+
 def _mean(x):
     return x.mean(axis=(1, 2, 3))
 
