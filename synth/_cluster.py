@@ -31,6 +31,8 @@ __all__ = ["CONNECT_TIMEOUT_S", "check_address", "connect", "n_workers", "run_ta
 CONNECT_TIMEOUT_S = 10.0
 """How long `connect` waits for a scheduler before it gives up (seconds)."""
 MAX_LOCAL_WORKERS = 256
+PROBE_PREFIX = ".mcc-storage-probe-"
+"""Name start of the file `storage_is_shared` writes (and a rerun removes if left behind)."""
 
 
 def _distributed() -> Any:
@@ -132,7 +134,7 @@ def storage_is_shared(client: Any, folder: Path) -> bool:
     """Whether every worker reads, at the same path, a file the client has just written into
     `folder` (a shared file system), so the workers may write there directly."""
     token = secrets.token_hex(16)
-    probe = folder / f".mcc-storage-probe-{os.getpid()}-{token[:8]}"
+    probe = folder / f"{PROBE_PREFIX}{os.getpid()}-{token[:8]}"
     probe.write_text(token)
     try:
         seen = client.run(_sees, str(probe.resolve()), token)

@@ -304,6 +304,8 @@ def _prepare(out: Path, identity: dict[str, Any], overwrite: bool) -> dict[str, 
             f"`out_dir` holds files that are not part of an mcc dataset ({listed}); "
             f"choose an empty folder; got out_dir={str(out)!r}."
         )
+    for path in out.glob(f"{_cluster.PROBE_PREFIX}*"):  # left by a run killed while probing
+        path.unlink(missing_ok=True)
     _finish_replacing(out)  # an --overwrite killed while it deleted: complete it first
     manifest = _read_json(out / "manifest.json")
     state = _read_json(out / PARTIAL / "state.json")
@@ -332,7 +334,10 @@ def _prepare(out: Path, identity: dict[str, Any], overwrite: bool) -> dict[str, 
 
 
 def _temporary(name: str) -> bool:
-    """A temporary file of `write_atomic` / `HashedAtomicFile` for one of our names."""
+    """A temporary file of `write_atomic` / `HashedAtomicFile` for one of our names, or the
+    shared-storage probe of a cluster run (`synth.cluster.storage_is_shared`)."""
+    if name.startswith(_cluster.PROBE_PREFIX):
+        return True
     return name.startswith(".") and ".tmp" in name and any(
         name.startswith(f".{Path(own).stem}.") for own in _OWN)
 

@@ -9,6 +9,7 @@ Examples
 
 from ._cluster import (
     CONNECT_TIMEOUT_S,
+    PROBE_PREFIX,
     check_address,
     check_client,
     connect,
@@ -17,5 +18,5 @@ from ._cluster import (
     storage_is_shared,
 )
 
-__all__ = ["CONNECT_TIMEOUT_S", "check_address", "check_client", "connect", "n_workers",
-           "run_tasks", "storage_is_shared"]
+__all__ = ["CONNECT_TIMEOUT_S", "PROBE_PREFIX", "check_address", "check_client", "connect",
+           "n_workers", "run_tasks", "storage_is_shared"]

@@ -93,6 +93,16 @@ def test_a_worker_killed_mid_run_changes_nothing(tmp_path, client, local_png):
     client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the tests after
 
 
+def test_a_storage_probe_left_by_a_killed_run_is_not_a_foreign_file(tmp_path, client,
+                                                                     local_png):
+    out = tmp_path / "png"
+    out.mkdir()
+    (out / f"{synth.cluster.PROBE_PREFIX}123-abcdef").write_text("token")
+    synth.write_dataset(synth.SceneConfig(), out, N, resolution_um=RES, seed=SEED, masks=True,
+                        client=client)
+    assert files_of(out) == local_png
+
+
 def test_a_killed_local_run_resumes_on_the_cluster(tmp_path, client, local_png):
     out = tmp_path / "png"
     script = textwrap.dedent(f"""
