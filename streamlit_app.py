@@ -6,9 +6,11 @@ functions of `synth`, `mcc_core` and `evalkit`.
 
 import streamlit as st
 
-from mcc_app import PAGES
+from mcc_app import PAGES, before_page
 
 st.set_page_config(page_title="MCC toolkit", page_icon=":material/grain:", layout="wide")
 pages = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=k == 0)
          for k, p in enumerate(PAGES)]
-st.navigation(pages).run()
+page = st.navigation(pages)
+before_page()  # the scenario from the link, finished probes, save/load of the session
+page.run()

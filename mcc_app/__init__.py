@@ -10,7 +10,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._command import SWEEP_SUGGESTIONS, ProbeSettings, parse_values, probe_command
-from ._controls import config_from_controls, controls_from_config
+from ._controls import DEFAULT_RESOLUTION_UM, config_from_controls, controls_from_config, unapplied
+from ._jobs import Cancelled, Job, start_job
+from ._session import (
+    QueryView,
+    SavedProbe,
+    SessionFile,
+    read_session,
+    results_from_report,
+    scenario_query,
+    session_file,
+    view_from_query,
+)
 from ._uploads import (
     IMAGE_SUFFIXES,
     MAX_NEGATIVE_BYTES,
@@ -23,9 +34,13 @@ from ._uploads import (
     store_upload,
 )
 from ._views import (
+    METRIC_NAMES,
+    colour_bar,
     comparison_chart,
     cross_resolution_matrix,
+    draw_boxes,
     for_display,
+    model_caption,
     overlay_mask,
     sweep_chart,
 )
@@ -49,11 +64,36 @@ PAGES: tuple[PageSpec, ...] = (
 )
 """The pages in navigation order; the first is the default."""
 
+def before_page() -> None:
+    """What `streamlit_app.py` runs before each page (imports Streamlit when called): the
+    scenario from the link, finished probes into the session, the session file panel."""
+    from ._live import before_page as run
+
+    run()
+
+
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 """Where `streamlit_app.py` sits when it is installed beside this package."""
 
 __all__ = [
     "APP_SCRIPT",
+    "Cancelled",
+    "DEFAULT_RESOLUTION_UM",
+    "Job",
+    "METRIC_NAMES",
+    "QueryView",
+    "SavedProbe",
+    "SessionFile",
+    "colour_bar",
+    "draw_boxes",
+    "model_caption",
+    "read_session",
+    "results_from_report",
+    "scenario_query",
+    "session_file",
+    "start_job",
+    "unapplied",
+    "view_from_query",
     "IMAGE_SUFFIXES",
     "MAX_NEGATIVE_BYTES",
     "MAX_NEGATIVE_FILES",

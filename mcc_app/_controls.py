@@ -49,6 +49,10 @@ _BITS = synth.field_spec("bit_depth").bounds
 BIT_DEPTHS: tuple[int | None, ...] = (None, *range(int(_BITS[0]), int(_BITS[1]) + 1))
 PLACEMENTS: tuple[str, ...] = synth.field_spec("placement").options
 
+DEFAULT_RESOLUTION_UM: int = synth.RESOLUTIONS_UM[1]
+"""The one resolution every page starts at (the papers' middle one, 70 µm): Generate, the
+bundled model of Probe and Scan, the synthetic mammogram."""
+
 
 def widget_args(name: str, *, slider: bool = False) -> dict[str, Any]:
     """Keyword arguments of the ``st.number_input`` (or, with `slider`, ``st.slider``) of
@@ -225,3 +229,40 @@ def config_from_controls(controls: Mapping[str, Any]) -> synth.SceneConfig:
         detector[name] = get(f"acq_{name}")
     fields["acquisition"] = synth.Acquisition(**detector) if get("detector") else None
     return synth.SceneConfig(**fields)
+
+
+_GROUPS = (("dist_", "distribution"), ("morph_", "morphology_weights"),
+           ("mat_", "material_weights"), ("acq_", ""))
+
+
+def unapplied(controls: Mapping[str, Any], config: synth.SceneConfig) -> list[str]:
+    """The fields whose controls show another value than `config` (the applied scenario):
+    what Apply has not taken yet, or refused. A number whose switch is off does not count.
+
+    Examples
+    --------
+    >>> import synth
+    >>> from mcc_app import controls_from_config, unapplied
+    >>> config = synth.SceneConfig()
+    >>> controls = controls_from_config(config)
+    >>> unapplied(controls, config)
+    []
+    >>> unapplied({**controls, "sc_contrast_range": (0.1, 0.2), "sc_dist_linear": 3.0,
+    ...            "sc_mc_size_range_mm": (0.2, 0.3)}, config)
+    ['contrast_range', 'distribution', 'mc_size_range_mm']
+    """
+    shown = controls_from_config(config)
+    changed: list[str] = []
+    for name, value in shown.items():
+        if name not in controls or controls[name] == value:
+            continue
+        if name.endswith(("_on",)) is False and controls.get(f"{name}_on") is False:
+            continue
+        field = name[len(PREFIX):].removesuffix("_on")
+        for group, owner in _GROUPS:
+            if field.startswith(group):
+                field = owner or field[len(group):]
+        field = "acquisition" if field == "detector" and name == key("detector") else field
+        if field not in changed:
+            changed.append(field)
+    return sorted(changed)

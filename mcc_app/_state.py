@@ -18,14 +18,19 @@ import streamlit as st
 import synth
 
 from ._command import ProbeSettings
-from ._controls import controls_from_config
+from ._controls import DEFAULT_RESOLUTION_UM, controls_from_config
 from ._uploads import IMAGE_SUFFIXES, MODEL_SUFFIXES, load_negatives, store_upload
 
 SCENARIO = "scenario"
 """Session-state key of the current `synth.SceneConfig` (set on the Generate page)."""
 PROBE = "probe_run"
+"""Session-state key of the `ProbeRun` shown (the last one, or the one picked in the history)."""
+HISTORY = "probe_history"
+"""Session-state key of the session's probes, oldest first (at most `HISTORY_SIZE`)."""
+HISTORY_SIZE = 10
 COMPARE = "compare_run"
-"""Session-state key of the last `ProbeRun`."""
+GENERATE_VIEW = "gen_patches"
+"""Session-state key of the Generate page's applied (resolution, seed)."""
 LOAD_ERRORS = (ValueError, TypeError, OSError)
 
 
@@ -34,7 +39,9 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.strerror}: {exc.filename}"
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 400 else text[:397] + "..."
+    if len(text) <= 1000:
+        return text
+    return text[:1000].rsplit(" ", 1)[0].rstrip(",;:") + " …"  # never cut mid-word
 
 
 def show_error(exc: BaseException, context: str = "", *, paths: dict[str, str] | None = None
@@ -160,7 +167,8 @@ def pick_backgrounds(prefix: str, *, resolution_um: int
         uploads = a.file_uploader(
             "PNG, TIFF or DICOM images, or one .zip of them",
             type=[*(s.lstrip(".") for s in IMAGE_SUFFIXES), "zip"], accept_multiple_files=True,
-            key=key)
+            key=key, help="MC-free patches or mammograms (at most 1,000 files, 1 GiB); PNG and "
+                          "TIFF need their pixel spacing.")
         spacing = b.number_input(
             "Their pixel spacing (µm)", value=None, step=1.0, placeholder="each DICOM's own",
             key=f"{prefix}_negatives_spacing",
@@ -239,6 +247,9 @@ class ProbeRun:
     """The user's backgrounds the clean condition and sweeps were inserted into, if any."""
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Unique across sessions: what caches of this run are keyed by."""
+    saved: Any = None
+    """For a probe loaded from a session file: its `SavedProbe` (the report.json it came
+    from); its results then hold no predictions and no gallery images."""
 
 
 @dataclass(frozen=True)
@@ -262,11 +273,16 @@ def pick_model(prefix: str, *, resolution_um: int | None = None,
     With `resolution_um` the bundled model is that resolution's; otherwise a selectbox picks
     it. Returns None (after an ``st.error`` for a bad file) when there is no usable model."""
     source = st.radio("Model", ("Bundled lightweight CNN", "Upload a model"), horizontal=True,
-                      key=f"{prefix}_source")
+                      key=f"{prefix}_source",
+                      help="The toolkit's 8,301-parameter CNN trained at each resolution, or "
+                           "your own .keras, .h5 or .onnx model.")
     if source == "Bundled lightweight CNN":
         res = resolution_um or st.selectbox(
-            "Resolution of the bundled model (µm per pixel)", synth.RESOLUTIONS_UM, index=2,
-            key=f"{prefix}_bundled_res")
+            "Resolution of the bundled model (µm per pixel)", synth.RESOLUTIONS_UM,
+            index=synth.RESOLUTIONS_UM.index(DEFAULT_RESOLUTION_UM),
+            key=f"{prefix}_bundled_res",
+            help="The bundled model of 50, 70 or 100 µm per pixel (patches of 200, 144 or "
+                 "100 px).")
         import mcc_core
 
         try:
@@ -276,7 +292,9 @@ def pick_model(prefix: str, *, resolution_um: int | None = None,
             return None
         return ModelChoice(str(path), path.name, _bundled_digest(str(path)), res)
     upload = st.file_uploader("Model file", type=[s.lstrip(".") for s in suffixes],
-                              key=f"{prefix}_upload")
+                              key=f"{prefix}_upload",
+                              help="A model whose input is one resolution's patch (200, 144 "
+                                   "or 100 px), grey.")
     if upload is None:
         st.info(f"Upload a {', '.join(suffixes)} model, or use a bundled one.")
         return None

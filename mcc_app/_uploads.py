@@ -140,10 +140,16 @@ def store_upload(data: bytes, name: str, folder: str | os.PathLike[str] | None =
     Traceback (most recent call last):
     ...
     ValueError: 'weights.pt' is not a model file: upload .keras, .h5, .onnx.
+    >>> store_upload(b"just text", "model.keras", folder)
+    Traceback (most recent call last):
+    ...
+    ValueError: 'model.keras' is not a readable Keras model: a .keras file is a zip archive,
+      and this one is not.
     """
     suffix = Path(name).suffix.lower()
     if suffix not in MODEL_SUFFIXES:
         raise ValueError(f"{name!r} is not a model file: upload {', '.join(MODEL_SUFFIXES)}.")
+    _check_container(data, name, suffix)
     root = Path(folder) if folder is not None else Path(tempfile.gettempdir()) / "mcc_app"
     root.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(data).hexdigest()
@@ -152,6 +158,19 @@ def store_upload(data: bytes, name: str, folder: str | os.PathLike[str] | None =
     if not target.exists():
         write_atomic(target, data)
     return target
+
+
+_CONTAINERS = {".keras": (b"PK\x03\x04", "a .keras file is a zip archive"),
+               ".h5": (b"\x89HDF\r\n\x1a\n", "an .h5 file is an HDF5 file")}
+
+
+def _check_container(data: bytes, name: str, suffix: str) -> None:
+    """The same one line on every page for a file that cannot be the model its suffix says."""
+    if suffix in _CONTAINERS:
+        magic, rule = _CONTAINERS[suffix]
+        if not data.startswith(magic):
+            raise ValueError(f"{name!r} is not a readable Keras model: {rule}, and this one "
+                             "is not.")
 
 
 def load_negatives(files: bytes | Sequence[tuple[str, bytes]], *,

@@ -10,8 +10,17 @@ import pandas as pd
 if TYPE_CHECKING:
     import evalkit
 
+METRIC_NAMES: dict[str, str] = {
+    "accuracy": "Accuracy", "recall": "Sensitivity", "specificity": "Specificity",
+    "roc_auc": "ROC AUC", "balanced_accuracy": "Balanced accuracy", "precision": "Precision",
+    "f1": "F1", "pr_auc": "PR AUC"}
+"""The rates a sweep chart can draw, by the names the Probe page's tiles use."""
+METRIC_COLOURS: dict[str, str] = dict(zip(METRIC_NAMES, (
+    "#4c78a8", "#e45756", "#54a24b", "#f58518", "#b279a2", "#72b7b2", "#9d755d", "#eeca3b"),
+    strict=True))
+"""One colour per metric, the same on every chart."""
 SWEEP_METRICS: tuple[str, ...] = ("recall", "specificity", "roc_auc")
-"""The metrics the sweep chart draws (as the HTML report does)."""
+"""The metrics a sweep chart draws unless asked for others (accuracy is one choice more)."""
 
 
 def overlay_mask(image: np.ndarray, mask: np.ndarray, *,
@@ -51,40 +60,62 @@ def overlay_mask(image: np.ndarray, mask: np.ndarray, *,
     return np.rint(rgb).astype(np.uint8)
 
 
+def _colour(metrics: tuple[str, ...]) -> Any:
+    import altair as alt
+
+    names = [METRIC_NAMES[m] for m in metrics]
+    return alt.Color("metric:N", title="metric", sort=names,
+                     scale=alt.Scale(domain=names, range=[METRIC_COLOURS[m] for m in metrics]),
+                     legend=alt.Legend(orient="bottom", symbolOpacity=1.0))
+
+
+def _x_axis(parameter: str, numeric: bool, order: list[str]) -> Any:
+    import altair as alt
+
+    if numeric:  # numbers: a numeric axis, spaced by value
+        return alt.X("setting:Q", title=parameter, scale=alt.Scale(zero=False))
+    return alt.X("condition:N", sort=order, title=parameter)
+
+
 def sweep_chart(sweep: evalkit.SweepResult, metrics: tuple[str, ...] = SWEEP_METRICS) -> Any:
-    """An Altair chart of one sweep (`evalkit.run_sweep`): a line per metric over the
-    conditions, in the order they were run, with its confidence interval as a band.
+    """An Altair chart of one sweep (`evalkit.run_sweep`): a line per metric (named as the
+    tiles name it, one colour each, with a legend) over the conditions — on a numeric axis
+    spaced by value when every setting is a number — with its confidence interval as a band.
 
     Examples
     --------
     >>> import pandas as pd
     >>> import evalkit
     >>> from mcc_app import sweep_chart
-    >>> metrics = pd.DataFrame({"condition": ["0.1", "0.8"], "metric": "recall",
-    ...                         "value": [0.4, 0.9], "ci_low": [0.3, 0.8],
+    >>> metrics = pd.DataFrame({"condition": ["0.1", "0.8"], "setting": [0.1, 0.8],
+    ...                         "metric": "recall", "value": [0.4, 0.9], "ci_low": [0.3, 0.8],
     ...                         "ci_high": [0.5, 1.0], "n": 10, "note": ""})
     >>> sweep = evalkit.SweepResult(parameter="contrast", metrics=metrics,
     ...                             predictions=pd.DataFrame(), seed=0, resolution_um=70,
     ...                             n_bootstrap=100)
-    >>> chart = sweep_chart(sweep)
-    >>> chart.title, len(chart.layer)
-    ('Sweep: contrast', 2)
+    >>> chart = sweep_chart(sweep, ("accuracy", "recall"))
+    >>> spec = chart.to_dict()
+    >>> chart.title, len(chart.layer), spec["layer"][1]["encoding"]["x"]["type"]
+    ('Sweep: contrast', 2, 'quantitative')
+    >>> spec["layer"][1]["encoding"]["color"]["scale"]["domain"]
+    ['Accuracy', 'Sensitivity']
     """
     import altair as alt
 
+    unknown = [m for m in metrics if m not in METRIC_NAMES]
+    if unknown:
+        raise ValueError(f"`metrics` must be among {tuple(METRIC_NAMES)}; got {unknown}.")
     frame = sweep.metrics
     order = sweep.conditions
     data = frame[frame["metric"].isin(metrics)][["condition", "metric", "value", "ci_low",
                                                  "ci_high"]].astype(
         {"value": float, "ci_low": float, "ci_high": float})
-    parameter = sweep.parameter
+    data["metric"] = data["metric"].map(METRIC_NAMES)
     numeric = sweep.numeric_settings()
-    if numeric is not None:  # numbers: a numeric axis, spaced by value
+    if numeric is not None:
         data["setting"] = data["condition"].map(dict(zip(order, numeric, strict=True)))
-        x = alt.X("setting:Q", title=parameter)
-    else:
-        x = alt.X("condition:N", sort=order, title=parameter)
-    colour = alt.Color("metric:N", title="metric")
+    x = _x_axis(sweep.parameter, numeric is not None, order)
+    colour = _colour(metrics)
     band = alt.Chart(data).mark_area(opacity=0.2).encode(
         x=x, y=alt.Y("ci_low:Q", scale=alt.Scale(domain=(0, 1)), title="value"),
         y2="ci_high:Q", color=colour)
@@ -92,7 +123,7 @@ def sweep_chart(sweep: evalkit.SweepResult, metrics: tuple[str, ...] = SWEEP_MET
         x=x, y="value:Q", color=colour,
         tooltip=["metric", "condition", alt.Tooltip("value:Q", format=".3f"),
                  alt.Tooltip("ci_low:Q", format=".3f"), alt.Tooltip("ci_high:Q", format=".3f")])
-    return (band + line).properties(title=f"Sweep: {parameter}", height=280)
+    return (band + line).properties(title=f"Sweep: {sweep.parameter}", height=280)
 
 
 def comparison_chart(result: evalkit.ComparisonResult, parameter: str,
@@ -122,6 +153,7 @@ def comparison_chart(result: evalkit.ComparisonResult, parameter: str,
         sweep = next(s for s in r.sweeps if s.parameter == parameter)
         part = sweep.metrics[sweep.metrics["metric"].isin(metrics)][
             ["condition", "metric", "value"]].astype({"value": float})
+        part["metric"] = part["metric"].map(METRIC_NAMES)
         numeric = sweep.numeric_settings()
         if numeric is not None:
             part["setting"] = part["condition"].map(dict(zip(sweep.conditions, numeric,
@@ -129,11 +161,11 @@ def comparison_chart(result: evalkit.ComparisonResult, parameter: str,
         frames.append(part.assign(model=r.model["name"]))
     data = pd.concat(frames, ignore_index=True)
     order = list(dict.fromkeys(data["condition"]))
-    x = (alt.X("setting:Q", title=parameter) if "setting" in data
-         else alt.X("condition:N", sort=order, title=parameter))
+    x = _x_axis(parameter, "setting" in data, order)
     line = alt.Chart(data).mark_line(point=True).encode(
-        x=x, y=alt.Y("value:Q", scale=alt.Scale(domain=(0, 1))), color="model:N",
-        strokeDash="metric:N",
+        x=x, y=alt.Y("value:Q", scale=alt.Scale(domain=(0, 1))),
+        color=alt.Color("model:N", legend=alt.Legend(orient="bottom")),
+        strokeDash=alt.StrokeDash("metric:N", legend=alt.Legend(orient="bottom")),
         tooltip=["model", "metric", "condition", alt.Tooltip("value:Q", format=".3f")])
     return line.properties(title=f"{parameter}: {' vs '.join(result.names)}", height=280)
 
@@ -182,3 +214,70 @@ def cross_resolution_matrix(frame: pd.DataFrame) -> pd.DataFrame:
     table = frame.pivot(index="metric", columns="resolution_um", values="value")
     table.columns = [f"{c} µm" for c in table.columns]
     return table.reset_index()
+
+
+def model_caption(predictor: Any, *, bundled: bool = False) -> str:
+    """What a person needs to know of a model: its file, resolution, input size and
+    parameter count (from the `evalkit.Predictor`, not its repr).
+
+    Examples
+    --------
+    >>> import evalkit
+    >>> from mcc_app import model_caption
+    >>> model = evalkit.Predictor(lambda x: x.max(axis=(1, 2, 3)), input_size=144, channels=1,
+    ...                           resolution_um=70, name="mine.keras", n_params=8301)
+    >>> model_caption(model)
+    'mine.keras · 70 µm per pixel · input 144 × 144 × 1 · 8,301 parameters'
+    """
+    size = predictor.model_input_size
+    params = ("parameters not known" if predictor.n_params is None
+              else f"{predictor.n_params:,} parameters")
+    origin = " · bundled with the toolkit" if bundled else ""
+    return (f"{predictor.name} · {predictor.resolution_um} µm per pixel · input {size} × "
+            f"{size} × {predictor.channels} · {params}{origin}")
+
+
+def colour_bar(cmap: str = "inferno", *, label: str = "probability", low: float = 0.0,
+               high: float = 1.0, width: int = 480, height: int = 14) -> np.ndarray:
+    """A horizontal colour bar of Matplotlib map `cmap` from `low` to `high` (left to right),
+    as RGB uint8, for a caption such as "probability 0 … 1" beside a heat map.
+
+    Examples
+    --------
+    >>> from mcc_app import colour_bar
+    >>> bar = colour_bar("inferno", width=256, height=4)
+    >>> bar.shape, bar.dtype.name, bar[0, 0].tolist() != bar[0, -1].tolist()
+    ((4, 256, 3), 'uint8', True)
+    """
+    from matplotlib import colormaps
+
+    ramp = colormaps[cmap](np.linspace(0.0, 1.0, width))[:, :3]
+    return np.repeat(np.rint(ramp * 255).astype(np.uint8)[None], height, axis=0)
+
+
+def draw_boxes(rgb: np.ndarray, boxes: pd.DataFrame, *, color: tuple[int, int, int] = (0, 255, 255),
+               width: int = 3) -> np.ndarray:
+    """A copy of picture `rgb` with rectangle outlines at the ``X1, Y1, X2, Y2`` pixel boxes
+    of `boxes` (half-open, as `mcc_core.read_annotations` and synthetic mammograms give them).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from mcc_app import draw_boxes
+    >>> out = draw_boxes(np.zeros((10, 10, 3), np.uint8),
+    ...                  pd.DataFrame({"X1": [2], "Y1": [2], "X2": [8], "Y2": [8]}), width=1)
+    >>> out[2, 2].tolist(), out[5, 5].tolist(), out[7, 7].tolist()
+    ([0, 255, 255], [0, 0, 0], [0, 255, 255])
+    """
+    out = np.array(rgb, copy=True)
+    height, width_px = out.shape[:2]
+    for x1, y1, x2, y2 in boxes[["X1", "Y1", "X2", "Y2"]].to_numpy(int):
+        x1, x2 = max(x1, 0), min(x2, width_px)
+        y1, y2 = max(y1, 0), min(y2, height)
+        if x2 <= x1 or y2 <= y1:
+            continue
+        out[y1:min(y1 + width, y2), x1:x2] = color
+        out[max(y2 - width, y1):y2, x1:x2] = color
+        out[y1:y2, x1:min(x1 + width, x2)] = color
+        out[y1:y2, max(x2 - width, x1):x2] = color
+    return out

@@ -4,13 +4,9 @@
 from __future__ import annotations
 
 import argparse
-import io
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 import synth
 from synth.io import check_empty_out, staging_folder
@@ -85,14 +81,8 @@ def run_scan(args: argparse.Namespace) -> int:
     summary = {"image": str(args.image), "image_format": grey.format,
                "image_dtype": str(grey.pixels.dtype), "image_spacing_um": ready.spacing_um,
                "image_shape": list(grey.pixels.shape), "resampled": ready.resampled,
-               "scale": ready.scale, "model": label, "stride_mm": args.stride_mm,
-               **result.to_dict()}
-    files = {
-        "case_study.png": png_bytes(mcc_core.render_case_study(image, result, mode=args.mode)),
-        "heatmap.png": png_bytes(mcc_core.render_heatmap(image, result)),
-        "scores.csv": result.windows.to_csv(index=False).encode(),
-        "scan.json": (json.dumps(summary, indent=2) + "\n").encode(),
-    }
+               "scale": ready.scale, "model": label, "stride_mm": args.stride_mm}
+    files = mcc_core.scanning.render_scan_files(image, result, mode=args.mode, summary=summary)
     with staging_folder(out) as stage:  # all four files appear at once, or none
         for name, data in files.items():
             (stage / name).write_bytes(data)
@@ -126,14 +116,6 @@ def load_scan_model(spec: str, resolution_um: int) -> tuple[Any, str]:
     except Exception as exc:  # Keras raises many kinds for files that are not models
         raise ValueError(f"`--model` must be a readable Keras model; got {spec!r} "
                          f"({type(exc).__name__}).") from None
-
-
-def png_bytes(rgb: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 class LazyProgress:

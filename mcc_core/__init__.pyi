@@ -72,6 +72,9 @@ from .models import (
     transfer as transfer,
 )
 from .scanning import (
+    SCAN_FILES as SCAN_FILES,
+)
+from .scanning import (
     AnnotatedMammogram as AnnotatedMammogram,
 )
 from .scanning import (
@@ -97,6 +100,12 @@ from .scanning import (
 )
 from .scanning import (
     render_heatmap as render_heatmap,
+)
+from .scanning import (
+    render_scan_files as render_scan_files,
+)
+from .scanning import (
+    scale_boxes as scale_boxes,
 )
 from .scanning import (
     scan as scan,
@@ -145,6 +154,9 @@ from .training import (
 )
 from .training import (
     count_params as count_params,
+)
+from .training import (
+    distributed_role as distributed_role,
 )
 from .training import (
     load_patch_folder as load_patch_folder,
@@ -233,10 +245,14 @@ __all__ = [
     "read_annotations",
     "render_case_study",
     "render_heatmap",
+    "render_scan_files",
     "run_experiment",
     "run_training",
     "save_model",
+    "scale_boxes",
+    "distributed_role",
     "scan",
+    "SCAN_FILES",
     "scanning",
     "sidecar_path",
     "shard_dataset",

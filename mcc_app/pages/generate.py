@@ -10,18 +10,26 @@ from pathlib import Path
 import streamlit as st
 
 import synth
+from mcc_app import Job, config_from_controls, overlay_mask, read_scenario, unapplied
 from mcc_app import _controls as c
+from mcc_app import _live as live
 from mcc_app import _state as state
-from mcc_app import config_from_controls, overlay_mask, read_scenario
 
-_PATCHES = "gen_patches"  # (resolution, seed) last applied; survives visits to other pages
+_PATCHES = state.GENERATE_VIEW  # (resolution, seed) last applied; survives other pages
+_EXPORT_JOB = "export_job"
+_LABELS: dict[str, str] = {"distribution": "Distribution", "acquisition": "Detector model",
+                           "morphology_weights": "Morphologies", "material_weights": "Materials",
+                           "cluster_min_count": "Cluster min count"}
+# ^ the control's words for each field, for the "changed, not applied" line
 _MC_COLUMNS = ["x_mm", "y_mm", "col_px", "row_px", "size_mm", "morphology", "material", "contrast",
                "thickness_mm", "dprime", "orientation_deg", "inside"]
 
 
 def load_scenario_upload() -> None:
     """A scenario JSON restores the controls (once per uploaded file)."""
-    upload = st.file_uploader("Restore a scenario (JSON)", type=["json"], key="scenario_upload")
+    upload = st.file_uploader("Restore a scenario (JSON)", type=["json"], key="scenario_upload",
+                              help="A scenario.json downloaded here, or read by `mcc synth "
+                                   "--config` and `mcc probe --scenario`.")
     if upload is None or st.session_state.get("scenario_upload_id") == upload.file_id:
         return
     st.session_state["scenario_upload_id"] = upload.file_id
@@ -31,11 +39,13 @@ def load_scenario_upload() -> None:
         state.show_error(exc)
         return
     state.set_scenario(config, controls=True)
+    live.write_url()
     st.success(f"Scenario restored from {upload.name}.")
 
 
 def slider(name: str, label: str) -> None:
     """The slider of a range (two handles) or scalar field; limits, step and help from synth."""
+    _LABELS[name] = label
     st.slider(c.label(name, label), key=c.key(name), **c.widget_args(name, slider=True))
 
 
@@ -48,7 +58,9 @@ def weights(field: str, prefix: str) -> None:
 
 
 def detector_controls() -> None:
-    st.toggle("Detector model (off: ideal image)", key=c.key("detector"))
+    st.toggle("Detector model (off: ideal image)", key=c.key("detector"),
+              help="On: blur, quantum and electronic noise, quantisation of the detector "
+                   "below; off: the ideal image.")
     st.selectbox("Converter", synth.field_spec("detector").options, key=c.key("acq_detector"),
                  help=synth.field_spec("detector").help)
     st.selectbox("Beam", synth.field_spec("beam").options, key=c.key("acq_beam"),
@@ -60,8 +72,9 @@ def detector_controls() -> None:
                         ("energy_kev", "Energy (else the beam's)"),
                         ("scatter_to_primary", "Scatter-to-primary"),
                         ("heel_gradient", "Heel gradient")):
+        _LABELS[name] = label
         on, number = st.columns((1, 3), vertical_alignment="bottom")
-        on.checkbox("on", key=c.key(f"{name}_on"))
+        on.checkbox("on", key=c.key(f"{name}_on"), help=f"Off: no {label.lower()}.")
         number.number_input(c.label(name, label), key=c.key(name), **c.widget_args(name))
     st.selectbox("Bit depth", c.BIT_DEPTHS, key=c.key("bit_depth"),
                  help=synth.field_spec("bit_depth").help,
@@ -69,8 +82,9 @@ def detector_controls() -> None:
 
 
 def optional(name: str, label: str) -> None:
+    _LABELS[name] = label
     on, number = st.columns((1, 3), vertical_alignment="bottom")
-    on.checkbox("on", key=c.key(f"{name}_on"))
+    on.checkbox("on", key=c.key(f"{name}_on"), help=f"Off: no {label.lower()} rule.")
     number.number_input(c.label(name, label), key=c.key(name), **c.widget_args(name))
 
 
@@ -78,6 +92,7 @@ def physics_controls() -> None:
     for name, label in (("contrast_model", "Contrast model"), ("mc_shape", "MC shape"),
                         ("mc_count_distribution", "MC count distribution"),
                         ("texture", "Texture")):
+        _LABELS[name] = label
         st.selectbox(label, synth.field_spec(name).options, key=c.key(name),
                      help=synth.field_spec(name).help)
     slider("breast_thickness_range_mm", "Breast thickness")
@@ -100,6 +115,7 @@ def scenario_form() -> None:
                             **c.widget_args("cluster_min_count"))
             slider("cluster_extent_mm", "Cluster extent")
             slider("orientation_range_deg", "Orientation")
+            _LABELS["placement"] = "Placement"
             st.selectbox("Placement", c.PLACEMENTS, key=c.key("placement"),
                          help=synth.field_spec("placement").help)
             slider("margin_mm", "Margin")
@@ -124,9 +140,15 @@ def scenario_form() -> None:
             st.caption("MC materials (attenuation model)")
             weights("material_weights", "mat_")
         with tabs[6]:
-            st.selectbox("Resolution (µm per pixel)", synth.RESOLUTIONS_UM, key="gen_resolution")
-            st.number_input("Seed", 0, 2**31 - 1, key="gen_seed")
-        submitted = st.form_submit_button("Apply", type="primary")
+            st.selectbox("Resolution (µm per pixel)", synth.RESOLUTIONS_UM, key="gen_resolution",
+                         help="Pixel spacing of the patches in µm: 50, 70 or 100 (200, 144 or "
+                              "100 px for the 1 cm patch).")
+            st.number_input("Seed", 0, 2**31 - 1, key="gen_seed",
+                            help="Dataset seed (0 – 2³¹−1): patch i of a seed is always the "
+                                 "same scene.")
+        submitted = st.form_submit_button("Apply", type="primary",
+                                          help="The preview, samples and exports use the "
+                                               "scenario as last applied.")
     if submitted:
         st.session_state[_PATCHES] = (st.session_state.gen_resolution, st.session_state.gen_seed)
         try:
@@ -134,6 +156,22 @@ def scenario_form() -> None:
                                controls=False)
         except (ValueError, TypeError) as exc:
             state.show_error(exc, "Scenario not applied: ")
+        live.write_url()
+
+
+def unapplied_note() -> None:
+    """Name the controls whose values differ from the applied scenario (a refused Apply, or
+    a restored file not applied yet)."""
+    names = [_LABELS.get(f, f.replace("_", " ")) for f in
+             unapplied(st.session_state.to_dict(), state.scenario())]
+    res, seed = (int(v) for v in st.session_state[_PATCHES])
+    if st.session_state.get("gen_resolution", res) != res:
+        names.append("Resolution")
+    if st.session_state.get("gen_seed", seed) != seed:
+        names.append("Seed")
+    if names:
+        st.warning(f"Changed, not applied: {', '.join(names)}. The preview, the MC table and "
+                   "the exports show the scenario as last applied.", icon=":material/edit:")
 
 
 def scene_caption(row: dict) -> str:
@@ -160,7 +198,8 @@ def preview_panel(config: synth.SceneConfig, seed: int, resolution: int,
     index = a.number_input("Patch index", 0, 10**6, key="preview_index",
                            help="patch i of the dataset with this seed"
                                 + (", at every resolution" if backgrounds is None else ""))
-    overlay = b.toggle("Show MC mask", key="preview_mask")
+    overlay = b.toggle("Show MC mask", key="preview_mask",
+                       help="Red: the pixels where an MC reaches half its peak.")
     if backgrounds is None:
         batches = state.preview(config.to_json(), seed, index)
         chosen = batches[synth.RESOLUTIONS_UM.index(resolution)]
@@ -197,8 +236,7 @@ def samples_panel(config: synth.SceneConfig, seed: int, resolution: int,
                              else "") for i in picked])
 
 
-EXPORT_FOLDER = "~/mcc-data/synth"
-"""The export's default folder: under the user's home, never the repository."""
+EXPORT_FOLDER = "~/mcc-data/synth"  # the export's default: under the home, never the repository
 
 
 def export_message(exc: BaseException) -> str:
@@ -222,14 +260,20 @@ def export_panel(config: synth.SceneConfig, seed: int, resolution: int,
                                 "resolutions, one sub-folder each (50um, 70um, 100um).")
         n = b.number_input("Patches", 1, 1_000_000, 200, key="export_n",
                            help="Patches per resolution.")
-        bits = d.selectbox("Bit depth", (8, 16), key="export_bits")
+        bits = d.selectbox("Bit depth", (8, 16), key="export_bits",
+                           help="PNG bits per pixel: 8 or 16.")
         every = st.checkbox("At all three resolutions, from the same scenes",
                             key="export_all", disabled=backgrounds is not None,
                             help="As `mcc synth --resolution all`; not with your backgrounds, "
                                  "which are at one resolution.")
-        masks = st.checkbox("Also write MC masks", key="export_masks")
-        overwrite = st.checkbox("Replace another dataset in this folder", key="export_overwrite")
+        masks = st.checkbox("Also write MC masks", key="export_masks",
+                            help="masks/000001.png …: the pixels of each patch's MCs.")
+        overwrite = st.checkbox("Replace another dataset in this folder", key="export_overwrite",
+                                help="Off: a folder holding another dataset is refused.")
         go = st.form_submit_button("Write the dataset")
+    export_outcome()
+    if live.running(_EXPORT_JOB) is not None:
+        return
     if not go:
         return
     if not out.strip():
@@ -238,33 +282,57 @@ def export_panel(config: synth.SceneConfig, seed: int, resolution: int,
     root = Path(out.strip()).expanduser()
     targets = ([(r, root / f"{r}um") for r in synth.RESOLUTIONS_UM]
                if every and backgrounds is None else [(resolution, root)])
-    bar = st.progress(0.0, text="writing…")
-    for k, (res, folder) in enumerate(targets):
-        def advance(done: int, k: int = k, res: int = res) -> None:
-            bar.progress((k + done / n) / len(targets), text=f"{res} µm: {done} / {n} patches")
 
-        try:
-            manifest = synth.write_dataset(
-                config, folder, int(n), resolution_um=res, seed=seed, bit_depth=bits,
-                masks=masks, overwrite=overwrite, progress=advance,
-                backgrounds=backgrounds if res == resolution else None)
-        except (ValueError, TypeError, OSError) as exc:
-            bar.empty()
-            st.error(f"Dataset not written: {export_message(exc)}")
-            return
-    into = f" inserted into your {len(backgrounds)} backgrounds" if backgrounds else ""
-    where = (f"{root} (50um, 70um, 100um)" if len(targets) > 1 else str(root))
-    at = "50, 70 and 100" if len(targets) > 1 else str(resolution)
-    st.success(f"Wrote {manifest['n']} patches at {at} µm{into} to {where} "
-               f"(manifest.json lists every file).")
+    def work(job: Job) -> str:
+        manifest: dict = {}
+        for k, (res, folder) in enumerate(targets):
+            def advance(done: int, k: int = k, res: int = res) -> None:
+                job.step(k * int(n) + done, len(targets) * int(n), note=f"{res} µm")
+
+            try:
+                manifest = synth.write_dataset(
+                    config, folder, int(n), resolution_um=res, seed=seed, bit_depth=bits,
+                    masks=masks, overwrite=overwrite, progress=advance,
+                    backgrounds=backgrounds if res == resolution else None)
+            except (ValueError, TypeError, OSError) as exc:
+                raise ValueError(f"Dataset not written: {export_message(exc)}") from None
+        into = f" inserted into your {len(backgrounds)} backgrounds" if backgrounds else ""
+        where = (f"{root} (50um, 70um, 100um)" if len(targets) > 1 else str(root))
+        at = "50, 70 and 100" if len(targets) > 1 else str(resolution)
+        return (f"Wrote {manifest['n']} patches at {at} µm{into} to {where} "
+                "(manifest.json lists every file).")
+
+    live.launch(_EXPORT_JOB, "export", work, total=len(targets) * int(n))
+    live.running(_EXPORT_JOB)
+
+
+def export_outcome() -> None:
+    """The finished export's line (once): written, refused, or stopped."""
+    job = st.session_state.get(_EXPORT_JOB)
+    if job is None or job.running or job.collected:
+        return
+    job.collected = True
+    if job.cancelled:
+        st.warning(f"Export stopped after {job.elapsed():.0f} s: nothing written (the "
+                   "folder is left as it was).")
+    elif isinstance(job.error, ValueError) and str(job.error).startswith("Dataset not"):
+        st.error(str(job.error))
+    elif job.error is not None:
+        state.show_error(job.error, "Dataset not written: ")
+    else:
+        st.success(job.result)
 
 
 def main() -> None:
     st.title("Generate synthetic patches")
+    st.caption("What you are looking at: one synthetic 1 cm patch of the scenario at 50, 70 "
+               "and 100 µm (the same scene), its MCs' table, and samples of both classes. Set "
+               "the scenario on the left and press Apply; the link in the address bar "
+               "restores it.")
     with st.expander("Restore a scenario from a JSON file"):
         load_scenario_upload()
     state.ensure_controls()
-    resolution, seed = st.session_state.setdefault(_PATCHES, (70, 0))
+    resolution, seed = st.session_state.setdefault(_PATCHES, (c.DEFAULT_RESOLUTION_UM, 0))
     st.session_state.setdefault("gen_resolution", resolution)
     st.session_state.setdefault("gen_seed", seed)
     left, right = st.columns((2, 3), gap="large")
@@ -273,6 +341,8 @@ def main() -> None:
         resolution, seed = (int(v) for v in st.session_state[_PATCHES])
         backgrounds, usable = state.pick_backgrounds("gen", resolution_um=resolution)
     config = state.scenario()
+    with right:
+        unapplied_note()
     if backgrounds is not None:
         st.info(f"The patches below are the scenario's MCs inserted into your "
                 f"{state.describe_backgrounds(backgrounds)} (synth.insert), not synthetic "

@@ -31,6 +31,15 @@ def comparison_files(run: state.CompareRun) -> dict[str, bytes]:
     return evalkit.render_comparison(run.result)
 
 
+def probe_document(run: state.ProbeRun) -> dict:
+    """The probe's report.json (as saved, for a probe loaded from a session file)."""
+    import json
+
+    if run.saved is not None:
+        return dict(run.saved.report)
+    return dict(json.loads(report_files(run)["report.json"]))
+
+
 def downloads(files: dict[str, bytes], first: list[str], prefix: str) -> None:
     names = first + sorted(n for n in files if n.endswith(".csv"))
     cols = st.columns(4)
@@ -51,8 +60,7 @@ def merged_section(probe: state.ProbeRun | None, comparison: state.CompareRun | 
                                type=["json"], accept_multiple_files=True, key="merge_uploads")
     sources = []
     if probe is not None:
-        sources.append((f"probe #{probe.run_id}", "probe",
-                        json.loads(report_files(probe)["report.json"])))
+        sources.append((f"probe #{probe.run_id}", "probe", probe_document(probe)))
     if comparison is not None:
         sources.append((f"comparison #{comparison.run_id}", "comparison",
                         json.loads(comparison_files(comparison)["comparison.json"])))
@@ -82,6 +90,9 @@ def merged_section(probe: state.ProbeRun | None, comparison: state.CompareRun | 
 
 def main() -> None:
     st.title("Robustness report")
+    st.caption("What you are looking at: the report of the probe shown on the Probe page "
+               "(report.html, report.json and tidy CSVs, as `mcc probe` writes them), and a "
+               "merged report over this session's probe, comparison and saved reports.")
     run = st.session_state.get(state.PROBE)
     comparison = st.session_state.get(state.COMPARE)
     if comparison is not None:
@@ -101,6 +112,15 @@ def main() -> None:
     st.write(f"Probe #{run.run_id} of **{run.results.model['name']}**: {m.n} patches at "
              f"{run.results.resolution_um} µm, accuracy {m['accuracy']:.3f}, sensitivity "
              f"{m['recall']:.3f}, specificity {m['specificity']:.3f}.")
+    if run.saved is not None:
+        import json
+
+        st.caption("Loaded from a session file: its report.json as saved (the HTML and CSVs "
+                   "need the per-patch predictions, which the file does not hold).")
+        downloads({"report.json": json.dumps(run.saved.report, indent=2).encode()},
+                  ["report.json"], "download")
+        merged_section(run, comparison)
+        return
     try:
         files = report_files(run)
     except (ValueError, TypeError, OSError) as exc:

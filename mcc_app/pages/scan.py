@@ -1,23 +1,42 @@
 """Scan: a whole mammogram (an uploaded PNG, TIFF or DICOM at any pixel spacing, or a synthetic
 one) brought to the model's resolution and scored in 1 cm windows with a model, shown as the
-papers' case-study view and as a probability heat map, with counters."""
+papers' case-study view and as a probability heat map, with counters read at any threshold
+without a rescan, the true cluster boxes when known, a full-resolution zoom, and the four files
+`mcc scan` writes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 import synth
-from mcc_app import IMAGE_SUFFIXES, for_display, read_upload
+from mcc_app import IMAGE_SUFFIXES, Job, colour_bar, draw_boxes, for_display, read_upload
+from mcc_app import _controls as c
+from mcc_app import _live as live
 from mcc_app import _state as state
 
-_RESULT = "scan_result"
+_RESULT, _JOB = "scan_result", "scan_job"
 _VIEWS = ("Case study: negatives grey", "Case study: positives tinted", "Original",
           "Probability heat map")
 _UPLOAD = "Upload an image"
+_ZOOMS = (1, 2, 4, 8, 16)
+
+
+@dataclass(frozen=True)
+class Source:
+    """The mammogram to scan, at the model's resolution, and what is known of it."""
+
+    image: np.ndarray
+    resolution_um: int
+    label: str
+    boxes: pd.DataFrame | None  # true cluster boxes (X1, Y1, X2, Y2) in `image`'s pixels
+    summary: dict[str, Any]  # the source's fields of scan.json, as `mcc scan` writes them
 
 
 @dataclass(frozen=True)
@@ -26,6 +45,10 @@ class ScanRun:
     result: Any  # mcc_core.ScanResult
     source: str
     model: str
+    boxes: pd.DataFrame | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    # pictures and files already drawn for this run (by view, threshold)
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @st.cache_data(max_entries=4, show_spinner="Rendering a synthetic mammogram…")
@@ -50,21 +73,30 @@ def at_model_resolution(digest: str, spacing_um: float, resolution_um: int | Non
                                spacing_um=spacing_um, field="spacing_um")
 
 
-def synthetic_source() -> tuple[np.ndarray | None, int, str]:
+def synthetic_source() -> Source | None:
     a, b, d, e = st.columns(4)
-    res = a.selectbox("Pixel spacing (µm)", synth.RESOLUTIONS_UM, index=2, key="scan_res")
-    seed = b.number_input("Seed", 0, 2**31 - 1, 0, key="scan_seed")
-    height = d.number_input("Height (mm)", 20, 400, 240, key="scan_h")
-    width = e.number_input("Width (mm)", 20, 400, 300, key="scan_w")
+    res = a.selectbox("Pixel spacing (µm)", synth.RESOLUTIONS_UM,
+                      index=synth.RESOLUTIONS_UM.index(c.DEFAULT_RESOLUTION_UM), key="scan_res",
+                      help="The synthetic mammogram's pixel spacing: 50, 70 or 100 µm, the "
+                           "bundled model's of the same resolution scans it.")
+    seed = b.number_input("Seed", 0, 2**31 - 1, 0, key="scan_seed",
+                          help="Mammogram seed (0 – 2³¹−1).")
+    height = d.number_input("Height (mm)", 20, 400, 240, key="scan_h",
+                            help="Image height, 20 – 400 mm.")
+    width = e.number_input("Width (mm)", 20, 400, 300, key="scan_w",
+                           help="Image width, 20 – 400 mm.")
     try:
         mammogram = synthetic_mammogram(state.scenario().to_json(), res, int(seed),
                                         (float(height), float(width)))
     except (ValueError, TypeError) as exc:
         state.show_error(exc, "No synthetic mammogram: ")
-        return None, res, ""
+        return None
     label = (f"synthetic mammogram, seed {seed}, {height} × {width} mm, "
              f"{len(mammogram.annotations)} annotated clusters")
-    return mammogram.image, res, label
+    summary = {"image": label, "image_format": "synthetic", "image_dtype": "float32",
+               "image_spacing_um": float(res), "image_shape": list(mammogram.image.shape),
+               "resampled": False, "scale": 1.0}
+    return Source(mammogram.image, res, label, mammogram.annotations, summary)
 
 
 def spacing_input(grey: synth.GreyImage, digest: str) -> tuple[float | None, int | None]:
@@ -89,28 +121,57 @@ def spacing_input(grey: synth.GreyImage, digest: str) -> tuple[float | None, int
     return spacing, resolution
 
 
-def upload_source() -> tuple[np.ndarray | None, int | None, str]:
+def annotation_boxes(name: str, ready: synth.Resampled) -> pd.DataFrame | None:
+    """The uploaded annotations CSV's boxes of image `name` (`mcc_core.read_annotations`,
+    the format of `mcc extract`), in the pixels of the resampled image."""
+    import mcc_core
+
+    upload = st.file_uploader("Annotations CSV (optional): image, X1, Y1, X2, Y2 per box, in "
+                              "the file's own pixels", type=["csv", "txt"], key="scan_boxes",
+                              help="The format of `mcc extract` and synthetic mammogram sets; "
+                                   "its boxes are drawn on the views.")
+    if upload is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="mcc_boxes_") as tmp:
+        path = Path(tmp) / Path(upload.name).name
+        path.write_bytes(upload.getvalue())
+        try:
+            table = mcc_core.read_annotations(path)
+        except ValueError as exc:
+            state.show_error(exc, paths={str(path): upload.name})
+            return None
+    mine = table[table["image"] == name]
+    if mine.empty:
+        st.info(f"{upload.name} has no box for {name} (it names "
+                f"{', '.join(sorted(set(table['image']))[:3])}…).")
+        return None
+    return mcc_core.scanning.scale_boxes(mine, ready.scale, ready.pixels.shape)
+
+
+def upload_source() -> Source | None:
     upload = st.file_uploader("Mammogram: PNG or TIFF (8 or 16 bit grey), or DICOM",
-                              type=[s.lstrip(".") for s in IMAGE_SUFFIXES], key="scan_file")
+                              type=[s.lstrip(".") for s in IMAGE_SUFFIXES], key="scan_file",
+                              help="Read as `mcc scan` reads it: colour images are refused, "
+                                   f"at most {synth.io.MAX_PIXELS:,} pixels.")
     if upload is None:
         st.info("Upload a mammogram, or make a synthetic one.")
-        return None, None, ""
+        return None
     digest = state.uploads_digest([upload])
     try:
         grey = uploaded_image(digest, upload)
     except ValueError as exc:
         state.show_error(exc)
-        return None, None, ""
+        return None
     spacing, resolution = spacing_input(grey, digest)
     if spacing is None:
         problem = grey.spacing_problem or f"is a {grey.format} file, which declares no spacing"
         st.info(f"{upload.name} {problem}: enter its pixel spacing (µm) to scan it.")
-        return None, resolution, ""
+        return None
     try:
         ready = at_model_resolution(digest, float(spacing), resolution, upload)
     except ValueError as exc:
         state.show_error(exc)
-        return None, resolution, ""
+        return None
     shape = ready.pixels.shape
     if ready.resampled:
         st.caption(f"Resampled from {ready.spacing_um:g} µm to {ready.resolution_um} µm "
@@ -121,77 +182,158 @@ def upload_source() -> tuple[np.ndarray | None, int | None, str]:
     tags = " ".join(t for t in (grey.laterality, grey.view) if t)
     label = (f"{upload.name} ({grey.format}{', ' + tags if tags else ''}, "
              f"{grey.pixels.shape[0]} × {grey.pixels.shape[1]} px at {ready.spacing_um:g} µm)")
-    return ready.pixels, ready.resolution_um, label
+    summary = {"image": upload.name, "image_format": grey.format,
+               "image_dtype": str(grey.pixels.dtype), "image_spacing_um": ready.spacing_um,
+               "image_shape": list(grey.pixels.shape), "resampled": ready.resampled,
+               "scale": ready.scale}
+    return Source(ready.pixels, ready.resolution_um, label, annotation_boxes(upload.name, ready),
+                  summary)
 
 
-def image_source() -> tuple[np.ndarray | None, int | None, str]:
+def image_source() -> Source | None:
     """The mammogram to scan at the model's resolution (None after an error or before an
-    upload), that resolution (None: not known yet) and a description."""
-    source = st.radio("Mammogram", ("Synthetic", _UPLOAD), horizontal=True, key="scan_image")
+    upload)."""
+    source = st.radio("Mammogram", ("Synthetic", _UPLOAD), horizontal=True, key="scan_image",
+                      help="A synthetic mammogram of the session's scenario (its clusters' "
+                           "boxes known), or your own image.")
     if source == "Synthetic":
         return synthetic_source()
     return upload_source()
 
 
-def run_scan(image: np.ndarray, res: int, source: str, choice: state.ModelChoice) -> None:
+def run_scan(source: Source | None, choice: state.ModelChoice | None) -> None:
+    """The stride and the Scan button (kept, disabled, while the image or model is not
+    usable); the scan runs on its own thread with progress and a Stop button."""
     import mcc_core
 
-    model = state.keras_for(choice)
-    if model is None:
-        if not choice.is_keras:
-            st.error("Scanning needs a Keras model (.keras or .h5).")
+    model = state.keras_for(choice) if choice is not None and source is not None else None
+    if choice is not None and not choice.is_keras:
+        st.error("Scanning needs a Keras model (.keras or .h5).")
+    stride = st.number_input("Stride (mm)", 0.5, 10.0, 1.5, step=0.5, key="scan_stride",
+                             help="Step between 1 cm windows, 0.5 – 10 mm (the CLI's 1.5).")
+    if live.running(_JOB) is not None:
         return
-    a, b = st.columns(2)
-    stride = a.number_input("Stride (mm)", 0.5, 10.0, 1.5, step=0.5, key="scan_stride")
-    threshold = b.slider("Threshold", 0.0, 1.0, 0.5, step=0.05, key="scan_threshold")
-    if not st.button("Scan", type="primary", key="scan_go"):
+    if not st.button("Scan", type="primary", key="scan_go", disabled=model is None):
         return
-    bar = st.progress(0.0, text="scanning…")
+    assert source is not None  # the button is disabled without one
+    res, image = source.resolution_um, source.image
 
-    def advance(done: int, total: int) -> None:
-        bar.progress(done / max(total, 1), text=f"{done} / {total} windows")
-
-    try:
+    def work(job: Job) -> ScanRun:
         result = mcc_core.scan(model, image, resolution_um=res, stride_mm=float(stride),
-                               threshold=threshold, progress=advance)
-    except Exception as exc:  # ValueError for bad input; a user's model may raise anything
-        state.show_error(exc, "Not scanned: ")
-        return
-    finally:
-        bar.empty()
-    st.session_state[_RESULT] = ScanRun(image, result, source, choice.name)
+                               progress=lambda done, total: job.step(done, total, "windows"))
+        summary = {**source.summary, "model": choice.name if choice else "",
+                   "stride_mm": float(stride)}
+        return ScanRun(image, result, source.label, choice.name if choice else "",
+                       source.boxes, summary)
+
+    live.launch(_JOB, "scan", work)
+    live.running(_JOB)
+
+
+def picture(run: ScanRun, result: Any, view: str, boxes: bool) -> np.ndarray:
+    """The view at full resolution (memoised per run, view, threshold and boxes)."""
+    import mcc_core
+
+    memo_key = (view, result.threshold, boxes)
+    if memo_key not in run.memo:
+        if view == _VIEWS[2]:
+            rgb = np.repeat(for_display(run.image, max_side=10**9)[..., None], 3, axis=-1)
+        elif view == _VIEWS[3]:
+            rgb = mcc_core.render_heatmap(run.image, result)
+        else:
+            mode: Literal["grey", "tint"] = "grey" if view == _VIEWS[0] else "tint"
+            rgb = mcc_core.render_case_study(run.image, result, mode=mode)
+        if boxes and run.boxes is not None:
+            rgb = draw_boxes(rgb, run.boxes, width=max(2, min(rgb.shape[:2]) // 400))
+        if len(run.memo) > 6:
+            run.memo.clear()
+        run.memo[memo_key] = rgb
+    return run.memo[memo_key]  # type: ignore[no-any-return]
+
+
+def zoomed(rgb: np.ndarray) -> tuple[np.ndarray, str]:
+    """The zoom controls and the crop they select, at full resolution from 4× on."""
+    a, b, d = st.columns(3)
+    zoom = a.select_slider("Zoom", _ZOOMS, key="scan_zoom", format_func=lambda z: f"{z}×",
+                           help="1×: the whole image (shrunk to fit); at 4× and more the crop "
+                                "is shown pixel for pixel, so single MCs are visible.")
+    if zoom == 1:
+        return for_display(rgb), "whole image"
+    cx = b.slider("Centre across (%)", 0, 100, 50, key="scan_cx",
+                  help="Where the crop is centred, from the left edge (0) to the right (100).")
+    cy = d.slider("Centre down (%)", 0, 100, 50, key="scan_cy",
+                  help="Where the crop is centred, from the top (0) to the bottom (100).")
+    height, width = rgb.shape[:2]
+    h, w = max(height // zoom, 1), max(width // zoom, 1)
+    top = min(max(height * cy // 100 - h // 2, 0), height - h)
+    left = min(max(width * cx // 100 - w // 2, 0), width - w)
+    crop = rgb[top:top + h, left:left + w]
+    return for_display(crop), f"{zoom}× crop: rows {top}–{top + h}, columns {left}–{left + w}"
 
 
 @st.fragment
 def show_scan(run: ScanRun) -> None:
     import mcc_core
 
-    r = run.result
     st.subheader(f"{run.source} — {run.model}")
+    threshold = st.slider("Threshold", 0.0, 1.0, float(run.result.threshold), step=0.01,
+                          key="scan_threshold",
+                          help="A window is positive at or above this probability (0 – 1); the "
+                               "counters and views follow at once, without a rescan.")
+    r = run.result.at_threshold(threshold)
     cols = st.columns(4)
     cols[0].metric("Positive patches", r.n_positive)
     cols[1].metric("Negative patches", r.n_negative)
     cols[2].metric("Background (not scored)", r.n_background)
     cols[3].metric("Scan time", f"{r.seconds:.2f} s", help=f"{r.method}, stride {r.stride_px} px")
-    view = st.radio("View", _VIEWS, horizontal=True, key="scan_view")
-    if view == _VIEWS[2]:
-        picture = for_display(run.image)
-    elif view == _VIEWS[3]:
-        picture = for_display(mcc_core.render_heatmap(run.image, r))
-    else:
-        mode: Literal["grey", "tint"] = "grey" if view == _VIEWS[0] else "tint"
-        picture = for_display(mcc_core.render_case_study(run.image, r, mode=mode))
-    st.image(picture, caption=view, width="stretch")
+    if r.n_positive + r.n_negative == 0:
+        st.warning("Every window is background (more than half its pixels exactly black): "
+                   "nothing was scored. Is the image all black, or its breast too small?")
+    a, b = st.columns((4, 1), vertical_alignment="bottom")
+    view = a.radio("View", _VIEWS, horizontal=True, key="scan_view")
+    boxes = b.toggle("True cluster boxes", True, key="scan_show_boxes",
+                     disabled=run.boxes is None,
+                     help="Cyan outlines: the known clusters (synthetic mammogram, or your "
+                          "annotations CSV).")
+    shown, where = zoomed(picture(run, r, view, boxes and run.boxes is not None))
+    st.image(shown, caption=f"{view} · {where}", width="stretch")
+    if view == _VIEWS[3]:
+        st.image(colour_bar("inferno"), width="stretch",
+                 caption="Heat: the highest window probability covering each pixel, 0 (left) "
+                         "to 1 (right), blended over the image.")
+    files = run.memo.setdefault(("files", threshold), {})
+
+    def data(name: str) -> Any:
+        def write() -> bytes:
+            if not files:
+                files.update(mcc_core.scanning.render_scan_files(
+                    run.image, r, mode="grey", summary=run.summary))
+            return files[name]  # type: ignore[no-any-return]
+        return write
+
+    st.caption("The files `mcc scan` writes, at this threshold:")
+    cols = st.columns(4)
+    for col, name in zip(cols, mcc_core.scanning.SCAN_FILES, strict=True):
+        col.download_button(name, data(name), file_name=name, on_click="ignore",
+                            key=f"scan_file_{name}")
+    st.session_state["scan_summary"] = {**run.summary, **r.to_dict()}
 
 
 def main() -> None:
     st.title("Scan a mammogram")
-    image, res, source = image_source()
-    # before the image's resolution is known, the bundled model offered is the coarsest's
-    choice = state.pick_model("scan", resolution_um=res or synth.RESOLUTIONS_UM[-1],
-                              suffixes=(".keras", ".h5"))
-    if image is not None and res is not None and choice is not None:
-        run_scan(image, res, source, choice)
+    st.caption("What you are looking at: every 1 cm window of a whole mammogram scored by a "
+               "model (probability of an MC cluster); the case study greys the negatives, the "
+               "heat map colours each window's probability, the cyan boxes are the true "
+               "clusters when known.")
+    job = live.finished(_JOB)
+    if job is not None and job.result is not None:
+        st.session_state[_RESULT] = job.result
+    live.show_notices()
+    source = image_source()
+    # before the image's resolution is known, the bundled model offered is the default's
+    res = source.resolution_um if source is not None else c.DEFAULT_RESOLUTION_UM
+    choice = state.pick_model("scan", resolution_um=res, suffixes=(".keras", ".h5"))
+    run_scan(source, choice)
     run = st.session_state.get(_RESULT)
     if run is not None:
         show_scan(run)

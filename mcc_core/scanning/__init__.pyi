@@ -10,6 +10,9 @@ from ._extract_io import (
 from ._extract_io import (
     read_annotations as read_annotations,
 )
+from ._extract_io import (
+    scale_boxes as scale_boxes,
+)
 from ._grid import (
     ScanResult as ScanResult,
 )
@@ -26,10 +29,16 @@ from ._scan import (
     scan as scan,
 )
 from ._views import (
+    SCAN_FILES as SCAN_FILES,
+)
+from ._views import (
     render_case_study as render_case_study,
 )
 from ._views import (
     render_heatmap as render_heatmap,
+)
+from ._views import (
+    render_scan_files as render_scan_files,
 )
 
 __all__ = [
@@ -41,6 +50,9 @@ __all__ = [
     "extract_dataset",
     "extract_patches",
     "read_annotations",
+    "SCAN_FILES",
+    "render_scan_files",
+    "scale_boxes",
     "render_case_study",
     "render_heatmap",
     "scan",

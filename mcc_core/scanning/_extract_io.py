@@ -32,7 +32,7 @@ from synth.io import (
     write_hashed,
 )
 
-__all__ = ["extract_dataset", "read_annotations"]
+__all__ = ["extract_dataset", "read_annotations", "scale_boxes"]
 
 _IMAGE_ALIASES = ("image", "filename", "file_name", "file", "image_name", "name")
 _BALANCE = ("dataset", "image", "none")
@@ -279,7 +279,7 @@ def scale_boxes(boxes: pd.DataFrame, scale: float, shape: tuple[int, ...]) -> pd
     Examples
     --------
     >>> import pandas as pd
-    >>> from mcc_core.scanning._extract_io import scale_boxes
+    >>> from mcc_core.scanning import scale_boxes
     >>> boxes = pd.DataFrame({"X1": [10], "Y1": [20], "X2": [31], "Y2": [41]})
     >>> scale_boxes(boxes, 0.7, (100, 100)).to_dict("records")
     [{'X1': 7, 'Y1': 14, 'X2': 22, 'Y2': 29}]

@@ -22,6 +22,7 @@ still scanned; ``background_fraction=1.0`` scans every window.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -112,6 +113,35 @@ class ScanResult:
     def n_windows(self) -> int:
         """Number of grid windows, background included."""
         return int(self.probabilities.size)
+
+    def at_threshold(self, threshold: float) -> ScanResult:
+        """The same scores read at another `threshold` (positive at or above it): the
+        counters and the ``positive`` column recomputed, no window scored again.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import synth
+        >>> from mcc_core import load_bundled_model, scan
+        >>> image = synth.render_mammogram(synth.SceneConfig(), resolution_um=100, seed=0,
+        ...                                size_mm=(30.0, 30.0)).image
+        >>> result = scan(load_bundled_model(100), image, resolution_um=100)
+        >>> low = result.at_threshold(0.0)
+        >>> low.n_positive == result.n_positive + result.n_negative, low.n_negative
+        (True, 0)
+        >>> again = scan(load_bundled_model(100), image, resolution_um=100, threshold=0.0)
+        >>> again.n_positive == low.n_positive, again.windows.equals(low.windows)
+        (True, True)
+        """
+        if isinstance(threshold, bool) or not 0.0 <= float(threshold) <= 1.0:
+            raise ValueError(f"`threshold` must lie within [0, 1]; got threshold={threshold!r}.")
+        prob = self.windows["probability"].to_numpy()
+        scored = ~self.windows["background"].to_numpy(bool)
+        positive = scored & (prob >= float(threshold))
+        n_positive = int(positive.sum())
+        return dataclasses.replace(
+            self, windows=self.windows.assign(positive=positive), threshold=float(threshold),
+            n_positive=n_positive, n_negative=int(scored.sum()) - n_positive)
 
     def to_dict(self) -> dict[str, Any]:
         """Every scalar of the result (not the tables), JSON-ready."""

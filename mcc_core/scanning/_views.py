@@ -3,9 +3,12 @@ case-study overlay and a probability heat map. No TensorFlow here."""
 
 from __future__ import annotations
 
+import io
+import json
 import math
 import numbers
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import numpy as np
 from matplotlib import colormaps
@@ -13,7 +16,10 @@ from matplotlib.colors import to_rgb
 
 from mcc_core.scanning._grid import ScanResult, as_unit_image, cover_max
 
-__all__ = ["render_case_study", "render_heatmap"]
+__all__ = ["SCAN_FILES", "render_case_study", "render_heatmap", "render_scan_files"]
+
+SCAN_FILES: tuple[str, ...] = ("case_study.png", "heatmap.png", "scores.csv", "scan.json")
+"""The files of a scan, as `mcc scan` writes them and the dashboard offers them."""
 
 _BACKGROUND, _NEGATIVE, _POSITIVE = 0, 1, 2
 _BLOCK_ROWS = 256  # colours are mixed a block of rows at a time to bound memory
@@ -201,3 +207,41 @@ def render_heatmap(
         hit = (heat[rows] >= 0) & (unit[rows] > 0)
         _mix(out[rows], hit, lut[np.rint(heat[rows][hit] * 255.0).astype(np.intp)], weight)
     return out
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def render_scan_files(image: np.ndarray, result: ScanResult, *, mode: Literal["grey", "tint"]
+                      = "grey", summary: Mapping[str, Any] | None = None) -> dict[str, bytes]:
+    """The four files of a scan, in memory, as `mcc scan` writes them to its ``--out``:
+    ``case_study.png`` (`render_case_study` in `mode`), ``heatmap.png`` (`render_heatmap`),
+    ``scores.csv`` (one row per window) and ``scan.json`` (`summary`'s fields, then every
+    scalar of `result`).
+
+    Examples
+    --------
+    >>> import synth
+    >>> from mcc_core import load_bundled_model, scan
+    >>> from mcc_core.scanning import render_scan_files
+    >>> image = synth.render_mammogram(synth.SceneConfig(), resolution_um=100, seed=0,
+    ...                                size_mm=(30.0, 30.0)).image
+    >>> result = scan(load_bundled_model(100), image, resolution_um=100)
+    >>> files = render_scan_files(image, result, summary={"image": "synthetic"})
+    >>> sorted(files), files["case_study.png"][:4]
+    (['case_study.png', 'heatmap.png', 'scan.json', 'scores.csv'], b'\\x89PNG')
+    >>> json.loads(files["scan.json"])["n_windows"] == result.n_windows
+    True
+    """
+    doc = {**(summary or {}), **result.to_dict()}
+    return {
+        "case_study.png": _png(render_case_study(image, result, mode=mode)),
+        "heatmap.png": _png(render_heatmap(image, result)),
+        "scores.csv": result.windows.to_csv(index=False).encode(),
+        "scan.json": (json.dumps(doc, indent=2) + "\n").encode(),
+    }

@@ -316,13 +316,16 @@ def test_read_scenario():
 
 
 def test_store_upload_keeps_the_name_and_stores_once(tmp_path):
-    first = store_upload(b"abc", "My Model.keras", tmp_path)
-    again = store_upload(b"abc", "My Model.keras", tmp_path)
-    other = store_upload(b"abd", "My Model.keras", tmp_path)
+    zipped = b"PK\x03\x04abc"  # a .keras file is a zip archive
+    first = store_upload(zipped, "My Model.keras", tmp_path)
+    again = store_upload(zipped, "My Model.keras", tmp_path)
+    other = store_upload(zipped + b"d", "My Model.keras", tmp_path)
     assert first == again != other
-    assert first.name == "My_Model.keras" and first.read_bytes() == b"abc"
+    assert first.name == "My_Model.keras" and first.read_bytes() == zipped
     with pytest.raises(ValueError, match="not a model file"):
         store_upload(b"abc", "notes.txt", tmp_path)
+    with pytest.raises(ValueError, match="is not a readable Keras model: an .h5 file is an HDF5"):
+        store_upload(b"abc", "old.h5", tmp_path)
 
 
 def test_overlay_mask_paints_only_the_mask():
@@ -357,9 +360,49 @@ def test_sweep_chart_has_a_band_and_a_line_per_metric():
              for layer in spec["layer"]]
     assert marks == ["area", "line"]
     values = next(iter(spec["datasets"].values()))
-    assert {v["metric"] for v in values} == {"recall", "specificity", "roc_auc"}
+    assert {v["metric"] for v in values} == {"Sensitivity", "Specificity", "ROC AUC"}  # tiles
     x = spec["layer"][1]["encoding"]["x"]
     assert x["title"] == "contrast" and x["sort"] == ["0.6", "0.1"]  # the order run
+    colour = spec["layer"][1]["encoding"]["color"]
+    assert colour["scale"]["domain"] == ["Sensitivity", "Specificity", "ROC AUC"]
+    assert len(set(colour["scale"]["range"])) == 3 and colour["legend"]["orient"] == "bottom"
+    with_accuracy = sweep_chart(sweep, ("accuracy", "recall")).to_dict()
+    assert {v["metric"] for v in next(iter(with_accuracy["datasets"].values()))} == {
+        "Accuracy", "Sensitivity"}
+
+
+def test_a_link_and_a_session_file_round_trip():
+    from mcc_app import SessionFile, read_session, scenario_query, session_file, view_from_query
+
+    config = synth.SceneConfig(distribution="segmental", contrast_range=(0.2, 0.4),
+                               acquisition=None)
+    view = view_from_query(scenario_query(config, resolution_um=50, seed=9))
+    assert (view.scenario, view.resolution_um, view.seed) == (config, 50, 9)
+    with pytest.raises(ValueError, match="the link's `scenario` is not a valid scenario"):
+        view_from_query({"scenario": '{"contrast_range": [0.2, 1.5]}'})
+    saved = SessionFile(config, 100, 2, scan={"n_windows": 4})
+    assert read_session(session_file(saved)) == saved
+    with pytest.raises(ValueError, match="not readable JSON"):
+        read_session(b"{", "bad.json")
+
+
+def test_a_job_reports_progress_and_stops_when_asked():
+    import threading
+
+    from mcc_app import start_job
+
+    gate = threading.Event()
+
+    def work(job):
+        for k in range(1000):
+            gate.wait(5)
+            job.step(k, 1000, "patches")
+        return "all"
+
+    job = start_job("export", work)
+    job.stop()
+    gate.set()
+    assert job.wait(10) and job.cancelled and job.result is None and job.error is None
 
 
 def test_cross_resolution_matrix():

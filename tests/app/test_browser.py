@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -114,6 +115,37 @@ def _open(page, title: str) -> None:
     page.get_by_role("heading", level=1).filter(has_text=title.split()[0]).wait_for()
 
 
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG whose header declares `width` × `height` grey pixels (no pixel data)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_a_link_with_a_scenario_restores_it(server, browser):
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.set_default_timeout(120_000)
+    import synth
+    from mcc_app import scenario_query
+
+    query = scenario_query(synth.SceneConfig(mc_count_range=(7, 9)), resolution_um=100, seed=4)
+    page.goto(f"{url}/?{urllib.parse.urlencode(query)}")
+    page.get_by_text("MC table at 100 µm").wait_for()
+    assert page.locator(ERROR_BOXES).count() == 0
+    assert "res=100" in page.url and "seed=4" in page.url
+    page.locator('[data-testid="stSliderThumbValue"]').first.wait_for()
+    thumbs = page.locator('[data-testid="stSliderThumbValue"]').all_inner_texts()
+    assert thumbs[:2] == ["7", "9"]  # MCs per cluster, the first slider
+    page.close()
+
+
 def test_every_page_renders_in_chromium(server, browser):
     url, startup = server
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -134,11 +166,14 @@ def test_every_page_renders_in_chromium(server, browser):
     assert page.locator(ERROR_BOXES).count() == 0
 
     _open(page, "Probe")
-    n = page.get_by_label("Patches per condition")
+    n = page.get_by_role("spinbutton", name="Patches per condition")
     n.fill("64")
     n.press("Tab")
     start = time.perf_counter()
     page.get_by_role("button", name="Run the probe").click()
+    page.get_by_role("button", name="Stop").wait_for()  # running, on its own thread
+    _open(page, "Generate")  # a page switch does not throw the probe away
+    _open(page, "Probe")
     chart = page.locator('[data-testid="stVegaLiteChart"]').first
     chart.wait_for()
     chart.locator("canvas, svg").first.wait_for()
@@ -158,6 +193,18 @@ def test_every_page_renders_in_chromium(server, browser):
     page.locator('[data-testid="stImage"] img').last.wait_for()
     shots["scan"] = _shot(page, "scan")
     assert page.locator(ERROR_BOXES).count() == 0
+
+    _open(page, "Scan")  # a PNG too big to read: one line, and the page keeps working
+    page.get_by_text("Upload an image").click()
+    page.locator('[data-testid="stFileUploader"]', has_text="Mammogram").locator(
+        'input[type="file"]').set_input_files(
+        files=[{"name": "huge.png", "mimeType": "image/png", "buffer": _png_header(20000, 20000)}])
+    page.locator('[data-testid="stAlertContentError"]').first.wait_for()
+    button = page.get_by_role("button", name="Scan", exact=True)
+    button.wait_for()  # drawn, disabled, below the one line
+    assert button.is_disabled() and page.locator(ERROR_BOXES).count() == 1
+    assert "at most 100,000,000 pixels" in page.locator(ERROR_BOXES).inner_text()
+    shots["scan_refused"] = _shot(page, "scan_refused")
 
     record = {"timings": timings, "screenshots": shots}
     (SHOTS / "timings.json").write_text(json.dumps(record, indent=2))

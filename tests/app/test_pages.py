@@ -23,11 +23,29 @@ def errors(at):
     return [e.value for e in at.error]
 
 
+JOBS = ("probe_job", "compare_job", "scan_job", "export_job")
+
+
+def settle(at):
+    """Wait for the long work a click started on its own thread, then draw its result."""
+    waited = False
+    for key in JOBS:
+        job = at.session_state[key] if key in at.session_state else None
+        if job is not None and not job.collected:
+            assert job.wait(300), f"{key} did not end"
+            waited = True
+    return at.run() if waited else at
+
+
 def submit(at, form):
     for button in at.button:
         if button.proto.form_id == form:
-            return button.click().run()
+            return settle(button.click().run())
     raise AssertionError(f"no submit button in form {form}")
+
+
+def scan(at):
+    return settle(at.button(key="scan_go").click().run())
 
 
 def preview_state(at):
@@ -206,7 +224,7 @@ def test_export_at_three_resolutions_defaults_to_home_and_names_its_controls(app
 
 def test_probe_run_gives_charts_tables_explain_and_report(app):
     at = no_trouble(app("probe"))
-    assert at.selectbox(key="probe_bundled_res").value == 100
+    assert at.selectbox(key="probe_bundled_res").value == 70  # one default everywhere
     at.number_input(key="probe_n").set_value(64)
     at.selectbox(key="probe_param").set_value("contrast")
     at.text_input(key="probe_values").set_value("0.1 0.6")
@@ -234,13 +252,13 @@ def test_probe_run_gives_charts_tables_explain_and_report(app):
 
 def test_two_models_are_compared_and_the_report_page_merges(app):
     at = no_trouble(app("probe"))
+    at.selectbox(key="probe_bundled_res").set_value(100).run()
     at.number_input(key="probe_n").set_value(48)
     at.number_input(key="probe_boot").set_value(100)
     at.selectbox(key="probe_param").set_value("contrast")
     at.text_input(key="probe_values").set_value("0.3 1.0")
     at = no_trouble(submit(at, "probe_form"))  # a probe of the 100 µm model alone first
     at.checkbox(key="probe_compare").set_value(True).run()
-    at.selectbox(key="probe_b_bundled_res").set_value(70).run()
     at = no_trouble(submit(at, "probe_form"))
     assert errors(at) == ["Probe not run: `predictors` must share one resolution; got "
                           "'shallow_100um.keras' at 100 µm and 'shallow_70um.keras' at 70 µm."]
@@ -260,7 +278,8 @@ def test_two_models_are_compared_and_the_report_page_merges(app):
 
 def test_report_page_without_a_probe(app):
     at = no_trouble(app("report"))
-    assert "No probe yet" in at.info[0].value and not at.get("download_button")
+    assert "No probe yet" in at.info[0].value
+    assert [b.key for b in at.get("download_button")] == ["session_save"]  # the sidebar's
 
 
 @pytest.mark.parametrize(("name", "data", "needle"), [
@@ -322,7 +341,7 @@ def test_scan_a_synthetic_mammogram(app):
     at.number_input(key="scan_h").set_value(40)
     at.number_input(key="scan_w").set_value(50)
     at = no_trouble(at.run())
-    at = no_trouble(at.button(key="scan_go").click().run())
+    at = no_trouble(scan(at))
     counts = {m.label: m.value for m in at.metric}
     result = at.session_state["scan_result"].result
     assert counts["Positive patches"] == str(result.n_positive)
@@ -344,7 +363,7 @@ def test_bad_mammograms_give_an_error(app, data, spacing, needle):
         at.number_input(key="scan_spacing").set_value(spacing)
         at = no_trouble(at.run())
     if not errors(at):
-        at = no_trouble(at.button(key="scan_go").click().run())
+        at = no_trouble(scan(at))
     assert len(errors(at)) == 1 and needle in errors(at)[0], errors(at)
     assert "scan_result" not in at.session_state
 
@@ -355,7 +374,7 @@ def test_a_png_needs_its_spacing_and_is_resampled_to_the_model(app):
     spacing = at.number_input(key="scan_spacing")
     assert spacing.value is None and "from the DICOM header" not in spacing.label
     assert "m16.png is a PNG file, which declares no spacing" in at.info[0].value
-    assert "scan_go" not in [b.key for b in at.button]
+    assert at.button(key="scan_go").disabled  # the button stays, disabled, until it can scan
     at.number_input(key="scan_spacing").set_value(70.0)
     at = no_trouble(at.run())
     assert "Already at 70 µm: not resampled." in [c.value for c in at.caption]
@@ -380,7 +399,7 @@ def test_scan_of_an_uploaded_dicom_at_its_own_spacing(app):
         "yours (the DICOM header says 85)")
     assert "Already at 100 µm: not resampled." in [c.value for c in at.caption]
     at.number_input(key="scan_spacing").set_value(85.0)
-    at = no_trouble(at.button(key="scan_go").click().run())
+    at = no_trouble(scan(at))
     run = at.session_state["scan_result"]
     assert run.result.probabilities.shape == (11, 9)  # (260 - 100) // 15 + 1, (231 - 100) // 15 + 1
     assert run.source == "m.dcm (DICOM, L CC, 306 × 272 px at 85 µm)"
@@ -397,7 +416,7 @@ def test_scan_with_a_model_of_another_input_gives_an_error(app, odd_model):
     at.file_uploader(key="scan_upload").set_value(
         ("odd64.keras", odd_model.read_bytes(), "application/octet-stream"))
     at = no_trouble(at.run())
-    at = no_trouble(at.button(key="scan_go").click().run())
+    at = no_trouble(scan(at))
     assert any("64 × 64" in e for e in errors(at)), errors(at)
     assert "scan_result" not in at.session_state
 
@@ -434,3 +453,165 @@ def test_an_uploaded_onnx_model_is_probed(app):
     assert any("--model toy.onnx" in c.value for c in at.code)
     at.toggle(key="explain_on").set_value(True).run()
     assert any("need a Keras model" in i.value for i in no_trouble(at).info)
+
+
+# --------------------------------------------------------------------------- issue 16
+
+
+def png_header(width, height):
+    """A PNG whose header declares `width` × `height` 8-bit grey pixels (no pixel data)."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_one_default_resolution_on_every_page(app):
+    at = app()
+    assert at.selectbox(key="gen_resolution").value == 70
+    at.switch_page("mcc_app/pages/scan.py").run()
+    assert at.selectbox(key="scan_res").value == 70
+    at.switch_page("mcc_app/pages/probe.py").run()
+    assert no_trouble(at).selectbox(key="probe_bundled_res").value == 70
+    assert "8,301 parameters" in " ".join(c.value for c in at.caption)  # not a repr
+    assert all(w.help for w in (*at.number_input, *at.selectbox, *at.text_input, *at.checkbox))
+
+
+def test_the_scenario_survives_pages_and_lives_in_the_url(app):
+    from streamlit.testing.v1 import AppTest
+
+    at = app()
+    at.slider(key="sc_contrast_range").set_value((0.2, 0.3))
+    at = no_trouble(submit(at, "scenario_form"))
+    assert at.session_state["scenario"].contrast_range == (0.2, 0.3)
+    query = dict(at.query_params)
+    assert '"contrast_range":[0.2,0.3]' in query["scenario"] and query["res"] == "70"
+    at.switch_page("mcc_app/pages/scan.py").run()
+    at.switch_page("mcc_app/pages/generate.py").run()
+    assert no_trouble(at).slider(key="sc_contrast_range").value == (0.2, 0.3)
+    fresh = AppTest.from_file(str(at._script_path), default_timeout=120)  # a reload, a link
+    fresh.query_params.update({"scenario": query["scenario"], "res": "100", "seed": "5"})
+    fresh = no_trouble(fresh.run())
+    assert fresh.session_state["scenario"].contrast_range == (0.2, 0.3)
+    assert fresh.slider(key="sc_contrast_range").value == (0.2, 0.3)
+    assert (fresh.selectbox(key="gen_resolution").value, fresh.number_input(key="gen_seed").value
+            ) == (100, 5)
+    broken = AppTest.from_file(str(at._script_path), default_timeout=120)
+    broken.query_params["res"] = "60"
+    assert errors(no_trouble(broken.run())) == [
+        "Link not restored: the link's `res` must be one of (50, 70, 100); got res='60'."]
+
+
+def test_controls_changed_but_not_applied_are_named(app):
+    at = app()
+    at.number_input(key="sc_cluster_min_count").set_value(5)
+    at.slider(key="sc_contrast_range").set_value((0.1, 0.2))
+    at = no_trouble(submit(at, "scenario_form"))  # refused: mc_count_range starts at 3 < 5
+    assert any("mc_count_range" in e for e in errors(at))
+    warning = at.warning[0].value
+    assert warning.startswith("Changed, not applied: ") and "Contrast" in warning
+    assert "Cluster min count" in warning
+
+
+def probe_small(at, values="0.2 0.8"):
+    at.number_input(key="probe_n").set_value(16)
+    at.number_input(key="probe_boot").set_value(100)
+    at.text_input(key="probe_values").set_value(values)
+    at.checkbox(key="probe_behaviour").set_value(False)
+    at.checkbox(key="probe_cross").set_value(False)
+    for button in at.button:
+        if button.proto.form_id == "probe_form":
+            return button.click().run()
+    raise AssertionError("no probe form")
+
+
+def test_a_probe_survives_a_page_switch_joins_the_history_and_a_session_file(app):
+    from mcc_app import SessionFile, session_file
+    from mcc_app._live import _saved_probe
+
+    at = probe_small(app("probe"))
+    job = at.session_state["probe_job"]
+    at.switch_page("mcc_app/pages/generate.py").run()  # while it runs
+    assert job.wait(300) and job.error is None
+    at.switch_page("mcc_app/pages/probe.py").run()
+    first = no_trouble(at).session_state["probe_run"]
+    assert first.run_id == 1 and [m.label for m in at.metric][:2] == ["Accuracy", "Sensitivity"]
+    chart = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert "Sensitivity" in json.dumps(chart) and "recall" not in json.dumps(chart)
+    at = no_trouble(settle(probe_small(at, "0.1 0.9")))
+    history = at.session_state["probe_history"]
+    assert [r.run_id for r in history] == [1, 2]
+    at.selectbox(key="probe_pick").set_value(1).run()
+    assert no_trouble(at).session_state["probe_run"] is history[0]
+
+    saved = session_file(SessionFile(synth.SceneConfig(mc_count_range=(4, 9)), 100, 3,
+                                     tuple(_saved_probe(r) for r in history)))
+    fresh = no_trouble(app("probe"))
+    fresh.sidebar.file_uploader(key="session_upload").set_value(
+        ("mine.json", saved, "application/json"))
+    fresh = no_trouble(fresh.run())
+    assert fresh.session_state["scenario"].mc_count_range == (4, 9)
+    loaded = fresh.session_state["probe_history"]
+    assert [r.results.metrics.values for r in loaded] == [r.results.metrics.values
+                                                          for r in history]
+    assert "(loaded)" in fresh.selectbox(key="probe_pick").format_func(2)
+    fresh.switch_page("mcc_app/pages/report.py").run()
+    labels = [b.proto.label for b in no_trouble(fresh).get("download_button")]
+    assert "report.json" in labels
+
+
+def test_scan_threshold_boxes_zoom_and_the_cli_files(app):
+    at = app("scan")
+    at.number_input(key="scan_h").set_value(40)
+    at.number_input(key="scan_w").set_value(50)
+    at = no_trouble(scan(no_trouble(at.run())))
+    run = at.session_state["scan_result"]
+    at.slider(key="scan_threshold").set_value(0.0).run()
+    counts = {m.label: m.value for m in no_trouble(at).metric}
+    assert at.session_state["scan_result"] is run  # no rescan
+    assert counts["Positive patches"] == str(run.result.n_positive + run.result.n_negative)
+    assert counts["Negative patches"] == "0"
+    labels = [b.proto.label for b in at.get("download_button") if b.key.startswith("scan_")]
+    assert labels == ["case_study.png", "heatmap.png", "scores.csv", "scan.json"]
+    at.radio(key="scan_view").set_value("Probability heat map").run()
+    assert any("0 (left) to 1 (right)" in img.caption for e in no_trouble(at).get("image")
+               for img in e.proto.imgs)
+    at.select_slider(key="scan_zoom").set_value(4).run()
+    assert any("4× crop" in img.caption for e in no_trouble(at).get("image")
+               for img in e.proto.imgs)
+    assert not at.toggle(key="scan_show_boxes").disabled  # a synthetic mammogram's boxes
+
+
+def test_bad_uploads_give_one_line_and_the_page_keeps_working(app):
+    at = upload_image(app("scan"), "huge.png", png_header(20000, 20000))
+    assert len(errors(at)) == 1 and "pixels" in errors(at)[0], errors(at)
+    assert at.button(key="scan_go").disabled and at.radio(key="scan_source")
+    colour = np.zeros((200, 200, 3), np.uint8)
+    colour[..., 0] = 200
+    at = upload_image(at, "rgb.png", png(colour))
+    assert len(errors(at)) == 1 and "colour" in errors(at)[0].lower(), errors(at)
+    at = upload_image(at, "black.png", png(np.zeros((300, 300), np.uint8)))
+    at.number_input(key="scan_spacing").set_value(100.0)
+    at = no_trouble(scan(no_trouble(at.run())))
+    assert "Every window is background" in at.warning[0].value
+    at.radio(key="scan_source").set_value("Upload a model").run()
+    at.file_uploader(key="scan_upload").set_value(
+        ("model.keras", b"this is not a model", "application/octet-stream"))
+    scan_message = errors(no_trouble(at.run()))
+    probe = app("probe")
+    probe.radio(key="probe_source").set_value("Upload a model").run()
+    probe.file_uploader(key="probe_upload").set_value(
+        ("model.keras", b"this is not a model", "application/octet-stream"))
+    assert errors(no_trouble(probe.run())) == scan_message == [
+        "'model.keras' is not a readable Keras model: a .keras file is a zip archive, and this "
+        "one is not."]
+    generate = app()
+    generate.file_uploader(key="scenario_upload").set_value(
+        ("typo.json", b'{"contrast_rnge": [0.1, 0.2]}', "application/json"))
+    message = errors(no_trouble(generate.run()))[0]
+    assert message.endswith("'version'].") and "contrast_rnge" in message  # never cut
