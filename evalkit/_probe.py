@@ -124,6 +124,10 @@ def run_probe(predictor: Predictor, scenario: synth.SceneConfig, *, n: int, seed
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(f"`n` must be an integer >= 2; got n={n!r}.")
     res = predictor.resolution_um
+    if thresholds and scenario.patch_source != "texture":  # before any work
+        raise ValueError("`thresholds` re-render single scenes, which hold no phantom: give "
+                         "thresholds=False (CLI: --no-thresholds) for patch_source="
+                         f"{scenario.patch_source!r}.")
     check_backgrounds(backgrounds, res)
     for parameter, _ in sweeps:
         check_background_sweep(parameter, backgrounds)

@@ -47,6 +47,18 @@ def add_parser(actions: Any) -> None:
                    help="image bit depth (default 16, recommended: keeps the dynamic range)")
     p.add_argument("--format", choices=("png", "dicom"), default="png",
                    help="image files: png (default) or dicom (.dcm, with spacing and laterality)")
+    p.add_argument("--anatomy", action="store_true",
+                   help="anatomical breasts: skin, nipple, fibroglandular region, lobules, "
+                        "ligaments, ducts, vessels, pectoral muscle in MLO; findings at their "
+                        "BI-RADS scale; benign look-alikes (findings.csv). Implied by the "
+                        "three options below")
+    p.add_argument("--view", help="CC or MLO (default: drawn per mammogram); implies --anatomy")
+    p.add_argument("--density-category",
+                   help="BI-RADS density a, b, c or d (default: drawn 10/40/40/10 %%); implies "
+                        "--anatomy")
+    p.add_argument("--lookalikes",
+                   help="benign look-alikes: all (default with anatomy), none, or a comma list "
+                        f"of {', '.join(synth.LOOKALIKE_KINDS)}; implies --anatomy")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run_mammogram)
 
@@ -57,14 +69,38 @@ def run_mammogram(args: argparse.Namespace) -> int:
     if args.n is None or args.out is None:
         raise ValueError("`--n` and `--out` are required.")
     config = load_config(args.config, args.distribution)
+    if args.view is not None and args.view not in synth.VIEWS:
+        raise ValueError(f"`--view` must be CC or MLO; got {args.view!r}.")
+    if (args.density_category is not None
+            and args.density_category not in synth.DENSITY_CATEGORIES):
+        raise ValueError("`--density-category` must be a, b, c or d; got "
+                         f"{args.density_category!r}.")
+    lookalikes = _lookalikes(args.lookalikes)
+    anatomy = True if (args.anatomy or args.view or args.density_category
+                       or args.lookalikes is not None) else None
     start = time.perf_counter()
     with _progress(args.n, f"{args.resolution} µm", disabled=args.no_progress,
                    unit="mammogram") as bar:
         manifest = synth.write_mammograms(
             config, args.out, args.n, resolution_um=args.resolution, seed=args.seed,
             size_mm=None if args.size_mm is None else tuple(args.size_mm),
-            bit_depth=args.bit_depth, format=args.format, progress=bar,
+            bit_depth=args.bit_depth, format=args.format, progress=bar, anatomy=anatomy,
+            view=args.view, density_category=args.density_category, lookalikes=lookalikes,
         )
     print(f"{args.out}: {args.n} mammograms at {args.resolution} µm with "
           f"{manifest['counts']['clusters']} MCC boxes in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _lookalikes(text: str | None) -> list[str] | None:
+    """--lookalikes as kinds: None (all) for absent or "all", [] for "none"."""
+    if text is None or text == "all":
+        return None
+    if text == "none":
+        return []
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in synth.LOOKALIKE_KINDS]
+    if bad or not kinds:
+        raise ValueError(f"`--lookalikes` must be all, none or a comma list of "
+                         f"{', '.join(synth.LOOKALIKE_KINDS)}; got {text!r}.")
+    return kinds

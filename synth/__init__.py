@@ -44,6 +44,7 @@ from ._insert import (
     insert_indices,
     load_backgrounds,
 )
+from ._lookalikes import LOOKALIKE_KINDS
 from ._mammogram import Mammogram, render_mammogram, render_mammogram_scene
 from ._mammogram_io import write_mammograms
 from ._mammogram_scene import MammogramScene, sample_mammogram
@@ -55,6 +56,10 @@ from ._materials import (
     mass_attenuation,
 )
 from ._patch_dataset import PatchDataset
+from ._phantom import DENSITY_CATEGORIES, VIEWS, Phantom
+from ._phantom_mammogram import FINDING_COLUMNS
+from ._phantom_sample import sample_phantom
+from ._realism import compute_realism
 from ._render import Patch, render
 from ._scene import Calcification, Lumps, Scene, count_probabilities, sample_scene
 from ._spacing import (
@@ -69,6 +74,13 @@ from ._validate import ValidationReport, validate, write_validation
 
 __all__ = [
     "ACQUISITION_PRESETS",
+    "DENSITY_CATEGORIES",
+    "FINDING_COLUMNS",
+    "LOOKALIKE_KINDS",
+    "VIEWS",
+    "Phantom",
+    "compute_realism",
+    "sample_phantom",
     "INTENTS",
     "REGIONS",
     "Backgrounds",

@@ -49,6 +49,9 @@ COUNT_DISTRIBUTIONS: tuple[str, ...] = ("long_tailed", "uniform")
 TEXTURES: tuple[str, ...] = ("non_periodic", "periodic")
 DETECTORS: tuple[str, ...] = ("direct", "indirect")
 OUTPUTS: tuple[str, ...] = ("presentation", "processing")
+PATCH_SOURCES: tuple[str, ...] = ("texture", "phantom")
+"""Backgrounds of generated patches: the stationary 1/f^β texture (the default) or 1 cm
+windows of anatomical breast phantoms (`synth._phantom_patches`)."""
 BEAM_NAMES: tuple[str, ...] = tuple(BEAMS)
 """Beam presets (`synth.BEAMS` holds their half-value layers and effective energies)."""
 
@@ -303,6 +306,17 @@ class SceneConfig:
     cluster_min_count: int = spec_field(
         3, kind="number", low=1, high=20, integer=True, step=1,
         help="A patch is class 1 when at least this many MC centres lie inside it.")
+    patch_source: str = spec_field(
+        "texture", kind="choice", options=PATCH_SOURCES,
+        help="Background of generated patches: 'texture' (the stationary 1/f^β field) or "
+             "'phantom' (1 cm windows of anatomical breast phantoms: skin, fibroglandular "
+             "region, lobules, ligaments, ducts, vessels, pectoral muscle; a pool of 64 "
+             "phantoms per seed, consecutive patches from different ones; split by seed to "
+             "keep anatomies apart). With 'phantom', texture, lumpy_strength and "
+             "density_range are ignored (the phantom sets tissue and density; beta_range and "
+             "breast_thickness_range_mm still apply). Attenuation model only; honoured by "
+             "generate, write_dataset and PatchDataset; refused by sample_scene, validate and "
+             "real backgrounds; full-field mammograms ignore it.")
     version: int = spec_field(
         SCENE_CONFIG_VERSION, kind="number", low=SCENE_CONFIG_VERSION,
         high=SCENE_CONFIG_VERSION, integer=True, step=1,
@@ -323,6 +337,9 @@ class SceneConfig:
             raise _fail("hard_negative_fraction",
                         "must be 0 when cluster_min_count is 1 (no MC count is below it)",
                         self.hard_negative_fraction)
+        if self.patch_source == "phantom" and self.contrast_model != "attenuation":
+            raise _fail("patch_source", "must be 'texture' with contrast_model='relative' "
+                        "(phantoms are rendered by the attenuation model)", self.patch_source)
         if self.contrast_model == "relative" and self.mc_shape != "gaussian":
             raise _fail("mc_shape", "must be 'gaussian' with contrast_model='relative' (solids "
                         "have a thickness only in the attenuation model)", self.mc_shape)
@@ -359,10 +376,14 @@ class SceneConfig:
 
     # -- JSON ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (tuples become lists)."""
+        """Plain JSON-ready dict (tuples become lists). `patch_source` is left out at its
+        default, so configs (and the manifests and digests made from them) of the texture
+        source read as before the field existed."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.name == "patch_source" and value == "texture":
+                continue
             if isinstance(value, Acquisition):
                 value = value.to_dict()
             elif isinstance(value, tuple):

@@ -191,6 +191,9 @@ def write_dataset(
             raise ValueError("`contrast_model` must be 'attenuation' to insert MCs into real "
                              "images; got contrast_model="
                              f"{config.contrast_model!r}.")
+        if config.patch_source != "texture":  # real backgrounds replace any patch source
+            raise ValueError("`patch_source` must be 'texture' with `backgrounds`; got "
+                             f"patch_source={config.patch_source!r}.")
         identity["backgrounds"] = backgrounds.record()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"`workers` must be an integer >= 1; got workers={workers!r}.")

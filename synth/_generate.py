@@ -205,6 +205,10 @@ def generate_indices(config: SceneConfig, indices: range | list[int], *, resolut
 def _render_chunk(config: SceneConfig, indices: list[int], res: int, seed: int
                   ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], list[tuple]]:
     """Sample and render some patches: images, masks, MC columns and patch-table rows."""
+    if config.patch_source == "phantom":
+        from ._phantom_patches import render_phantom_chunk
+
+        return render_phantom_chunk(config, indices, res, seed)
     scenes = sample_scenes(config, [np.random.default_rng([seed, i]) for i in indices])
     images, masks, mcs = render_arrays(scenes, res)
     labels, kth = patch_labels(scenes, mcs)

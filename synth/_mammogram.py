@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,7 +12,7 @@ from ._attenuation import _dprimes, _mc_boxes_full
 from ._background import texture_level
 from ._breast import breast_profile, render_texture, texture_units
 from ._calcifications import _components_px, _profiles, _scatter, relative_noise_var
-from ._config import SceneConfig, check_resolution
+from ._config import SceneConfig, check_resolution, patch_size_px
 from ._detector import apply_noise, blur_mm, quantise
 from ._generate import check_seed
 from ._images import pixel_limit
@@ -42,6 +43,9 @@ class Mammogram:
         One row per MCC (`ANNOTATION_COLUMNS`): the box ``image[Y1:Y2, X1:X2]`` (int pixel
         corners, X = column, Y = row, X2 and Y2 exclusive) encloses all the cluster's MCs with
         a 1 mm margin, clipped to the image; then the cluster's index, distribution and MC count.
+        With anatomy, a finding can span centimetres: its boxes are groups of at least
+        `cluster_min_count` MCs within 1 cm, each at most 1 cm a side (`synth._phantom_boxes`),
+        so a finding has none, one or several; its whole extent is in `findings`.
     calcifications : DataFrame
         One row per MC (`CALCIFICATION_COLUMNS`): cluster (-1 for hard negatives), centre in mm
         from the image's top-left corner and in px (``x_px = x_mm / spacing - 0.5``: pixel
@@ -57,6 +61,10 @@ class Mammogram:
     calcifications: pd.DataFrame
     resolution_um: int
     scene: MammogramScene = field(repr=False)
+    findings: pd.DataFrame | None = field(default=None, repr=False)
+    """Anatomy only: one row per finding (`FINDING_COLUMNS`): each MCC (label 1), each hard
+    negative, benign look-alike and detector defect (label 0, `kind` naming it); None for
+    the first-wave half ellipse."""
 
 
 def image_shape(size_mm: tuple[float, float], resolution_um: int) -> tuple[int, int]:
@@ -93,6 +101,10 @@ def render_mammogram(
     size_mm: tuple[float, float] | None = None,
     n_clusters_range: tuple[int, int] = (2, 5),
     n_hard_negatives_range: tuple[int, int] = (2, 6),
+    anatomy: bool | None = None,
+    view: str | None = None,
+    density_category: str | None = None,
+    lookalikes: Sequence[str] | None = None,
 ) -> Mammogram:
     """A synthetic full-field mammogram with microcalcification clusters and hard negatives.
 
@@ -110,6 +122,9 @@ def render_mammogram(
         (height, width) in mm, at least 20 each; default 240 × 300 mm.
     n_clusters_range, n_hard_negatives_range : (int, int)
         See `sample_mammogram`.
+    anatomy, view, density_category, lookalikes
+        The anatomical breast (CC or MLO, BI-RADS density a–d, benign look-alikes); see
+        `sample_mammogram`. Off by default (the first-wave half ellipse, byte for byte).
 
     Returns
     -------
@@ -134,7 +149,9 @@ def render_mammogram(
     res = check_resolution(resolution_um)
     scene = sample_mammogram(config, size_mm=size_mm, rng=np.random.default_rng(check_seed(seed)),
                              n_clusters_range=n_clusters_range,
-                             n_hard_negatives_range=n_hard_negatives_range)
+                             n_hard_negatives_range=n_hard_negatives_range, anatomy=anatomy,
+                             view=view, density_category=density_category,
+                             lookalikes=lookalikes)
     return render_mammogram_scene(scene, res)
 
 
@@ -169,6 +186,8 @@ def render_mammogram_scene(scene: MammogramScene, resolution_um: int) -> Mammogr
     if not isinstance(scene, MammogramScene):
         raise TypeError(f"`scene` must be a MammogramScene; got {type(scene).__name__}.")
     res = check_resolution(resolution_um)
+    if scene.phantom is not None:
+        return _render_anatomy(scene, res)
     if scene.contrast_model == "attenuation":
         return _render_attenuation(scene, res)
     px = res / 1000.0
@@ -302,6 +321,20 @@ def _render_attenuation(scene: MammogramScene, res: int) -> Mammogram:
                    dprime)
     return Mammogram(image, breast, mc_mask, _annotations(scene, table, shape, px), table, res,
                      scene)
+
+
+def _render_anatomy(scene: MammogramScene, res: int) -> Mammogram:
+    """An anatomical scene (`synth._phantom_mammogram`): MCC boxes of groups of at least
+    `cluster_min_count` MCs within 1 cm (`synth._phantom_boxes`), findings at full extent."""
+    from ._phantom_boxes import mcc_boxes
+    from ._phantom_mammogram import findings_table, render_anatomical
+
+    image, breast, mc_mask, table, looks = render_anatomical(scene, res)
+    px = res / 1000.0
+    boxes = mcc_boxes(table, scene.distributions, image.shape, px, patch_size_px(res),
+                      scene.cluster_min_count, BOX_MARGIN_MM, ANNOTATION_COLUMNS)
+    findings = findings_table(scene, table, looks, boxes, image.shape, px, BOX_MARGIN_MM)
+    return Mammogram(image, breast, mc_mask, boxes, table, res, scene, findings)
 
 
 BREAST_FLOOR = 1.0 / 1024

@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +39,7 @@ from ._mammogram import (
     render_mammogram_scene,
 )
 from ._mammogram_scene import DEFAULT_SIZE_MM, check_size_mm, sample_mammogram
+from ._phantom_mammogram import FINDING_COLUMNS
 
 FORMAT_VERSION = 1
 IMAGE_FORMATS = ("png", "dicom")
@@ -59,6 +60,10 @@ def write_mammograms(
     bit_depth: int = 16,
     format: str = "png",
     progress: Callable[[int], None] | None = None,
+    anatomy: bool | None = None,
+    view: str | None = None,
+    density_category: str | None = None,
+    lookalikes: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Write `n` full-field synthetic mammograms with their MCC boxes; return the manifest.
 
@@ -88,6 +93,14 @@ def write_mammograms(
         as for PNG; ``read_grey_image`` reads either back.
     progress : callable, optional
         Called with the number of mammograms written so far.
+    anatomy, view, density_category, lookalikes
+        Anatomical breasts (see `sample_mammogram`); off by default. With anatomy the set
+        also has ``findings.csv`` (image, then `FINDING_COLUMNS`: every MCC, hard negative,
+        benign look-alike and detector defect with its kind and label; look-alikes are in
+        it only, not in calcifications.csv, which holds MCs and gains ``kind`` and
+        ``finding``); the MCC boxes of annotations.csv are groups of at least
+        `cluster_min_count` MCs within 1 cm (a finding may have several or none); the
+        manifest records the options and counts the findings.
 
     Returns
     -------
@@ -141,6 +154,9 @@ def write_mammograms(
         "image_format": _check_format(format),
         "seeding": "mammogram i: numpy.random.default_rng([seed, i])",
     }
+    options = _anatomy_options(config, anatomy, view, density_category, lookalikes)
+    if options:
+        identity["anatomy"] = options
     height, width = check_size_mm(DEFAULT_SIZE_MM if size_mm is None else size_mm)
     image_shape((height, width), check_resolution(resolution_um))  # bounded, before any work
     out = check_empty_out(out_dir)
@@ -199,7 +215,7 @@ def _write_all(config: SceneConfig, stage: Path, identity: dict[str, Any],
     n, res = identity["n"], identity["resolution_um"]
     width = max(4, len(str(n - 1)))
     files: dict[str, str] = {}
-    boxes, mcs = [], []
+    boxes, mcs, found = [], [], []
     done = stage / _DONE
     done.mkdir(parents=True, exist_ok=True)
     for i in range(n):
@@ -210,33 +226,74 @@ def _write_all(config: SceneConfig, stage: Path, identity: dict[str, Any],
             files[name] = kept["sha256"]
             boxes.append(_frame(kept["annotations"]))
             mcs.append(_frame(kept["calcifications"]))
+            if "findings" in kept:
+                found.append(_frame(kept["findings"]))
             if progress:
                 progress(i + 1)
             continue
         rng = np.random.default_rng([identity["seed"], i])
-        scene = sample_mammogram(config, size_mm=tuple(identity["size_mm"]), rng=rng)
+        scene = sample_mammogram(config, size_mm=tuple(identity["size_mm"]), rng=rng,
+                                 **identity.get("anatomy", {}))
         mammogram = render_mammogram_scene(scene, res)
         data = _encode(mammogram, identity, i, width)
         write_atomic(stage / name, data)
         files[name] = hashlib.sha256(data).hexdigest()
         boxes.append(mammogram.annotations.assign(image=name))
         mcs.append(mammogram.calcifications.assign(image=name))
-        write_atomic(record, json.dumps({  # last: the image is complete
-            "sha256": files[name], "annotations": _record(boxes[-1]),
-            "calcifications": _record(mcs[-1])}).encode())
+        done_record = {"sha256": files[name], "annotations": _record(boxes[-1]),
+                       "calcifications": _record(mcs[-1])}
+        if mammogram.findings is not None:
+            found.append(mammogram.findings.assign(image=name))
+            done_record["findings"] = _record(found[-1])
+        write_atomic(record, json.dumps(done_record).encode())  # last: the image is complete
         if progress:
             progress(i + 1)
     tables = {
         "annotations.csv": pd.concat(boxes)[["image", *ANNOTATION_COLUMNS]],
-        "calcifications.csv": pd.concat(mcs)[["image", *CALCIFICATION_COLUMNS]],
+        "calcifications.csv": _image_first(pd.concat(mcs), CALCIFICATION_COLUMNS),
     }
+    if found:
+        tables["findings.csv"] = _image_first(pd.concat(found), FINDING_COLUMNS)
     for name, table in tables.items():
         data = table.to_csv(index=False, float_format="%.6g").encode()
         write_atomic(stage / name, data)
         files[name] = hashlib.sha256(data).hexdigest()
     counts = {"mammograms": n, "clusters": len(tables["annotations.csv"]),
               "calcifications": len(tables["calcifications.csv"])}
+    if found:  # anatomy: every finding (MCCs, hard negatives, look-alikes, defects)
+        counts["findings"] = len(tables["findings.csv"])
     return files, counts
+
+
+def _image_first(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """`frame` with the image column, then `columns`, then any other (anatomy's) columns."""
+    rest = [c for c in frame.columns if c != "image" and c not in columns]
+    return frame[["image", *columns, *rest]]
+
+
+def _anatomy_options(config: SceneConfig, anatomy: Any, view: Any, density_category: Any,
+                     lookalikes: Any) -> dict[str, Any]:
+    """The anatomy keywords for `sample_mammogram` (empty when anatomy is off), checked with
+    the config before any work (nothing is written for a config anatomy cannot render)."""
+    from ._lookalikes import check_lookalikes
+    from ._phantom_mammogram import check_anatomy_config
+    from ._phantom_sample import check_density_category, check_view
+
+    check_view(view)
+    check_density_category(density_category)
+    kinds = None if lookalikes is None else list(check_lookalikes(lookalikes))
+    if anatomy is None:
+        anatomy = (view, density_category, kinds) != (None, None, None)
+    if anatomy is not True:
+        if anatomy is not False:
+            raise TypeError(f"`anatomy` must be True, False or None; got anatomy={anatomy!r}.")
+        if (view, density_category, kinds) != (None, None, None):
+            raise ValueError("`anatomy` must be on to set view, density_category or "
+                             f"lookalikes; got anatomy={anatomy!r}.")
+        return {}
+    check_anatomy_config(config)
+    return {"anatomy": True, "view": view, "density_category": density_category,
+            "lookalikes": kinds}
 
 
 def _encode(mammogram: Mammogram, identity: dict[str, Any], i: int, width: int) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,6 +19,8 @@ import numpy as np
 from ._breast import skin_distance_mm
 from ._config import Acquisition, SceneConfig
 from ._fields import _check_range
+from ._lookalikes import Lookalike
+from ._phantom import Phantom
 from ._random import Key
 from ._scene import Calcification, Scene, sample_scenes
 
@@ -64,6 +67,12 @@ class MammogramScene:
     contrast_model: str = "relative"
     mc_shape: str = "gaussian"
     thickness_mm: float = 50.0
+    phantom: Phantom | None = None
+    """The anatomy (`synth._phantom.Phantom`), or None: the first-wave half ellipse."""
+    lookalikes: tuple[Lookalike, ...] = ()
+    """Benign look-alikes and detector defects (anatomy only)."""
+    finding: tuple[int, ...] = ()
+    """Anatomy only: each MC's finding (clusters first, then hard negatives)."""
 
     @property
     def chest_x_mm(self) -> float:
@@ -76,6 +85,8 @@ class MammogramScene:
 
     def skin_distance_mm(self, x_mm: Any, y_mm: Any) -> np.ndarray:
         """Distance (mm) inside the skin line at the given points (negative outside)."""
+        if self.phantom is not None:
+            return self.phantom.skin_distance_mm(x_mm, y_mm)
         return skin_distance_mm(np.asarray(x_mm), np.asarray(y_mm), chest_x_mm=self.chest_x_mm,
                                 centre_y_mm=self.breast_centre_y_mm,
                                 semi_axes_mm=self.breast_semi_axes_mm)
@@ -102,6 +113,10 @@ def sample_mammogram(
     rng: np.random.Generator,
     n_clusters_range: tuple[int, int] = (2, 5),
     n_hard_negatives_range: tuple[int, int] = (2, 6),
+    anatomy: bool | None = None,
+    view: str | None = None,
+    density_category: str | None = None,
+    lookalikes: Sequence[str] | None = None,
 ) -> MammogramScene:
     """Draw a full-field mammogram scene from `config`: breast, tissue, clusters, hard negatives.
 
@@ -119,6 +134,19 @@ def sample_mammogram(
         How many of each to draw (uniformly), within [0, 50]. A group that finds no place inside
         the breast (at least 5 mm inside the skin, 11 mm from other groups' MCs along x or y)
         is left out, so small images may hold fewer.
+    anatomy : bool, optional
+        Draw an anatomical breast (`synth._phantom`): outline with a thickness falloff, skin,
+        nipple, fibroglandular region of a BI-RADS density category, fat lobules,
+        ligaments, ducts, vessels, the pectoral muscle in MLO; MC findings at their BI-RADS
+        scale; benign look-alikes. Default: on when any of `view`, `density_category`,
+        `lookalikes` is given, else off (the first-wave half ellipse, byte for byte).
+        Needs ``contrast_model="attenuation"``.
+    view : {"CC", "MLO"}, optional
+        Drawn with equal odds when None.
+    density_category : {"a", "b", "c", "d"}, optional
+        BI-RADS density; drawn with the screening shares 10/40/40/10 % when None.
+    lookalikes : sequence of str, optional
+        Kinds of benign look-alikes (`LOOKALIKE_KINDS`); None: all of them; (): none.
 
     Returns
     -------
@@ -147,6 +175,18 @@ def sample_mammogram(
                                             integer=True)
     hard_lo, hard_hi = _check_range("n_hard_negatives_range", n_hard_negatives_range, 0, 50,
                                     integer=True)
+    if anatomy is None:
+        anatomy = view is not None or density_category is not None or lookalikes is not None
+    elif not isinstance(anatomy, bool):
+        raise TypeError(f"`anatomy` must be True, False or None; got anatomy={anatomy!r}.")
+    elif not anatomy and (view, density_category, lookalikes) != (None, None, None):
+        raise ValueError("`anatomy` must be on to set view, density_category or lookalikes; "
+                         f"got anatomy={anatomy!r}.")
+    if anatomy:
+        from ._phantom_mammogram import sample_anatomical
+
+        return sample_anatomical(config, (h, w), rng, (clusters_lo, clusters_hi),
+                                 (hard_lo, hard_hi), view, density_category, lookalikes)
     u = rng.random(8)
     keys = rng.bit_generator.random_raw(8)
     n_clusters = int(rng.integers(clusters_lo, clusters_hi + 1))

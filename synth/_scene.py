@@ -138,6 +138,11 @@ def sample_scene(config: SceneConfig, *, rng: np.random.Generator) -> Scene:
     >>> [m.x_mm for m in again.calcifications] == [m.x_mm for m in scene.calcifications]
     True
     """
+    if isinstance(config, SceneConfig) and config.patch_source == "phantom":
+        raise ValueError("`patch_source` must be 'texture' for a single scene (a Scene holds "
+                         "no phantom, so `render` would draw the texture; patches from "
+                         "phantoms come from synth.generate, write_dataset or PatchDataset); "
+                         "got patch_source='phantom'.")
     return sample_scenes(config, [rng])[0]
 
 

@@ -100,6 +100,9 @@ def validate(config: SceneConfig | None = None, *, n: int = 64, seed: int = 0,
     config = SceneConfig() if config is None else config
     if not isinstance(config, SceneConfig):
         raise TypeError(f"`config` must be a SceneConfig; got {type(config).__name__}.")
+    if config.patch_source == "phantom":  # the checks measure the texture source's physics
+        raise ValueError("`patch_source` must be 'texture' to validate (the checks measure "
+                         "the stationary texture); got patch_source='phantom'.")
     n = check_count("n", n)
     seed = check_seed(seed)
     for res in resolutions_um:

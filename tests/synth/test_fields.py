@@ -78,6 +78,7 @@ def test_the_facts_the_papers_and_detectors_give():
         "distribution": synth.DISTRIBUTIONS,
         "morphology_weights": synth.MORPHOLOGIES,
         "placement": ("random", "center"),
+        "patch_source": ("texture", "phantom"),
         "mc_count_distribution": ("long_tailed", "uniform"),
         "contrast_model": ("attenuation", "relative"),
         "mc_shape": ("gaussian", "solid"),

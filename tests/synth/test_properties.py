@@ -76,11 +76,12 @@ def acquisitions(draw):
 
 @st.composite
 def scene_configs(draw, max_count=60):
-    """Any valid `SceneConfig`; `max_count` caps the MCs of a scene (rendering time)."""
+    """Any valid `SceneConfig` of the texture patch source (single scenes; the phantom source
+    has its own tests); `max_count` caps the MCs of a scene (rendering time)."""
     specs = field_specs(SceneConfig)
     cmin = draw(valid_values(specs["cluster_min_count"]))
     values = {name: draw(valid_values(spec)) for name, spec in specs.items()
-              if name not in ("cluster_min_count", "mc_count_range")}
+              if name not in ("cluster_min_count", "mc_count_range", "patch_source")}
     low, high = draw(valid_values(specs["mc_count_range"], low=cmin))
     values["mc_count_range"] = (min(low, max(cmin, max_count)), min(high, max(cmin, max_count)))
     if cmin == 1:
