@@ -40,7 +40,13 @@ from ._probes import (
     cross_resolution,
     failure_thresholds,
 )
-from ._report import build_comparison_report, build_report, render_comparison, render_report
+from ._report import (
+    build_comparison_report,
+    build_report,
+    read_report,
+    render_comparison,
+    render_report,
+)
 from ._stats import DeLongResult, McNemarResult, delong_test, mcnemar_test
 from ._sweep import (
     ON_BACKGROUNDS_UNUSED,
@@ -100,6 +106,7 @@ __all__ = [
     "merge_reports",
     "parse_gate",
     "parse_sweep_value",
+    "read_report",
     "render_comparison",
     "render_merged",
     "render_report",

@@ -24,7 +24,9 @@ from ._compare import ComparisonResult
 from ._detections import DetectionRule
 from ._froc import FROCResult, lroc_area
 from ._gates import GateResult, gates_frame
+from ._metrics import COUNTS, Metrics
 from ._probe import ProbeResults
+from ._probes import BehaviourResult
 from ._sweep import SweepResult
 
 # Seed 000 Table 9 and seed 001 Table 3 (real MEXBreast / INbreast patches).
@@ -548,3 +550,127 @@ def _comparison_html(result: ComparisonResult,
     body = "\n".join(parts)
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Model comparison"
             f"</title><style>{_STYLE}</style></head><body>{body}</body></html>")
+
+
+def read_report(doc: Mapping[str, Any]) -> ProbeResults:
+    """The `ProbeResults` of a ``report.json`` (`render_report`), read back: every number of
+    the report (NaN where it holds null: a NaN or an infinity), without the per-patch
+    predictions, the failing cases of the behavioural tests and the gallery's images, which
+    it does not hold.
+
+    Parameters
+    ----------
+    doc : mapping
+        The parsed ``report.json``.
+
+    Raises
+    ------
+    ValueError
+        In one sentence naming the field, where `doc` is not a report of `render_report`.
+
+    Examples
+    --------
+    >>> import json
+    >>> import synth
+    >>> from evalkit import as_predictor, read_report, render_report, run_probe
+    >>> predictor = as_predictor(lambda x: x.max(axis=(1, 2, 3)), resolution_um=100)
+    >>> results = run_probe(predictor, synth.SceneConfig(), n=16, seed=0,
+    ...     sweeps=[("contrast", [0.2, 0.8])], behaviour=False, resolutions=False,
+    ...     thresholds=False, n_bootstrap=0)
+    >>> back = read_report(json.loads(render_report(results)["report.json"]))
+    >>> back.metrics.values == results.metrics.values, back.sweeps[0].conditions
+    (True, ['0.2', '0.8'])
+    >>> read_report({"n": 8})
+    Traceback (most recent call last):
+    ...
+    ValueError: `metrics` must be an object; got metrics=None.
+    """
+    doc = _object(doc, "report")
+    m = _object(doc.get("metrics"), "metrics")
+    values = {str(k): (_count(v, f"metrics.values.{k}") if k in COUNTS
+                       else _number(v, f"metrics.values.{k}"))
+              for k, v in _object(m.get("values"), "metrics.values").items()}
+    ci = {}
+    for key, pair in _object(m.get("ci"), "metrics.ci").items():
+        where = f"metrics.ci.{key}"
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ValueError(f"`{where}` must be a pair [low, high]; got {_short(pair)}.")
+        ci[str(key)] = (_number(pair[0], where), _number(pair[1], where))
+    seed, n = _count(doc.get("seed"), "seed"), _count(doc.get("n"), "n")
+    res = _count(doc.get("resolution_um"), "resolution_um")
+    tp_fn = [values.get(k, 0.0) for k in ("tp", "fn")]
+    metrics = Metrics(values=values, ci=ci,
+                      reasons={str(k): str(v) for k, v in
+                               _object(m.get("notes") or {}, "metrics.notes").items()},
+                      n=n, n_positive=int(sum(tp_fn)),
+                      threshold=_number(m.get("threshold"), "metrics.threshold"),
+                      confidence=_number(m.get("confidence"), "metrics.confidence"),
+                      n_bootstrap=_count(m.get("n_bootstrap") or 0, "metrics.n_bootstrap"))
+    sweeps = []
+    for k, rows in enumerate(_list(doc.get("sweeps") or [], "sweeps")):
+        frame = _records(rows, f"sweeps[{k}]")
+        if frame.empty or "parameter" not in frame.columns:
+            raise ValueError(f"`sweeps[{k}]` must be the rows of one sweep, with a parameter.")
+        sweeps.append(SweepResult(parameter=str(frame["parameter"].iloc[0]),
+                                  metrics=frame.drop(columns="parameter"),
+                                  predictions=pd.DataFrame(), seed=seed, resolution_um=res,
+                                  n_bootstrap=metrics.n_bootstrap))
+    behaviour = None
+    if doc.get("behaviour") is not None:
+        behaviour = BehaviourResult(table=_records(doc["behaviour"], "behaviour"),
+                                    failures=pd.DataFrame(), threshold=metrics.threshold,
+                                    tolerance=0.0, seed=seed, resolution_um=res)
+    optional = {name: None if doc.get(name) is None else _records(doc[name], name)
+                for name in ("cross_resolution", "failure_thresholds")}
+    backgrounds = doc.get("backgrounds")
+    return ProbeResults(
+        model=dict(_object(doc.get("model"), "model")),
+        scenario=dict(_object(doc.get("scenario"), "scenario")), seed=seed, n=n,
+        resolution_um=res, metrics=metrics, predictions=pd.DataFrame(), sweeps=tuple(sweeps),
+        behaviour=behaviour, cross_resolution=optional["cross_resolution"],
+        thresholds=optional["failure_thresholds"],
+        gallery=tuple(dict(_object(g, f"gallery[{k}]"))
+                      for k, g in enumerate(_list(doc.get("gallery") or [], "gallery"))),
+        provenance=dict(_object(doc.get("provenance") or {}, "provenance")),
+        backgrounds=None if backgrounds is None else dict(_object(backgrounds, "backgrounds")))
+
+
+def _object(value: Any, name: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"`{name}` must be an object; got {name}={_short(value)}.")
+    return value
+
+
+def _list(value: Any, name: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"`{name}` must be a list; got {name}={_short(value)}.")
+    return value
+
+
+def _records(value: Any, name: str) -> pd.DataFrame:
+    rows = _list(value, name)
+    for k, row in enumerate(rows):
+        _object(row, f"{name}[{k}]")
+    frame = pd.DataFrame.from_records(rows)
+    empty = [c for c in frame.columns if frame[c].isna().all() and frame[c].dtype == object]
+    return frame.astype(dict.fromkeys(empty, float))  # a column of nulls: NaN, as written
+
+
+def _number(value: Any, name: str) -> float:
+    """A number of report.json (null: NaN)."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"`{name}` must be a number or null; got {name}={_short(value)}.")
+    return float(value)
+
+
+def _count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"`{name}` must be an integer >= 0; got {name}={_short(value)}.")
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"a {type(value).__name__}"

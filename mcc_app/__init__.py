@@ -13,11 +13,11 @@ from ._command import SWEEP_SUGGESTIONS, ProbeSettings, parse_values, probe_comm
 from ._controls import DEFAULT_RESOLUTION_UM, config_from_controls, controls_from_config, unapplied
 from ._jobs import Cancelled, Job, start_job
 from ._session import (
+    MAX_SESSION_BYTES,
     QueryView,
     SavedProbe,
     SessionFile,
     read_session,
-    results_from_report,
     scenario_query,
     session_file,
     view_from_query,
@@ -66,7 +66,14 @@ PAGES: tuple[PageSpec, ...] = (
 
 def before_page() -> None:
     """What `streamlit_app.py` runs before each page (imports Streamlit when called): the
-    scenario from the link, finished probes into the session, the session file panel."""
+    scenario from the link, finished probes into the session, the session file panel.
+
+    Examples
+    --------
+    >>> from mcc_app import APP_SCRIPT
+    >>> "before_page()" in APP_SCRIPT.read_text()
+    True
+    """
     from ._live import before_page as run
 
     run()
@@ -81,6 +88,8 @@ __all__ = [
     "DEFAULT_RESOLUTION_UM",
     "Job",
     "METRIC_NAMES",
+    "MAX_SESSION_BYTES",
+    "before_page",
     "QueryView",
     "SavedProbe",
     "SessionFile",
@@ -88,7 +97,6 @@ __all__ = [
     "draw_boxes",
     "model_caption",
     "read_session",
-    "results_from_report",
     "scenario_query",
     "session_file",
     "start_job",

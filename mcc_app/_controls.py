@@ -54,6 +54,16 @@ DEFAULT_RESOLUTION_UM: int = synth.RESOLUTIONS_UM[1]
 bundled model of Probe and Scan, the synthetic mammogram."""
 
 
+def _either(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + f" or {items[-1]}"
+
+
+RESOLUTION_WORDS = _either([str(r) for r in synth.RESOLUTIONS_UM])
+"""The resolutions in words ("50, 70 or 100"), for help texts."""
+PATCH_WORDS = _either([str(synth.patch_size_px(r)) for r in synth.RESOLUTIONS_UM])
+"""Their 1 cm patch sizes in pixels, in the same order ("200, 144 or 100")."""
+
+
 def widget_args(name: str, *, slider: bool = False) -> dict[str, Any]:
     """Keyword arguments of the ``st.number_input`` (or, with `slider`, ``st.slider``) of
     config field `name`, all read from `synth.field_spec`.
@@ -231,6 +241,11 @@ def config_from_controls(controls: Mapping[str, Any]) -> synth.SceneConfig:
     return synth.SceneConfig(**fields)
 
 
+_DETECTOR_KEYS = frozenset(
+    key(n) for n in (*DETECTOR, *(f"{d}_on" for d in DETECTOR), "bit_depth",
+                     *(f"acq_{d}" for d in DETECTOR_CHOICES)))
+"""The controls of the detector's settings (not its switch)."""
+
 _GROUPS = (("dist_", "distribution"), ("morph_", "morphology_weights"),
            ("mat_", "material_weights"), ("acq_", ""))
 
@@ -250,13 +265,22 @@ def unapplied(controls: Mapping[str, Any], config: synth.SceneConfig) -> list[st
     >>> unapplied({**controls, "sc_contrast_range": (0.1, 0.2), "sc_dist_linear": 3.0,
     ...            "sc_mc_size_range_mm": (0.2, 0.3)}, config)
     ['contrast_range', 'distribution', 'mc_size_range_mm']
+
+    With the detector off, its settings are not applied, so they do not count:
+
+    >>> off = synth.SceneConfig(acquisition=None)
+    >>> unapplied({**controls_from_config(off), "sc_dose": 5.0, "sc_acq_beam": "W/Rh 29kV"}, off)
+    []
     """
     shown = controls_from_config(config)
+    detector_off = controls.get(key("detector")) is False
     changed: list[str] = []
     for name, value in shown.items():
         if name not in controls or controls[name] == value:
             continue
         if name.endswith(("_on",)) is False and controls.get(f"{name}_on") is False:
+            continue
+        if detector_off and name in _DETECTOR_KEYS:  # the detector is off: Apply ignores them
             continue
         field = name[len(PREFIX):].removesuffix("_on")
         for group, owner in _GROUPS:

@@ -14,16 +14,19 @@ from . import _state as state
 from ._controls import DEFAULT_RESOLUTION_UM
 from ._jobs import Job, start_job
 from ._session import (
+    MAX_PROBES,
+    MAX_SESSION_BYTES,
     SavedProbe,
     SessionFile,
     read_session,
-    results_from_report,
     scenario_query,
     session_file,
     view_from_query,
 )
 
 PROBE_JOB, COMPARE_JOB = "probe_job", "compare_job"
+LOADED_SCAN = "scan_summary_loaded"
+"""Session-state key of the scan summary of a loaded session file."""
 """Session-state keys of the running probe and comparison (`Job`s)."""
 _URL_READ = "_url_read"
 _NOTICE = "_live_notices"
@@ -84,9 +87,42 @@ def show_notices() -> None:
 # --------------------------------------------------------------------------- jobs
 
 
-def launch(key: str, label: str, work: Callable[[Job], Any], *, total: int = 1) -> Job:
-    """Start `work` on its own thread, kept in the session under `key`."""
-    job = start_job(label, work, total=total)
+def session_alive() -> Callable[[], bool]:
+    """Whether the session running this script is still open, asked from any thread (always
+    True where no Streamlit server runs, as under AppTest)."""
+    from streamlit import runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return lambda: True
+    session_id = ctx.session_id
+
+    def alive() -> bool:
+        return not runtime.exists() or runtime.get_instance().is_active_session(session_id)
+
+    return alive
+
+
+def launch(key: str, label: str, work: Callable[[Job], Any], *, total: int = 1,
+           unit: str = "", stop_help: str = "Stops at the next step; nothing is kept of "
+                                             "this run.") -> Job | None:
+    """Start `work` on its own thread, kept in the session under `key`; it stops by itself
+    once the session ends. One job per `key` and session, and at most
+    `_jobs.MAX_SERVER_JOBS` on the server: otherwise ``st.error`` says so and None."""
+    from ._jobs import Busy
+
+    earlier: Job | None = st.session_state.get(key)
+    if earlier is not None and earlier.running:
+        st.error(f"The {label} was not started: the {earlier.label} still runs; stop it or "
+                 "wait for it to end.")
+        return None
+    try:
+        job = start_job(label, work, total=total, unit=unit, alive=session_alive())
+    except Busy as exc:
+        st.error(str(exc))
+        return None
+    job.info["stop_help"] = stop_help
     st.session_state[key] = job
     return job
 
@@ -113,7 +149,7 @@ def _job_panel(key: str) -> None:
     a, b = st.columns((5, 1), vertical_alignment="bottom")
     a.progress(job.fraction, text=f"{job.label.capitalize()}: {job.status()}")
     b.button("Stop", key=f"{key}_stop", on_click=job.stop, icon=":material/stop:",
-             help="Stops at the next step; nothing is kept of this run.")
+             help=job.info.get("stop_help"))
 
 
 def finished(key: str) -> Job | None:
@@ -161,7 +197,7 @@ def add_probe(run: Any) -> None:
     """`run` (a `state.ProbeRun`, or a saved one) joins the history and is shown."""
     history: list[Any] = st.session_state.setdefault(state.HISTORY, [])
     history.append(run)
-    del history[:-state.HISTORY_SIZE]
+    del history[:-MAX_PROBES]
     st.session_state[state.PROBE] = run
 
 
@@ -190,7 +226,7 @@ def history_picker() -> None:
     by_id = {run.run_id: run for run in history}
     st.selectbox(f"Probe shown (this session's last {len(history)})", ids, key="probe_pick",
                  format_func=lambda i: describe_run(by_id[i]), on_change=pick,
-                 help=f"The session keeps its last {state.HISTORY_SIZE} probes; the Report "
+                 help=f"The session keeps its last {MAX_PROBES} probes; the Report "
                       "page reports the one shown.")
 
 
@@ -210,12 +246,18 @@ def _saved_probe(run: Any) -> SavedProbe:
     return SavedProbe(model, dataclasses.asdict(run.settings), report)
 
 
+def saved_scan() -> dict[str, Any] | None:
+    """The last scan's summary: this session's, else the one of a loaded session file."""
+    scan: dict[str, Any] | None = st.session_state.get("scan_summary")
+    return scan if scan is not None else st.session_state.get(LOADED_SCAN)
+
+
 def session_bytes() -> Callable[[], bytes]:
     """This session as one JSON file (scenario, Generate's view, every probe, the last
     scan), written when called: what it holds is taken now, the reports built on the click."""
     res, seed = generate_view()
     history = list(st.session_state.get(state.HISTORY, []))
-    scenario, scan = state.scenario(), st.session_state.get("scan_summary")
+    scenario, scan = state.scenario(), saved_scan()
 
     def write() -> bytes:
         probes = tuple(_saved_probe(run) for run in history)
@@ -225,28 +267,27 @@ def session_bytes() -> Callable[[], bytes]:
 
 
 def restore_session(data: bytes, name: str) -> None:
-    """Load a session file: its scenario and view, and its probes into the history."""
-    from ._command import ProbeSettings
-
+    """Load a session file: its scenario and view, its probes into the history, its scan
+    summary. The whole file is read and checked first (`read_session`): a bad one changes
+    nothing."""
     session = read_session(data, name)
-    state.set_scenario(session.scenario, controls=True)
-    set_generate_view(session.resolution_um, session.seed)
+    loaded = []
     for saved in session.probes:
-        try:
-            results = results_from_report(saved.report)
-            settings = ProbeSettings(**{**saved.settings, "sweeps": [
-                (n, list(v)) for n, v in saved.settings.get("sweeps", ())]})
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{name} holds a probe that cannot be read: "
-                             f"{state.one_line(exc)}") from None
-        model = state.ModelChoice("", str(saved.model.get("name")),
-                                  str(saved.model.get("sha256")), saved.model.get("bundled"))
+        settings, scenario = saved.probe_settings, saved.scenario
+        if settings is None or scenario is None:  # read_session reads both
+            raise ValueError(f"{name} holds a probe that was not read.")
+        model = state.ModelChoice("", str(saved.model["name"]), str(saved.model["sha256"]),
+                                  saved.model.get("bundled"))
+        loaded.append((saved, settings, scenario, model))
+    state.set_scenario(session.scenario, controls=True)  # nothing below can fail
+    set_generate_view(session.resolution_um, session.seed)
+    for saved, settings, scenario, model in loaded:
         run_id = st.session_state.get("probe_counter", 0) + 1
         st.session_state["probe_counter"] = run_id
-        add_probe(state.ProbeRun(results, settings, session.scenario, model, run_id,
+        add_probe(state.ProbeRun(saved.results, settings, scenario, model, run_id,
                                  saved=saved))
     if session.scan is not None:
-        st.session_state["scan_summary_loaded"] = session.scan
+        st.session_state[LOADED_SCAN] = session.scan
     write_url()
 
 
@@ -257,10 +298,14 @@ def session_panel() -> None:
                    "of the history (results, model by SHA-256), the last scan's summary.")
         st.download_button("Save this session", session_bytes(),
                            file_name="mcc-session.json", mime="application/json",
-                           on_click="ignore", key="session_save")
+                           on_click="ignore", key="session_save",
+                           help="Downloads the session as mcc-session.json; load it here "
+                                "later, or in another browser.")
         upload = st.file_uploader("Load a session", type=["json"], key="session_upload",
-                                  help="A file saved here: its scenario and view replace "
-                                       "this session's, its probes join the history.")
+                                  help="A file saved here (at most "
+                                       f"{MAX_SESSION_BYTES // 2**20} MiB): its scenario and "
+                                       "view replace this session's, its probes join the "
+                                       "history.")
         if upload is not None and st.session_state.get("session_upload_id") != upload.file_id:
             st.session_state["session_upload_id"] = upload.file_id
             try:

@@ -2,21 +2,21 @@
 session (scenario, models named by SHA-256, probe results, the last scan) as one JSON file.
 
 Plain functions, without Streamlit. A probe's results travel as the ``report.json`` that
-`evalkit.render_report` writes, and are rebuilt from it (`results_from_report`), so a saved
+`evalkit.render_report` writes, and are read back by `evalkit.read_report`, so a saved
 session shows the same numbers when it is loaded again.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
-
-import pandas as pd
 
 import synth
 
+from ._command import ProbeSettings
 from ._controls import DEFAULT_RESOLUTION_UM
 
 SESSION_FORMAT = "mcc-dashboard-session"
@@ -111,15 +111,26 @@ def _integer(params: Mapping[str, str], name: str) -> int | None:
 
 # --------------------------------------------------------------------------- session files
 
+MAX_SESSION_BYTES = 4 * 2**20
+"""The largest session file read (4 MiB: ten probes' reports take well under one)."""
+MAX_PROBES = 10
+"""The most probes a session keeps (its history) and a session file may hold."""
+_MAX_DEPTH = 32  # report.json nests 5 deep; anything far deeper is not ours
+
 
 @dataclass(frozen=True)
 class SavedProbe:
     """One probe of a session file: its model (by name and SHA-256), its settings (the
-    `mcc probe` line's) and its results as ``report.json``."""
+    `mcc probe` line's) and its results as ``report.json``. `read_session` also gives what
+    they hold, read and checked (not compared, not saved): ``results``
+    (`evalkit.read_report`), ``probe_settings`` and ``scenario`` (the report's own)."""
 
     model: dict[str, Any]
     settings: dict[str, Any]
     report: dict[str, Any]
+    results: Any = field(default=None, compare=False, repr=False)
+    probe_settings: ProbeSettings | None = field(default=None, compare=False, repr=False)
+    scenario: synth.SceneConfig | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -135,7 +146,8 @@ class SessionFile:
 
 
 def session_file(session: SessionFile) -> bytes:
-    """`session` as one JSON file (UTF-8).
+    """`session` as one JSON file (UTF-8); NaN and infinities are written as null (JSON has
+    neither), as in ``report.json``.
 
     Examples
     --------
@@ -151,17 +163,32 @@ def session_file(session: SessionFile) -> bytes:
            "probes": [{"model": p.model, "settings": p.settings, "report": p.report}
                       for p in session.probes],
            "scan": session.scan}
-    return (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode()
+    return (json.dumps(_finite(doc), indent=1, allow_nan=False) + "\n").encode()
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class _Refused(ValueError):
+    """A field of a session file that is not valid (its message names the field)."""
 
 
 def read_session(data: bytes, name: str = "the session file") -> SessionFile:
-    """A session file's contents (`session_file`), checked.
+    """A session file's contents (`session_file`), every field read and checked before
+    anything is returned, so that a bad file changes nothing.
 
     Raises
     ------
     ValueError
-        In one sentence: not JSON, not a session file of this dashboard, or a scenario or
-        view that is not valid.
+        In one sentence naming the field: too large, not JSON, not a session file of this
+        dashboard, or a scenario, view, probe or scan that is not valid.
 
     Examples
     --------
@@ -171,84 +198,146 @@ def read_session(data: bytes, name: str = "the session file") -> SessionFile:
     ...
     ValueError: mine.json is not a dashboard session file (its "format" is not
       "mcc-dashboard-session").
+    >>> read_session(b'{"format": "mcc-dashboard-session", "version": 1, "scenario": {}, '
+    ...              b'"generate": {"seed": -5}}', "mine.json")
+    Traceback (most recent call last):
+    ...
+    ValueError: mine.json is not a valid session: `generate.seed` must be an integer within
+      [0, 2**31 - 1]; got seed=-5.
     """
+    if len(data) > MAX_SESSION_BYTES:
+        raise ValueError(f"{name} is {len(data) / 2**20:.1f} MiB: a session file holds at "
+                         f"most {MAX_SESSION_BYTES // 2**20} MiB.")
     try:
-        doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except _Refused as exc:
+        raise ValueError(f"{name} is not a valid session: {exc}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
         raise ValueError(f"{name} is not readable JSON ({type(exc).__name__}).") from None
+    except RecursionError:
+        raise ValueError(f"{name} is not a valid session: it nests deeper than "
+                         f"{_MAX_DEPTH} levels.") from None
     if not isinstance(doc, dict) or doc.get("format") != SESSION_FORMAT:
         raise ValueError(f'{name} is not a dashboard session file (its "format" is not '
                          f'"{SESSION_FORMAT}").')
     try:
-        scenario = synth.SceneConfig.from_dict(doc["scenario"])
-        view = doc.get("generate") or {}
-        resolution = synth.check_resolution(int(view.get("resolution_um",
-                                                         DEFAULT_RESOLUTION_UM)))
-        probes = tuple(SavedProbe(dict(p["model"]), dict(p["settings"]), dict(p["report"]))
-                       for p in doc.get("probes") or ())
-    except (KeyError, TypeError, ValueError) as exc:
+        _check_depth(doc)
+        return _session(doc)
+    except _Refused as exc:
         raise ValueError(f"{name} is not a valid session: {exc}") from None
-    return SessionFile(scenario, resolution, int(view.get("seed", 0)), probes, doc.get("scan"))
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError,
+            OverflowError) as exc:  # a rule of a library below, in its own words
+        raise ValueError(f"{name} is not a valid session: {type(exc).__name__}: "
+                         f"{exc}") from None
 
 
-def results_from_report(doc: Mapping[str, Any]) -> Any:
-    """`evalkit.ProbeResults` rebuilt from its ``report.json`` (`evalkit.render_report`):
-    every number of the report; no per-patch predictions and no gallery images (the report
-    holds none).
+def _no_constant(word: str) -> Any:
+    raise _Refused(f"it holds {word}, which JSON does not allow (session files write null).")
 
-    Examples
-    --------
-    >>> import json
-    >>> import synth, evalkit
-    >>> from mcc_app import results_from_report
-    >>> predictor = evalkit.as_predictor(lambda x: x.max(axis=(1, 2, 3)), resolution_um=100)
-    >>> results = evalkit.run_probe(predictor, synth.SceneConfig(), n=16, seed=0,
-    ...     sweeps=[("contrast", [0.2, 0.8])], behaviour=False, resolutions=False,
-    ...     thresholds=False, n_bootstrap=0)
-    >>> back = results_from_report(json.loads(evalkit.render_report(results)["report.json"]))
-    >>> back.metrics.values == results.metrics.values, back.sweeps[0].conditions
-    (True, ['0.2', '0.8'])
-    """
+
+def _check_depth(doc: Any) -> None:
+    """Refuse a document nested deeper than `_MAX_DEPTH` (checked without recursion)."""
+    todo = [(doc, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if depth > _MAX_DEPTH:
+            raise _Refused(f"it nests deeper than {_MAX_DEPTH} levels.")
+        children = (value.values() if isinstance(value, dict)
+                    else value if isinstance(value, list) else ())
+        todo.extend((child, depth + 1) for child in children)
+
+
+def _session(doc: dict[str, Any]) -> SessionFile:
+    if doc.get("version") != SESSION_VERSION:
+        raise _Refused(f"`version` must be {SESSION_VERSION} (this dashboard\'s); "
+                       f"got version={_short(doc.get('version'))}.")
+    scenario = _scenario(doc.get("scenario"), "scenario")
+    view = _mapping(doc.get("generate", {}), "generate")
+    resolution = _exact_int(view.get("resolution_um", DEFAULT_RESOLUTION_UM),
+                          "generate.resolution_um")
+    try:
+        synth.check_resolution(resolution)
+    except ValueError as exc:
+        raise _Refused(f"`generate.resolution_um`: {exc}") from None
+    seed = _exact_int(view.get("seed", 0), "generate.seed")
+    if not 0 <= seed < 2**31:
+        raise _Refused(f"`generate.seed` must be an integer within [0, 2**31 - 1]; "
+                       f"got seed={seed}.")
+    probes = doc.get("probes") or []
+    if not isinstance(probes, list) or len(probes) > MAX_PROBES:
+        raise _Refused(f"`probes` must be a list of at most {MAX_PROBES} probes; got "
+                       f"{_short(probes) if not isinstance(probes, list) else len(probes)}.")
+    scan = doc.get("scan")
+    if scan is not None:
+        scan = dict(_mapping(scan, "scan"))
+    return SessionFile(scenario, resolution, seed,
+                       tuple(_probe(p, f"probes[{k}]") for k, p in enumerate(probes)), scan)
+
+
+def _probe(doc: Any, where: str) -> SavedProbe:
     import evalkit
 
-    m = doc["metrics"]
-    values = {k: (float("nan") if v is None else v) for k, v in m["values"].items()}
-    metrics = evalkit.Metrics(
-        values=values, ci={k: (_nan(v[0]), _nan(v[1])) for k, v in m["ci"].items()},
-        reasons=dict(m.get("notes") or {}), n=int(doc["n"]),
-        n_positive=int(values.get("n_positive", values.get("tp", 0) + values.get("fn", 0))),
-        threshold=float(m["threshold"]), confidence=float(m["confidence"]),
-        n_bootstrap=int(m.get("n_bootstrap") or 0))
-    sweeps = tuple(
-        evalkit.SweepResult(parameter=str(rows[0]["parameter"]),
-                            metrics=_frame(rows).drop(columns="parameter"),
-                            predictions=pd.DataFrame(), seed=int(doc["seed"]),
-                            resolution_um=int(doc["resolution_um"]),
-                            n_bootstrap=metrics.n_bootstrap)
-        for rows in doc.get("sweeps") or () if rows)
-    behaviour = None
-    if doc.get("behaviour") is not None:
-        behaviour = evalkit.BehaviourResult(
-            table=_frame(doc["behaviour"]), failures=pd.DataFrame(),
-            threshold=metrics.threshold, tolerance=0.0, seed=int(doc["seed"]),
-            resolution_um=int(doc["resolution_um"]))
-    return evalkit.ProbeResults(
-        model=dict(doc["model"]), scenario=dict(doc["scenario"]), seed=int(doc["seed"]),
-        n=int(doc["n"]), resolution_um=int(doc["resolution_um"]), metrics=metrics,
-        predictions=pd.DataFrame(), sweeps=sweeps, behaviour=behaviour,
-        cross_resolution=_optional_frame(doc.get("cross_resolution")),
-        thresholds=_optional_frame(doc.get("failure_thresholds")),
-        gallery=tuple(dict(g) for g in doc.get("gallery") or ()),
-        provenance=dict(doc.get("provenance") or {}), backgrounds=doc.get("backgrounds"))
+    doc = _mapping(doc, where)
+    model = dict(_mapping(doc.get("model"), f"{where}.model"))
+    for key, kinds in (("name", str), ("sha256", str), ("bundled", (int, type(None)))):
+        if not isinstance(model.get(key), kinds) or isinstance(model.get(key), bool):
+            raise _Refused(f"`{where}.model.{key}` is missing or of the wrong type; got "
+                           f"{_short(model.get(key))}.")
+    settings = dict(_mapping(doc.get("settings"), f"{where}.settings"))
+    report = dict(_mapping(doc.get("report"), f"{where}.report"))
+    try:
+        results = evalkit.read_report(report)
+    except ValueError as exc:
+        raise _Refused(f"`{where}.report`: {exc}") from None
+    return SavedProbe(model, settings, report, results=results,
+                      probe_settings=_settings(settings, f"{where}.settings"),
+                      scenario=_scenario(report.get("scenario"), f"{where}.report.scenario"))
 
 
-def _nan(value: Any) -> float:
-    return float("nan") if value is None else float(value)
+_SETTING_KINDS: dict[str, Any] = {
+    "model": (str, type(None)), "resolution_um": int, "n": int, "seed": int,
+    "n_bootstrap": int, "behaviour": bool, "cross_resolution": bool, "thresholds": bool,
+    "backgrounds": (str, type(None)), "spacing_um": (int, float, type(None))}
 
 
-def _frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame.from_records(list(rows))
+def _settings(doc: dict[str, Any], where: str) -> ProbeSettings:
+    """`ProbeSettings` of a saved probe, every field of the right type."""
+    unknown = sorted(set(doc) - {*_SETTING_KINDS, "sweeps"})
+    if unknown:
+        raise _Refused(f"`{where}` has unknown fields {unknown}.")
+    for key, kinds in _SETTING_KINDS.items():
+        value = doc.get(key)
+        wrong = isinstance(value, bool) and kinds in (int, (int, float, type(None)))
+        if key in doc and (wrong or not isinstance(value, kinds)):
+            raise _Refused(f"`{where}.{key}` is of the wrong type; got {_short(value)}.")
+    sweeps = doc.get("sweeps", [])
+    if not isinstance(sweeps, list) or not all(
+            isinstance(s, list) and len(s) == 2 and isinstance(s[0], str)
+            and isinstance(s[1], list) for s in sweeps):
+        raise _Refused(f"`{where}.sweeps` must be a list of [name, [values]]; "
+                       f"got {_short(sweeps)}.")
+    return ProbeSettings(**{**doc, "sweeps": [(n, list(v)) for n, v in sweeps]})
 
 
-def _optional_frame(rows: Sequence[Mapping[str, Any]] | None) -> pd.DataFrame | None:
-    return None if rows is None else _frame(rows)
+def _scenario(doc: Any, where: str) -> synth.SceneConfig:
+    try:
+        return synth.SceneConfig.from_dict(_mapping(doc, where))
+    except (ValueError, TypeError) as exc:
+        raise _Refused(f"`{where}` is not a valid scenario: {exc}") from None
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Refused(f"`{where}` must be an object; got {_short(value)}.")
+    return value
+
+
+def _exact_int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Refused(f"`{where}` must be an integer; got {_short(value)}.")
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"a {type(value).__name__}"

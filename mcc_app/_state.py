@@ -18,7 +18,12 @@ import streamlit as st
 import synth
 
 from ._command import ProbeSettings
-from ._controls import DEFAULT_RESOLUTION_UM, controls_from_config
+from ._controls import (
+    DEFAULT_RESOLUTION_UM,
+    PATCH_WORDS,
+    RESOLUTION_WORDS,
+    controls_from_config,
+)
 from ._uploads import IMAGE_SUFFIXES, MODEL_SUFFIXES, load_negatives, store_upload
 
 SCENARIO = "scenario"
@@ -26,8 +31,7 @@ SCENARIO = "scenario"
 PROBE = "probe_run"
 """Session-state key of the `ProbeRun` shown (the last one, or the one picked in the history)."""
 HISTORY = "probe_history"
-"""Session-state key of the session's probes, oldest first (at most `HISTORY_SIZE`)."""
-HISTORY_SIZE = 10
+"""Session-state key of the session's probes, oldest first (at most `_session.MAX_PROBES`)."""
 COMPARE = "compare_run"
 GENERATE_VIEW = "gen_patches"
 """Session-state key of the Generate page's applied (resolution, seed)."""
@@ -186,11 +190,17 @@ def pick_backgrounds(prefix: str, *, resolution_um: int
     return backgrounds, True
 
 
-def describe_backgrounds(backgrounds: synth.Backgrounds, *, limit: int = 3) -> str:
-    """A caption such as "3 backgrounds (a.png, b.png, c.png) at 70 µm"."""
-    names = ", ".join(backgrounds.names[:limit]) + (", …" if len(backgrounds) > limit else "")
-    many = "s" if len(backgrounds) != 1 else ""
-    return f"{len(backgrounds)} background{many} ({names}) at {backgrounds.resolution_um} µm"
+def describe_backgrounds(backgrounds: synth.Backgrounds | dict[str, Any], *,
+                         limit: int = 3) -> str:
+    """A caption such as "3 backgrounds (a.png, b.png, c.png) at 70 µm", of backgrounds or
+    of their record (`synth.Backgrounds.record`, which a probe's results keep)."""
+    if isinstance(backgrounds, synth.Backgrounds):
+        all_names, at = list(backgrounds.names), f" at {backgrounds.resolution_um} µm"
+    else:
+        all_names, at = [str(f["name"]) for f in backgrounds["files"]], ""
+    names = ", ".join(all_names[:limit]) + (", …" if len(all_names) > limit else "")
+    many = "s" if len(all_names) != 1 else ""
+    return f"{len(all_names)} background{many} ({names}){at}"
 
 
 # --------------------------------------------------------------------------- models
@@ -243,8 +253,6 @@ class ProbeRun:
     scenario: synth.SceneConfig
     model: ModelChoice
     run_id: int
-    backgrounds: synth.Backgrounds | None = None
-    """The user's backgrounds the clean condition and sweeps were inserted into, if any."""
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Unique across sessions: what caches of this run are keyed by."""
     saved: Any = None
@@ -274,15 +282,16 @@ def pick_model(prefix: str, *, resolution_um: int | None = None,
     it. Returns None (after an ``st.error`` for a bad file) when there is no usable model."""
     source = st.radio("Model", ("Bundled lightweight CNN", "Upload a model"), horizontal=True,
                       key=f"{prefix}_source",
-                      help="The toolkit's 8,301-parameter CNN trained at each resolution, or "
-                           "your own .keras, .h5 or .onnx model.")
+                      help="The toolkit's lightweight CNN trained at each resolution (the caption "
+                           "below gives its parameters), or your own .keras, .h5 or .onnx "
+                           "model.")
     if source == "Bundled lightweight CNN":
         res = resolution_um or st.selectbox(
             "Resolution of the bundled model (µm per pixel)", synth.RESOLUTIONS_UM,
             index=synth.RESOLUTIONS_UM.index(DEFAULT_RESOLUTION_UM),
             key=f"{prefix}_bundled_res",
-            help="The bundled model of 50, 70 or 100 µm per pixel (patches of 200, 144 or "
-                 "100 px).")
+            help=f"The bundled model of {RESOLUTION_WORDS} µm per pixel (patches of "
+                 f"{PATCH_WORDS} px).")
         import mcc_core
 
         try:
@@ -293,8 +302,8 @@ def pick_model(prefix: str, *, resolution_um: int | None = None,
         return ModelChoice(str(path), path.name, _bundled_digest(str(path)), res)
     upload = st.file_uploader("Model file", type=[s.lstrip(".") for s in suffixes],
                               key=f"{prefix}_upload",
-                              help="A model whose input is one resolution's patch (200, 144 "
-                                   "or 100 px), grey.")
+                              help=f"A model whose input is one resolution's patch ({PATCH_WORDS} "
+                                   "px), grey.")
     if upload is None:
         st.info(f"Upload a {', '.join(suffixes)} model, or use a bundled one.")
         return None

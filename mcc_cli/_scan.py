@@ -11,8 +11,6 @@ from typing import Any
 import synth
 from synth.io import check_empty_out, staging_folder
 
-OUTPUTS = ("case_study.png", "heatmap.png", "scores.csv", "scan.json")
-
 
 def add_parser(commands: Any) -> None:
     p = commands.add_parser(
@@ -78,10 +76,9 @@ def run_scan(args: argparse.Namespace) -> int:
             model, image, resolution_um=resolution, stride_mm=args.stride_mm,
             threshold=args.threshold, method=args.method,
             background_fraction=args.background_fraction, progress=advance)
-    summary = {"image": str(args.image), "image_format": grey.format,
-               "image_dtype": str(grey.pixels.dtype), "image_spacing_um": ready.spacing_um,
-               "image_shape": list(grey.pixels.shape), "resampled": ready.resampled,
-               "scale": ready.scale, "model": label, "stride_mm": args.stride_mm}
+    summary = mcc_core.scanning.scan_summary(
+        str(args.image), grey.pixels, image_format=grey.format, spacing_um=ready.spacing_um,
+        resampled=ready.resampled, scale=ready.scale, model=label, stride_mm=args.stride_mm)
     files = mcc_core.scanning.render_scan_files(image, result, mode=args.mode, summary=summary)
     with staging_folder(out) as stage:  # all four files appear at once, or none
         for name, data in files.items():
@@ -102,17 +99,18 @@ def load_scan_model(spec: str, resolution_um: int) -> tuple[Any, str]:
 
     if spec == "bundled":
         loaded = mcc_core.load_bundled_model(resolution_um)
-        return loaded.model, f"bundled:{loaded.path.name}"
+        return loaded.model, mcc_core.scanning.scan_model_label(loaded.path.name, bundled=True)
     path = Path(spec)
     if not path.is_file() or path.suffix not in (".keras", ".h5", ".hdf5"):
         raise ValueError(f"`--model` must be an existing .keras or .h5 file, or 'bundled'; "
                          f"got {spec!r}.")
+    label = mcc_core.scanning.scan_model_label(str(path), bundled=False)
     if path.suffix == ".keras":
-        return mcc_core.load_model(path, require_metadata=False).model, str(path)
+        return mcc_core.load_model(path, require_metadata=False).model, label
     import keras
 
     try:
-        return keras.models.load_model(path, compile=False), str(path)
+        return keras.models.load_model(path, compile=False), label
     except Exception as exc:  # Keras raises many kinds for files that are not models
         raise ValueError(f"`--model` must be a readable Keras model; got {spec!r} "
                          f"({type(exc).__name__}).") from None

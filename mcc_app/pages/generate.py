@@ -141,21 +141,23 @@ def scenario_form() -> None:
             weights("material_weights", "mat_")
         with tabs[6]:
             st.selectbox("Resolution (µm per pixel)", synth.RESOLUTIONS_UM, key="gen_resolution",
-                         help="Pixel spacing of the patches in µm: 50, 70 or 100 (200, 144 or "
-                              "100 px for the 1 cm patch).")
+                         help=f"Pixel spacing of the patches in µm: {c.RESOLUTION_WORDS} "
+                              f"({c.PATCH_WORDS} px for the 1 cm patch).")
             st.number_input("Seed", 0, 2**31 - 1, key="gen_seed",
                             help="Dataset seed (0 – 2³¹−1): patch i of a seed is always the "
                                  "same scene.")
         submitted = st.form_submit_button("Apply", type="primary",
                                           help="The preview, samples and exports use the "
                                                "scenario as last applied.")
-    if submitted:
-        st.session_state[_PATCHES] = (st.session_state.gen_resolution, st.session_state.gen_seed)
+    if submitted:  # the resolution and seed are applied with the scenario, or not at all
         try:
-            state.set_scenario(config_from_controls(st.session_state.to_dict()),
-                               controls=False)
+            config = config_from_controls(st.session_state.to_dict())
         except (ValueError, TypeError) as exc:
             state.show_error(exc, "Scenario not applied: ")
+        else:
+            state.set_scenario(config, controls=False)
+            st.session_state[_PATCHES] = (int(st.session_state.gen_resolution),
+                                          int(st.session_state.gen_seed))
         live.write_url()
 
 
@@ -252,12 +254,15 @@ def export_panel(config: synth.SceneConfig, seed: int, resolution: int,
                  backgrounds: synth.Backgrounds | None) -> None:
     st.subheader("Export")
     st.download_button("Download the scenario (JSON)", config.to_json(),
-                       file_name="scenario.json", mime="application/json", on_click="ignore")
+                       file_name="scenario.json", mime="application/json", on_click="ignore",
+                       help="The applied scenario as scenario.json: `mcc synth --config` and "
+                            "`mcc probe --scenario` read it, and it restores these controls.")
     with st.form("export_form"):
         a, b, d = st.columns(3)
         out = a.text_input("Output folder", EXPORT_FOLDER, key="export_out",
                            help="A new or empty folder (~ is your home); with all three "
-                                "resolutions, one sub-folder each (50um, 70um, 100um).")
+                                "resolutions, one sub-folder each ("
+                                + ", ".join(f"{r}um" for r in synth.RESOLUTIONS_UM) + ").")
         n = b.number_input("Patches", 1, 1_000_000, 200, key="export_n",
                            help="Patches per resolution.")
         bits = d.selectbox("Bit depth", (8, 16), key="export_bits",
@@ -270,7 +275,10 @@ def export_panel(config: synth.SceneConfig, seed: int, resolution: int,
                             help="masks/000001.png …: the pixels of each patch's MCs.")
         overwrite = st.checkbox("Replace another dataset in this folder", key="export_overwrite",
                                 help="Off: a folder holding another dataset is refused.")
-        go = st.form_submit_button("Write the dataset")
+        go = st.form_submit_button("Write the dataset",
+                                   help="Writes the patches of the applied scenario and seed "
+                                        "on its own thread, with progress and Stop; a stopped "
+                                        "or interrupted run resumes when written again.")
     export_outcome()
     if live.running(_EXPORT_JOB) is not None:
         return
@@ -285,6 +293,7 @@ def export_panel(config: synth.SceneConfig, seed: int, resolution: int,
 
     def work(job: Job) -> str:
         manifest: dict = {}
+        job.info.update(folder=str(root), complete=[], many=len(targets) > 1)
         for k, (res, folder) in enumerate(targets):
             def advance(done: int, k: int = k, res: int = res) -> None:
                 job.step(k * int(n) + done, len(targets) * int(n), note=f"{res} µm")
@@ -296,14 +305,37 @@ def export_panel(config: synth.SceneConfig, seed: int, resolution: int,
                     backgrounds=backgrounds if res == resolution else None)
             except (ValueError, TypeError, OSError) as exc:
                 raise ValueError(f"Dataset not written: {export_message(exc)}") from None
+            job.info["complete"].append(folder.name)
         into = f" inserted into your {len(backgrounds)} backgrounds" if backgrounds else ""
-        where = (f"{root} (50um, 70um, 100um)" if len(targets) > 1 else str(root))
-        at = "50, 70 and 100" if len(targets) > 1 else str(resolution)
+        where = (f"{root} ({', '.join(f.name for _, f in targets)})" if len(targets) > 1
+                 else str(root))
+        at = (", ".join(str(r) for r, _ in targets[:-1]) + f" and {targets[-1][0]}"
+              if len(targets) > 1 else str(resolution))
         return (f"Wrote {manifest['n']} patches at {at} µm{into} to {where} "
                 "(manifest.json lists every file).")
 
-    live.launch(_EXPORT_JOB, "export", work, total=len(targets) * int(n))
+    live.launch(_EXPORT_JOB, "export", work, total=len(targets) * int(n), unit="patch",
+                stop_help="Stops after the chunk being written: what is written stays, and "
+                          "writing again with the same settings resumes there.")
     live.running(_EXPORT_JOB)
+
+
+def stopped_message(job: Job) -> str:
+    """What a stopped export left: `synth.write_dataset` keeps every finished chunk, so the
+    folder is partly written and writing again resumes; which folders are complete."""
+    info = job.info
+    complete = info.get("complete", [])
+    if info.get("many"):
+        done = (f"complete: {', '.join(complete)}" if complete
+                else "no resolution's folder is complete yet")
+        state_of = f"{info['folder']} is partly written ({done})"
+    elif complete:
+        state_of = f"{info['folder']} is complete (the stop came as the last chunk was written)"
+    else:
+        state_of = f"{info.get('folder', 'the folder')} is partly written"
+    return (f"Export stopped after {job.elapsed():.0f} s: {state_of}. Press “Write the "
+            "dataset” again with the same settings to resume where it stopped (the finished "
+            "chunks are kept).")
 
 
 def export_outcome() -> None:
@@ -313,8 +345,7 @@ def export_outcome() -> None:
         return
     job.collected = True
     if job.cancelled:
-        st.warning(f"Export stopped after {job.elapsed():.0f} s: nothing written (the "
-                   "folder is left as it was).")
+        st.warning(stopped_message(job))
     elif isinstance(job.error, ValueError) and str(job.error).startswith("Dataset not"):
         st.error(str(job.error))
     elif job.error is not None:

@@ -57,7 +57,9 @@ def settings_form(choice: state.ModelChoice, backgrounds: synth.Backgrounds | No
                                 "model's input.")
         limits = d.checkbox("Failure thresholds (slower)", False, key="probe_thresholds",
                             help="Per positive scene, the least contrast at which it is found.")
-        go = st.form_submit_button("Run the probe", type="primary")
+        go = st.form_submit_button("Run the probe", type="primary",
+                                   help="Runs on its own thread, stage by stage, with "
+                                        "progress and Stop; other pages stay usable.")
     sweeps: list[tuple[str, list[Any]]] = []
     if parameter != _NO_SWEEP:
         sweeps = [(parameter, parse_values(text or SWEEP_SUGGESTIONS[parameter]))]
@@ -88,6 +90,10 @@ def _stages(job: Job) -> Any:
     return job.stage
 
 
+_STOP_HELP = ("The probe reports by stage (clean metrics, each sweep, each test): Stop takes "
+              "effect when the stage under way ends; nothing is kept of this run.")
+
+
 def run(choice: state.ModelChoice, predictor: Any, settings: ProbeSettings,
         config: synth.SceneConfig, backgrounds: synth.Backgrounds | None) -> None:
     """Start the probe on its own thread: it goes on while the user visits other pages."""
@@ -105,9 +111,10 @@ def run(choice: state.ModelChoice, predictor: Any, settings: ProbeSettings,
             behaviour=settings.behaviour, resolutions=settings.cross_resolution,
             thresholds=settings.thresholds, n_bootstrap=settings.n_bootstrap,
             progress=_stages(job), backgrounds=backgrounds)
-        return state.ProbeRun(results, settings, config, choice, run_id, backgrounds)
+        return state.ProbeRun(results, settings, config, choice, run_id)
 
-    live.launch(_JOB, f"probe #{run_id}", work, total=stages)
+    live.launch(_JOB, f"probe #{run_id}", work, total=stages, unit="stage",
+                stop_help=_STOP_HELP)
 
 
 def show_results(probe: state.ProbeRun) -> None:
@@ -115,14 +122,15 @@ def show_results(probe: state.ProbeRun) -> None:
     m = r.metrics
     st.subheader(f"Results: {r.model['name']} on {m.n} patches at {r.resolution_um} µm")
     st.caption(f"Model: {probe.model.name} (SHA-256 {probe.model.sha256[:12]}…). The tiles are "
-               "the clean condition's rates at threshold 0.5; hover for the 95 % interval.")
+               f"the clean condition's rates at threshold {m.threshold:g}; hover for the "
+               f"{m.confidence:.0%} interval.")
     cols = st.columns(4)
     for col, name in zip(cols, _TILES, strict=True):
         low, high = m.ci.get(name, (float("nan"), float("nan")))
         col.metric(METRIC_NAMES[name], f"{m[name]:.3f}", help=f"95 % CI {low:.3f} – {high:.3f}")
-    if probe.backgrounds is not None:
+    if r.backgrounds is not None:
         st.caption(f"Clean metrics and sweeps: the scenario's MCs inserted into your "
-                   f"{state.describe_backgrounds(probe.backgrounds)}; the behavioural tests, "
+                   f"{state.describe_backgrounds(r.backgrounds)}; the behavioural tests, "
                    "cross-resolution matrix and failure thresholds are on synthetic tissue.")
     with st.expander("All clean metrics"):
         st.dataframe(m.to_frame(), hide_index=True)
@@ -213,8 +221,13 @@ def grad_cam_view(model: Any, patch: Any, mask: Any) -> None:
 
 
 @st.fragment
-def explain_panel(probe: state.ProbeRun) -> None:
-    if not st.toggle("Show the explainability views", key="explain_on"):
+def explain_panel(probe: state.ProbeRun, uploaded: synth.Backgrounds | None) -> None:
+    """The explainability views of the probe's model on one of its patches; a probe on the
+    user's backgrounds needs them uploaded (the history keeps their record, not their
+    pixels)."""
+    if not st.toggle("Show the explainability views", key="explain_on",
+                     help="Feature maps, filter spectra and Grad-CAM of the probe's model on "
+                          "one of its patches (Keras models only)."):
         return
     model = state.keras_for(probe.model) if probe.saved is None else None
     if model is None:
@@ -223,17 +236,28 @@ def explain_panel(probe: state.ProbeRun) -> None:
                    if probe.saved is not None else "."))
         return
     r = probe.results
+    backgrounds = None
+    if r.backgrounds is not None:
+        if (uploaded is None or uploaded.record() != r.backgrounds
+                or uploaded.resolution_um != r.resolution_um):
+            st.info("This probe ran on backgrounds that are not uploaded now: upload the same "
+                    f"{state.describe_backgrounds(r.backgrounds)} above to explain its "
+                    "patches.")
+            return
+        backgrounds = uploaded
     options = [f"worst error: {g['kind']} #{g['index']}" for g in r.gallery]
     sample = "a sample patch of the scenario"
-    options += [sample if probe.backgrounds is None else f"{sample} on your backgrounds"]
-    pick = st.selectbox("Patch", options, key="explain_pick")
+    options += [sample if backgrounds is None else f"{sample} on your backgrounds"]
+    pick = st.selectbox("Patch", options, key="explain_pick",
+                        help="One of the worst errors of the clean condition, or any patch "
+                             "of the probe's dataset by its index.")
     if pick == options[-1]:
         index = int(st.number_input("Patch index", 0, 10**6, 0, key="explain_index",
                                     help="Patch i of the probe's dataset (its seed)."))
     else:
         index = int(r.gallery[options.index(pick)]["index"])
     batch = state.one_patch(probe.scenario.to_json(), r.resolution_um, probe.settings.seed,
-                            index, probe.backgrounds)
+                            index, backgrounds)
     patch, mask = batch.images[0], batch.masks[0]
     views = st.tabs(["Feature maps", "Filter spectra", "Grad-CAM"])
     try:
@@ -254,6 +278,7 @@ def export_panel(probe: state.ProbeRun) -> None:
     st.code(probe_command(probe.settings), language="bash")
     st.download_button("Download the scenario (JSON)", probe.scenario.to_json(),
                        file_name="scenario.json", mime="application/json", on_click="ignore",
+                       help="The probe's scenario, to save beside the command above.",
                        key="probe_scenario_download")
 
 
@@ -274,7 +299,8 @@ def compare_run(predictors: list[Any], settings: ProbeSettings, config: synth.Sc
                                  progress=_stages(job), backgrounds=backgrounds)
         return state.CompareRun(result, settings, run_id)
 
-    live.launch(_COMPARE_JOB, f"comparison #{run_id}", work, total=stages)
+    live.launch(_COMPARE_JOB, f"comparison #{run_id}", work, total=stages, unit="stage",
+                stop_help=_STOP_HELP.replace("each sweep, each test", "each condition"))
 
 
 def show_comparison(run: state.CompareRun) -> None:
@@ -295,11 +321,12 @@ def show_comparison(run: state.CompareRun) -> None:
         st.dataframe(result.table, hide_index=True)
 
 
-def probe_controls(config: synth.SceneConfig) -> None:
+def probe_controls(config: synth.SceneConfig) -> synth.Backgrounds | None:
+    """The model, backgrounds and settings, and the run; the backgrounds uploaded."""
     choice = state.pick_model("probe")
     predictor = state.predictor_for(choice) if choice is not None else None
     if choice is None or predictor is None:
-        return
+        return None
     st.caption(model_caption(predictor, bundled=choice.bundled is not None))
     backgrounds, usable = state.pick_backgrounds("probe", resolution_um=predictor.resolution_um)
     other = None
@@ -310,15 +337,15 @@ def probe_controls(config: synth.SceneConfig) -> None:
         second = state.pick_model("probe_b")
         other = state.predictor_for(second) if second is not None else None
         if other is None:
-            return
+            return backgrounds
         st.caption(model_caption(other, bundled=second is not None
                                  and second.bundled is not None))
     if not usable:
-        return
+        return None
     busy = live.running(_JOB) or live.running(_COMPARE_JOB)
     if busy is not None:
         st.caption("The probe goes on if you visit another page; its results wait here.")
-        return
+        return backgrounds
     try:
         settings, go = settings_form(choice, backgrounds)
         if go and other is not None:
@@ -327,9 +354,10 @@ def probe_controls(config: synth.SceneConfig) -> None:
             run(choice, predictor, settings, config, backgrounds)
     except (ValueError, TypeError) as exc:
         state.show_error(exc, "Probe not run: ")
-        return
+        return backgrounds
     if go and live.running(_JOB) is None:
         live.running(_COMPARE_JOB)
+    return backgrounds
 
 
 def main() -> None:
@@ -341,7 +369,7 @@ def main() -> None:
     config = state.scenario()
     with st.expander("Scenario (set it on the Generate page)"):
         st.code(config.to_json(), language="json")
-    probe_controls(config)
+    uploaded = probe_controls(config)
     comparison = st.session_state.get(state.COMPARE)
     if comparison is not None and st.session_state.get("probe_compare"):
         show_comparison(comparison)
@@ -354,7 +382,7 @@ def main() -> None:
     probe = st.session_state[state.PROBE]
     show_results(probe)
     st.subheader("Explain")
-    explain_panel(probe)
+    explain_panel(probe, uploaded)
     with st.expander("Export: the equivalent `mcc probe` command"):
         export_panel(probe)
 

@@ -45,6 +45,8 @@ def downloads(files: dict[str, bytes], first: list[str], prefix: str) -> None:
     cols = st.columns(4)
     for k, name in enumerate(names):
         cols[k % 4].download_button(name, files[name], file_name=name,
+                                    help=f"Download {name} (built in memory, nothing is "
+                                         "written on the server).",
                                     mime=_MIME[Path(name).suffix], on_click="ignore",
                                     key=f"{prefix}_{name}")
 
@@ -57,7 +59,10 @@ def merged_section(probe: state.ProbeRun | None, comparison: state.CompareRun | 
 
     st.subheader("Merged report")
     uploads = st.file_uploader("Saved report.json / comparison.json files to merge",
-                               type=["json"], accept_multiple_files=True, key="merge_uploads")
+                               type=["json"], accept_multiple_files=True, key="merge_uploads",
+                               help="Reports written by `mcc probe` or downloaded here: merged "
+                                    "with this session's probe and comparison into one "
+                                    "report.")
     sources = []
     if probe is not None:
         sources.append((f"probe #{probe.run_id}", "probe", probe_document(probe)))

@@ -16,7 +16,15 @@ import pandas as pd
 import streamlit as st
 
 import synth
-from mcc_app import IMAGE_SUFFIXES, Job, colour_bar, draw_boxes, for_display, read_upload
+from mcc_app import (
+    IMAGE_SUFFIXES,
+    Job,
+    colour_bar,
+    draw_boxes,
+    for_display,
+    model_caption,
+    read_upload,
+)
 from mcc_app import _controls as c
 from mcc_app import _live as live
 from mcc_app import _state as state
@@ -26,6 +34,7 @@ _VIEWS = ("Case study: negatives grey", "Case study: positives tinted", "Origina
           "Probability heat map")
 _UPLOAD = "Upload an image"
 _ZOOMS = (1, 2, 4, 8, 16)
+_SIDE = 1600  # the longest side of a picture sent to the browser
 
 
 @dataclass(frozen=True)
@@ -36,7 +45,7 @@ class Source:
     resolution_um: int
     label: str
     boxes: pd.DataFrame | None  # true cluster boxes (X1, Y1, X2, Y2) in `image`'s pixels
-    summary: dict[str, Any]  # the source's fields of scan.json, as `mcc scan` writes them
+    fields: dict[str, Any]  # `mcc_core.scanning.scan_summary`'s, but the model and stride
 
 
 @dataclass(frozen=True)
@@ -47,8 +56,29 @@ class ScanRun:
     model: str
     boxes: pd.DataFrame | None = None
     summary: dict[str, Any] = field(default_factory=dict)
-    # pictures and files already drawn for this run (by view, threshold)
+    # the last pictures drawn (by what each depends on) and the last files, bounded
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def remember(self, key: Any, make: Any, *, keep: int) -> Any:
+        """``make()`` memoised under `key`, keeping the last `keep` of its kind (key[0])."""
+        if key in self.memo:
+            self.memo[key] = self.memo.pop(key)  # the newest again
+            return self.memo[key]
+        mine = [k for k in self.memo if k[0] == key[0]]
+        for old in mine[:max(len(mine) - keep + 1, 0)]:
+            del self.memo[old]
+        self.memo[key] = make()
+        return self.memo[key]
+
+    def files(self, threshold: float, mode: Literal["grey", "tint"]) -> dict[str, bytes]:
+        """The four files `mcc scan --threshold T --mode M` writes for this scan."""
+        import mcc_core
+
+        return self.remember(  # type: ignore[no-any-return]
+            ("files", float(threshold), mode),
+            lambda: mcc_core.scanning.render_scan_files(
+                self.image, self.result.at_threshold(threshold), mode=mode,
+                summary=self.summary), keep=1)
 
 
 @st.cache_data(max_entries=4, show_spinner="Rendering a synthetic mammogram…")
@@ -93,10 +123,9 @@ def synthetic_source() -> Source | None:
         return None
     label = (f"synthetic mammogram, seed {seed}, {height} × {width} mm, "
              f"{len(mammogram.annotations)} annotated clusters")
-    summary = {"image": label, "image_format": "synthetic", "image_dtype": "float32",
-               "image_spacing_um": float(res), "image_shape": list(mammogram.image.shape),
-               "resampled": False, "scale": 1.0}
-    return Source(mammogram.image, res, label, mammogram.annotations, summary)
+    fields = {"image": label, "pixels": mammogram.image, "image_format": "synthetic",
+              "spacing_um": float(res)}
+    return Source(mammogram.image, res, label, mammogram.annotations, fields)
 
 
 def spacing_input(grey: synth.GreyImage, digest: str) -> tuple[float | None, int | None]:
@@ -182,12 +211,11 @@ def upload_source() -> Source | None:
     tags = " ".join(t for t in (grey.laterality, grey.view) if t)
     label = (f"{upload.name} ({grey.format}{', ' + tags if tags else ''}, "
              f"{grey.pixels.shape[0]} × {grey.pixels.shape[1]} px at {ready.spacing_um:g} µm)")
-    summary = {"image": upload.name, "image_format": grey.format,
-               "image_dtype": str(grey.pixels.dtype), "image_spacing_um": ready.spacing_um,
-               "image_shape": list(grey.pixels.shape), "resampled": ready.resampled,
-               "scale": ready.scale}
+    fields = {"image": upload.name, "pixels": grey.pixels, "image_format": grey.format,
+              "spacing_um": ready.spacing_um, "resampled": ready.resampled,
+              "scale": ready.scale}  # as `mcc scan` run in the file's folder writes them
     return Source(ready.pixels, ready.resolution_um, label, annotation_boxes(upload.name, ready),
-                  summary)
+                  fields)
 
 
 def image_source() -> Source | None:
@@ -209,56 +237,71 @@ def run_scan(source: Source | None, choice: state.ModelChoice | None) -> None:
     model = state.keras_for(choice) if choice is not None and source is not None else None
     if choice is not None and not choice.is_keras:
         st.error("Scanning needs a Keras model (.keras or .h5).")
+    predictor = state.predictor_for(choice) if model is not None and choice is not None else None
+    if predictor is not None:
+        st.caption(model_caption(predictor, bundled=choice is not None
+                                 and choice.bundled is not None))
     stride = st.number_input("Stride (mm)", 0.5, 10.0, 1.5, step=0.5, key="scan_stride",
                              help="Step between 1 cm windows, 0.5 – 10 mm (the CLI's 1.5).")
     if live.running(_JOB) is not None:
         return
-    if not st.button("Scan", type="primary", key="scan_go", disabled=model is None):
+    if not st.button("Scan", type="primary", key="scan_go", disabled=model is None,
+                     help="Scores every 1 cm window with the model, on its own thread: "
+                          "progress and Stop appear here, other pages stay usable."):
         return
-    assert source is not None  # the button is disabled without one
+    assert source is not None and choice is not None  # the button is disabled without them
     res, image = source.resolution_um, source.image
+    name = choice.name
+    model_label = mcc_core.scanning.scan_model_label(name, bundled=choice.bundled is not None)
 
     def work(job: Job) -> ScanRun:
         result = mcc_core.scan(model, image, resolution_um=res, stride_mm=float(stride),
-                               progress=lambda done, total: job.step(done, total, "windows"))
-        summary = {**source.summary, "model": choice.name if choice else "",
-                   "stride_mm": float(stride)}
-        return ScanRun(image, result, source.label, choice.name if choice else "",
-                       source.boxes, summary)
+                               progress=lambda done, total: job.step(done, total))
+        summary = mcc_core.scanning.scan_summary(**source.fields, model=model_label,
+                                                 stride_mm=float(stride))
+        return ScanRun(image, result, source.label, name, source.boxes, summary)
 
-    live.launch(_JOB, "scan", work)
+    live.launch(_JOB, "scan", work, unit="window",
+                stop_help="Stops at the next batch of windows; nothing is kept of this scan.")
     live.running(_JOB)
 
 
 def picture(run: ScanRun, result: Any, view: str, boxes: bool) -> np.ndarray:
-    """The view at full resolution (memoised per run, view, threshold and boxes)."""
+    """The view at full resolution, memoised by what it depends on (the threshold only for
+    the case studies), the last three kept."""
     import mcc_core
 
-    memo_key = (view, result.threshold, boxes)
-    if memo_key not in run.memo:
+    def make() -> np.ndarray:
         if view == _VIEWS[2]:
             rgb = np.repeat(for_display(run.image, max_side=10**9)[..., None], 3, axis=-1)
         elif view == _VIEWS[3]:
             rgb = mcc_core.render_heatmap(run.image, result)
         else:
-            mode: Literal["grey", "tint"] = "grey" if view == _VIEWS[0] else "tint"
-            rgb = mcc_core.render_case_study(run.image, result, mode=mode)
+            rgb = mcc_core.render_case_study(run.image, result, mode=_mode(view))
         if boxes and run.boxes is not None:
             rgb = draw_boxes(rgb, run.boxes, width=max(2, min(rgb.shape[:2]) // 400))
-        if len(run.memo) > 6:
-            run.memo.clear()
-        run.memo[memo_key] = rgb
-    return run.memo[memo_key]  # type: ignore[no-any-return]
+        return rgb
+
+    threshold = result.threshold if view in _VIEWS[:2] else None
+    return run.remember(("picture", view, threshold, boxes), make,  # type: ignore[no-any-return]
+                        keep=3)
+
+
+def _mode(view: str) -> Literal["grey", "tint"]:
+    """The case-study mode of a view (the tinted one's, else the paper's grey)."""
+    return "tint" if view == _VIEWS[1] else "grey"
 
 
 def zoomed(rgb: np.ndarray) -> tuple[np.ndarray, str]:
     """The zoom controls and the crop they select, at full resolution from 4× on."""
     a, b, d = st.columns(3)
     zoom = a.select_slider("Zoom", _ZOOMS, key="scan_zoom", format_func=lambda z: f"{z}×",
-                           help="1×: the whole image (shrunk to fit); at 4× and more the crop "
-                                "is shown pixel for pixel, so single MCs are visible.")
+                           help=f"1×: the whole image, shrunk to at most {_SIDE} px a side; a crop "
+                                "is shown at the same cap, so it is pixel for pixel once it "
+                                "fits (about 4× for a full-field mammogram) and single MCs are "
+                                "visible.")
     if zoom == 1:
-        return for_display(rgb), "whole image"
+        return for_display(rgb, max_side=_SIDE), "whole image"
     cx = b.slider("Centre across (%)", 0, 100, 50, key="scan_cx",
                   help="Where the crop is centred, from the left edge (0) to the right (100).")
     cy = d.slider("Centre down (%)", 0, 100, 50, key="scan_cy",
@@ -268,7 +311,10 @@ def zoomed(rgb: np.ndarray) -> tuple[np.ndarray, str]:
     top = min(max(height * cy // 100 - h // 2, 0), height - h)
     left = min(max(width * cx // 100 - w // 2, 0), width - w)
     crop = rgb[top:top + h, left:left + w]
-    return for_display(crop), f"{zoom}× crop: rows {top}–{top + h}, columns {left}–{left + w}"
+    scale = ("pixel for pixel" if max(h, w) <= _SIDE
+             else f"shrunk to {_SIDE} px a side; zoom in more for pixel for pixel")
+    return (for_display(crop, max_side=_SIDE),
+            f"{zoom}× crop: rows {top}–{top + h}, columns {left}–{left + w}, {scale}")
 
 
 @st.fragment
@@ -290,7 +336,10 @@ def show_scan(run: ScanRun) -> None:
         st.warning("Every window is background (more than half its pixels exactly black): "
                    "nothing was scored. Is the image all black, or its breast too small?")
     a, b = st.columns((4, 1), vertical_alignment="bottom")
-    view = a.radio("View", _VIEWS, horizontal=True, key="scan_view")
+    view = a.radio("View", _VIEWS, horizontal=True, key="scan_view",
+                   help="The case study greys the negative windows and keeps (or tints) the "
+                        "positive ones; the heat map colours each pixel by its highest window "
+                        "probability; Original is the image as scanned.")
     boxes = b.toggle("True cluster boxes", True, key="scan_show_boxes",
                      disabled=run.boxes is None,
                      help="Cyan outlines: the known clusters (synthetic mammogram, or your "
@@ -301,22 +350,33 @@ def show_scan(run: ScanRun) -> None:
         st.image(colour_bar("inferno"), width="stretch",
                  caption="Heat: the highest window probability covering each pixel, 0 (left) "
                          "to 1 (right), blended over the image.")
-    files = run.memo.setdefault(("files", threshold), {})
+    mode = _mode(view)
 
     def data(name: str) -> Any:
-        def write() -> bytes:
-            if not files:
-                files.update(mcc_core.scanning.render_scan_files(
-                    run.image, r, mode="grey", summary=run.summary))
-            return files[name]  # type: ignore[no-any-return]
-        return write
+        return lambda: run.files(threshold, mode)[name]
 
-    st.caption("The files `mcc scan` writes, at this threshold:")
+    st.caption(f"The files `mcc scan --threshold {threshold:g} --mode {mode}` writes (the "
+               "case study in the mode shown, grey unless the tinted view is shown):")
     cols = st.columns(4)
     for col, name in zip(cols, mcc_core.scanning.SCAN_FILES, strict=True):
         col.download_button(name, data(name), file_name=name, on_click="ignore",
-                            key=f"scan_file_{name}")
+                            key=f"scan_file_{name}",
+                            help=f"{name} of this scan at threshold {threshold:g}, as "
+                                 "`mcc scan` writes it.")
     st.session_state["scan_summary"] = {**run.summary, **r.to_dict()}
+
+
+def loaded_scan() -> None:
+    """The scan summary of a loaded session file, while this session has no scan."""
+    summary = st.session_state.get(live.LOADED_SCAN)
+    if summary is None or st.session_state.get(_RESULT) is not None:
+        return
+    st.subheader("Last scan, from a loaded session")
+    st.caption("Its scan.json as saved (the session file holds no image, so no views); a "
+               "scan here replaces it.")
+    st.dataframe(pd.DataFrame({"field": list(summary),
+                               "value": [str(v) for v in summary.values()]}),
+                 hide_index=True)
 
 
 def main() -> None:
@@ -337,6 +397,8 @@ def main() -> None:
     run = st.session_state.get(_RESULT)
     if run is not None:
         show_scan(run)
+    else:
+        loaded_scan()
 
 
 main()

@@ -40,6 +40,12 @@ from ._views import (
 from ._views import (
     render_scan_files as render_scan_files,
 )
+from ._views import (
+    scan_model_label as scan_model_label,
+)
+from ._views import (
+    scan_summary as scan_summary,
+)
 
 __all__ = [
     "AnnotatedMammogram",
@@ -52,6 +58,8 @@ __all__ = [
     "read_annotations",
     "SCAN_FILES",
     "render_scan_files",
+    "scan_model_label",
+    "scan_summary",
     "scale_boxes",
     "render_case_study",
     "render_heatmap",

@@ -16,7 +16,8 @@ from matplotlib.colors import to_rgb
 
 from mcc_core.scanning._grid import ScanResult, as_unit_image, cover_max
 
-__all__ = ["SCAN_FILES", "render_case_study", "render_heatmap", "render_scan_files"]
+__all__ = ["SCAN_FILES", "render_case_study", "render_heatmap", "render_scan_files",
+           "scan_model_label", "scan_summary"]
 
 SCAN_FILES: tuple[str, ...] = ("case_study.png", "heatmap.png", "scores.csv", "scan.json")
 """The files of a scan, as `mcc scan` writes them and the dashboard offers them."""
@@ -245,3 +246,56 @@ def render_scan_files(image: np.ndarray, result: ScanResult, *, mode: Literal["g
         "scores.csv": result.windows.to_csv(index=False).encode(),
         "scan.json": (json.dumps(doc, indent=2) + "\n").encode(),
     }
+
+
+def scan_model_label(name: str, *, bundled: bool) -> str:
+    """How scan.json names a model: ``bundled:<file name>`` for a bundled model, else the
+    name it was given by (the path typed for `mcc scan`, the file name of an upload).
+
+    Examples
+    --------
+    >>> scan_model_label("shallow_70um.keras", bundled=True)
+    'bundled:shallow_70um.keras'
+    >>> scan_model_label("models/mine.keras", bundled=False)
+    'models/mine.keras'
+    """
+    return f"bundled:{name}" if bundled else str(name)
+
+
+def scan_summary(image: str, pixels: np.ndarray, *, image_format: str, spacing_um: float,
+                 resampled: bool = False, scale: float = 1.0, model: str,
+                 stride_mm: float) -> dict[str, Any]:
+    """The fields of scan.json that describe what was scanned, ahead of the result's own
+    (`render_scan_files`'s `summary`), as `mcc scan` and the dashboard write them.
+
+    Parameters
+    ----------
+    image : str
+        The name the image was given by: the path as typed for `mcc scan`, the file name of
+        an upload in the dashboard (a browser gives no path), or a description of a
+        synthetic image. The same file scanned from its own folder gives the same name.
+    pixels : ndarray of shape (H, W)
+        The image as read, before resampling (its dtype and shape are recorded).
+    image_format : str
+        ``"PNG"``, ``"TIFF"``, ``"DICOM"`` or ``"synthetic"``.
+    spacing_um : float
+        The image's own pixel spacing.
+    resampled, scale
+        Whether it was resampled to the model's resolution, and by what factor.
+    model : str
+        `scan_model_label` of the model.
+    stride_mm : float
+        The window step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> summary = scan_summary("m.png", np.zeros((300, 400), np.uint16), image_format="PNG",
+    ...                        spacing_um=100.0, model=scan_model_label("m.keras",
+    ...                        bundled=True), stride_mm=1.5)
+    >>> summary["image_shape"], summary["image_dtype"], summary["model"]
+    ([300, 400], 'uint16', 'bundled:m.keras')
+    """
+    return {"image": image, "image_format": image_format, "image_dtype": str(pixels.dtype),
+            "image_spacing_um": spacing_um, "image_shape": list(pixels.shape),
+            "resampled": resampled, "scale": scale, "model": model, "stride_mm": stride_mm}

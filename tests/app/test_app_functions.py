@@ -1,6 +1,8 @@
 """The dashboard's plain functions, without Streamlit."""
 
 import io
+import json
+import re
 import shlex
 import zipfile
 
@@ -420,3 +422,179 @@ def test_pages_exist():
     for page in PAGES:
         assert (APP_SCRIPT.parent / page.path).is_file()
     assert [p.url_path for p in PAGES] == ["generate", "probe", "scan", "report"]
+
+
+# --------------------------------------------------------------------------- session files
+
+
+def _session_doc(**change):
+    """A valid session file's document (one probe), with `change` applied."""
+    from mcc_app import SessionFile, session_file
+    from mcc_app._session import SavedProbe
+
+    predictor = evalkit.as_predictor(lambda x: x.max(axis=(1, 2, 3)), resolution_um=100)
+    results = evalkit.run_probe(predictor, synth.SceneConfig(contrast_range=(0.3, 0.6)), n=8,
+                                seed=0, behaviour=False, resolutions=False, thresholds=False,
+                                n_bootstrap=0)
+    report = json.loads(evalkit.render_report(results)["report.json"])
+    probe = SavedProbe({"name": "m.onnx", "sha256": "ab", "bundled": None},
+                       {"model": "m.onnx", "resolution_um": 0, "sweeps": [], "n": 8},
+                       report)
+    doc = json.loads(session_file(SessionFile(synth.SceneConfig(), 70, 1, (probe,))))
+    for path, value in change.items():
+        *head, last = path.split("__")
+        target = doc
+        for part in head:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        target[last] = value
+    return doc
+
+
+def _dumped(doc) -> bytes:
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize(("change", "needle"), [
+    ({"generate": [1]}, "`generate` must be an object"),
+    ({"generate": {"seed": -5}}, "`generate.seed` must be an integer within [0, 2**31 - 1]"),
+    ({"generate": {"seed": "abc"}}, "`generate.seed` must be an integer; got 'abc'"),
+    ({"generate": {"seed": 2.0}}, "`generate.seed` must be an integer"),
+    ({"generate": {"resolution_um": 60}}, "`generate.resolution_um`: `resolution_um` must be"),
+    ({"generate": {"resolution_um": 70.5}}, "`generate.resolution_um` must be an integer"),
+    ({"scenario": {"contrast_range": [0.2, 1.5]}}, "`scenario` is not a valid scenario"),
+    ({"probes__0__report__metrics__values": [1, 2]},
+     "`probes[0].report`: `metrics.values` must be an object"),
+    ({"probes__0__report__n": "8"}, "`probes[0].report`: `n` must be an integer"),
+    ({"probes__0__report__scenario": {"mc_count_range": [9, 2]}},
+     "`probes[0].report.scenario` is not a valid scenario"),
+    ({"probes__0__settings__n": "many"}, "`probes[0].settings.n` is of the wrong type"),
+    ({"probes__0__settings__colour": 1}, "`probes[0].settings` has unknown fields"),
+    ({"probes__0__model": [1]}, "`probes[0].model` must be an object"),
+    ({"probes": {"a": 1}}, "`probes` must be a list"),
+    ({"probes": [1]}, "`probes[0]` must be an object"),
+    ({"version": 2}, "`version` must be 1"),
+    ({"scan": [1]}, "`scan` must be an object"),
+])
+def test_a_bad_session_file_is_one_line_naming_the_field(change, needle):
+    from mcc_app import read_session
+
+    with pytest.raises(ValueError, match=re.escape(needle)) as info:
+        read_session(_dumped(_session_doc(**change)), "mine.json")
+    assert str(info.value).startswith("mine.json is not a valid session: ")
+    assert "\n" not in str(info.value)
+
+
+def test_session_files_refuse_what_would_crash_the_app():
+    from mcc_app import MAX_SESSION_BYTES, read_session
+
+    head = b'{"format": "mcc-dashboard-session", "version": 1, "scenario": {}, '
+    cases = {
+        head + b'"generate": {"seed": Infinity}}': "Infinity, which JSON does not allow",
+        head + b'"scan": ' + b"[" * 100_000 + b"]" * 100_000 + b"}": "nests deeper than",
+        head + b'"scan": ' + b'{"a":' * 40 + b"1" + b"}" * 40 + b"}": "nests deeper than",
+        b" " * (MAX_SESSION_BYTES + 1): "a session file holds at most 4 MiB",
+    }
+    for data, needle in cases.items():
+        with pytest.raises(ValueError, match=needle):
+            read_session(data, "mine.json")
+
+
+def test_a_read_session_holds_each_probe_read_with_its_own_scenario():
+    from mcc_app import read_session, session_file
+
+    session = read_session(_dumped(_session_doc()), "mine.json")
+    probe = session.probes[0]
+    assert session.scenario == synth.SceneConfig()
+    assert probe.scenario == synth.SceneConfig(contrast_range=(0.3, 0.6))  # the report's own
+    assert probe.probe_settings.n == 8 and probe.results.metrics.n == 8
+    again = session_file(session)  # saved again: the same file
+    assert read_session(again) == session
+
+
+def test_a_session_with_nan_is_saved_with_null_and_read_back():
+    from mcc_app import SessionFile, read_session, session_file
+
+    saved = SessionFile(synth.SceneConfig(), 70, 0, scan={"seconds": float("nan"), "n": 3})
+    data = session_file(saved)
+    assert b'"seconds": null' in data
+    assert read_session(data).scan == {"seconds": None, "n": 3}
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def test_a_stop_during_the_last_step_keeps_nothing_and_a_finished_job_reaches_n_of_n():
+    import threading
+
+    from mcc_app import start_job
+
+    inside = threading.Event()
+    release = threading.Event()
+
+    def last_stage(job):
+        job.stage("clean metrics")
+        job.stage("sweep contrast")  # the last stage: no progress call after it
+        inside.set()
+        release.wait(10)
+        return "results"
+
+    job = start_job("probe", last_stage, total=2, unit="stage")
+    assert inside.wait(10)
+    assert job.status().startswith("sweep contrast · 1 of 2 stages done")
+    job.stop()
+    release.set()
+    assert job.wait(10) and job.cancelled and job.result is None
+    done = start_job("probe", lambda job: (job.stage("clean metrics"), "r")[1], total=1,
+                     unit="stage")
+    assert done.wait(10) and done.result == "r" and done.status().startswith(
+        "clean metrics · 1 of 1 stages done")
+
+
+def test_a_job_stops_when_its_session_ends_and_errors_keep_their_traceback(caplog):
+    from mcc_app import start_job
+
+    def forever(job):
+        for k in range(10**6):
+            job.step(k, 10**6)
+
+    orphan = start_job("scan", forever, alive=lambda: False)
+    assert orphan.wait(10) and orphan.cancelled
+
+    def broken(job):
+        raise RuntimeError("inside the model")
+
+    with caplog.at_level("ERROR", logger="mcc_app._jobs"):
+        failed = start_job("probe", broken)
+        assert failed.wait(10)
+    assert isinstance(failed.error, RuntimeError)
+    assert "inside the model" in caplog.text and "Traceback" in caplog.text
+    refused = start_job("probe", lambda job: (_ for _ in ()).throw(ValueError("one line")))
+    assert refused.wait(10) and "one line" not in caplog.text.split("inside the model")[1]
+
+
+def test_the_server_runs_a_few_jobs_at_most():
+    import threading
+
+    from mcc_app._jobs import MAX_SERVER_JOBS, Busy, start_job
+
+    gate = threading.Event()
+    jobs = [start_job(f"job {k}", lambda job: gate.wait(10)) for k in range(MAX_SERVER_JOBS)]
+    try:
+        with pytest.raises(Busy, match=f"already runs {MAX_SERVER_JOBS} probes"):
+            start_job("export", lambda job: None)
+    finally:
+        gate.set()
+    assert all(job.wait(10) for job in jobs)
+    assert start_job("export", lambda job: "ok").wait(10)  # room again
+
+
+def test_detector_settings_do_not_count_while_the_detector_is_off():
+    from mcc_app import controls_from_config, unapplied
+
+    off = synth.SceneConfig(acquisition=None)
+    controls = controls_from_config(off)
+    changed = {**controls, "sc_dose": 5.0, "sc_dose_on": False, "sc_bit_depth": 8,
+               "sc_acq_output": synth.field_spec("output").options[-1]}
+    assert unapplied(changed, off) == []
+    assert unapplied({**changed, "sc_detector": True}, off) == [  # on: they count again
+        "acquisition", "bit_depth", "dose", "output"]

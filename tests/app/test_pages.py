@@ -219,6 +219,23 @@ def test_export_at_three_resolutions_defaults_to_home_and_names_its_controls(app
     assert "“Replace another dataset in this folder”" in message and "overwrite=" not in message
 
 
+def test_a_stopped_export_says_it_is_partly_written_and_that_writing_again_resumes(app,
+                                                                                   tmp_path):
+    at = app()
+    at.text_input(key="export_out").set_value(str(tmp_path / "all"))
+    at.number_input(key="export_n").set_value(3000)
+    at.checkbox(key="export_all").check()
+    button = next(b for b in at.button if b.proto.form_id == "export_form")
+    at = button.click().run()
+    job = at.session_state["export_job"]
+    job.stop()
+    assert job.wait(120) and job.cancelled
+    warning = no_trouble(at.run()).warning[0].value
+    assert f"{tmp_path / 'all'} is partly written (no resolution's folder is complete yet)" in (
+        warning)
+    assert "again with the same settings to resume" in warning and "nothing" not in warning
+
+
 # --------------------------------------------------------------------------- Probe, Report
 
 
@@ -243,6 +260,7 @@ def test_probe_run_gives_charts_tables_explain_and_report(app):
     at.toggle(key="explain_on").set_value(True).run()
     no_trouble(at)
     assert len(at.get("image")) >= 3 and not errors(at)  # feature maps, spectra, Grad-CAM
+    assert without_help(at) == [] and at.get("multiselect")  # the results' widgets too
 
     at.switch_page("mcc_app/pages/report.py").run()
     no_trouble(at)
@@ -471,15 +489,28 @@ def png_header(width, height):
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
 
 
+WIDGETS = ("number_input", "selectbox", "text_input", "checkbox", "toggle", "radio", "slider",
+           "select_slider", "button", "multiselect", "download_button", "file_uploader")
+
+
+def without_help(at):
+    """Every widget of every kind drawn that has no help text (its kind and label)."""
+    return [(kind, w.proto.label) for kind in WIDGETS for w in at.get(kind) if not w.proto.help]
+
+
 def test_one_default_resolution_on_every_page(app):
     at = app()
     assert at.selectbox(key="gen_resolution").value == 70
+    assert without_help(at) == [] and len(at.get("toggle")) >= 2
     at.switch_page("mcc_app/pages/scan.py").run()
     assert at.selectbox(key="scan_res").value == 70
+    assert without_help(at) == [] and at.get("button")
     at.switch_page("mcc_app/pages/probe.py").run()
     assert no_trouble(at).selectbox(key="probe_bundled_res").value == 70
     assert "8,301 parameters" in " ".join(c.value for c in at.caption)  # not a repr
-    assert all(w.help for w in (*at.number_input, *at.selectbox, *at.text_input, *at.checkbox))
+    assert without_help(at) == []
+    at.switch_page("mcc_app/pages/report.py").run()
+    assert without_help(no_trouble(at)) == [] and at.get("file_uploader")
 
 
 def test_the_scenario_survives_pages_and_lives_in_the_url(app):
@@ -516,6 +547,16 @@ def test_controls_changed_but_not_applied_are_named(app):
     warning = at.warning[0].value
     assert warning.startswith("Changed, not applied: ") and "Contrast" in warning
     assert "Cluster min count" in warning
+    at.number_input(key="gen_seed").set_value(5)  # refused again: the seed waits too
+    at = no_trouble(submit(at, "scenario_form"))
+    assert at.session_state["gen_patches"] == (70, 0) and "Seed" in at.warning[0].value
+    assert at.query_params["seed"] == "0"
+    at.number_input(key="sc_cluster_min_count").set_value(3)
+    at.toggle(key="sc_detector").set_value(False)
+    at.number_input(key="sc_dose").set_value(5000.0)  # ignored while the detector is off
+    at = no_trouble(submit(at, "scenario_form"))
+    assert at.session_state["scenario"].acquisition is None
+    assert at.session_state["gen_patches"] == (70, 5) and not at.warning
 
 
 def probe_small(at, values="0.2 0.8"):
@@ -559,10 +600,51 @@ def test_a_probe_survives_a_page_switch_joins_the_history_and_a_session_file(app
     loaded = fresh.session_state["probe_history"]
     assert [r.results.metrics.values for r in loaded] == [r.results.metrics.values
                                                           for r in history]
+    assert [r.scenario for r in loaded] == [r.scenario for r in history]  # each its own
     assert "(loaded)" in fresh.selectbox(key="probe_pick").format_func(2)
     fresh.switch_page("mcc_app/pages/report.py").run()
     labels = [b.proto.label for b in no_trouble(fresh).get("download_button")]
     assert "report.json" in labels
+
+    doc = json.loads(saved)  # a bad file changes nothing: not the scenario, not the history
+    doc["probes"][1]["report"]["metrics"]["values"] = [1, 2]
+    doc["scenario"] = synth.SceneConfig(mc_count_range=(5, 6)).to_dict()
+    fresh.sidebar.file_uploader(key="session_upload").set_value(
+        ("bad.json", json.dumps(doc).encode(), "application/json"))
+    fresh = no_trouble(fresh.run())
+    assert errors(fresh) == ["Session not loaded: bad.json is not a valid session: "
+                             "`probes[1].report`: `metrics.values` must be an object; got "
+                             "metrics.values=[1, 2]."]
+    assert fresh.session_state["scenario"].mc_count_range == (4, 9)
+    assert len(fresh.session_state["probe_history"]) == 2
+
+
+def test_a_loaded_scan_summary_is_shown(app):
+    from mcc_app import SessionFile, session_file
+
+    scan = {"image": "left.dcm", "n_windows": 120, "n_positive": 7}
+    saved = session_file(SessionFile(synth.SceneConfig(), 70, 0, scan=scan))
+    at = app("scan")
+    at.sidebar.file_uploader(key="session_upload").set_value(
+        ("mine.json", saved, "application/json"))
+    at = no_trouble(at.run())
+    assert any(h.value == "Last scan, from a loaded session" for h in at.subheader)
+    assert list(at.dataframe[0].value["value"]) == ["left.dcm", "120", "7"]
+    assert at.session_state["scan_summary_loaded"] == scan
+
+
+def test_saving_again_keeps_a_loaded_scan_summary(monkeypatch):
+    import streamlit as st
+
+    from mcc_app import read_session
+    from mcc_app._live import session_bytes
+
+    scan = {"image": "left.dcm", "n_windows": 120}
+    monkeypatch.setattr(st, "session_state", {"scan_summary_loaded": scan})
+    assert read_session(session_bytes()()).scan == scan
+    monkeypatch.setattr(st, "session_state", {"scan_summary_loaded": scan,
+                                              "scan_summary": {"image": "new.png"}})
+    assert read_session(session_bytes()()).scan == {"image": "new.png"}  # this session's
 
 
 def test_scan_threshold_boxes_zoom_and_the_cli_files(app):
@@ -585,6 +667,12 @@ def test_scan_threshold_boxes_zoom_and_the_cli_files(app):
     assert any("4× crop" in img.caption for e in no_trouble(at).get("image")
                for img in e.proto.imgs)
     assert not at.toggle(key="scan_show_boxes").disabled  # a synthetic mammogram's boxes
+    assert without_help(at) == []  # the view, zoom, threshold and download widgets
+    pictures = [k for k in run.memo if k[0] == "picture"]  # bounded, keyed by what they use
+    assert 0 < len(pictures) <= 3
+    assert ("picture", "Probability heat map", None, True) in pictures
+    at.slider(key="scan_threshold").set_value(0.3).run()
+    assert ("picture", "Probability heat map", None, True) in run.memo  # not redrawn
 
 
 def test_bad_uploads_give_one_line_and_the_page_keeps_working(app):
@@ -615,3 +703,31 @@ def test_bad_uploads_give_one_line_and_the_page_keeps_working(app):
         ("typo.json", b'{"contrast_rnge": [0.1, 0.2]}', "application/json"))
     message = errors(no_trouble(generate.run()))[0]
     assert message.endswith("'version'].") and "contrast_rnge" in message  # never cut
+
+
+def test_the_scan_downloads_are_what_mcc_scan_writes(app, tmp_path, monkeypatch):
+    """The same PNG scanned on the page and by `mcc scan` run in its folder: the same four
+    files (scan.json's ``seconds`` aside; ``image`` is the name the image was given by: the
+    upload's file name, the path typed, here the same)."""
+    from mcc_cli import main
+
+    image = synth.render_mammogram(synth.SceneConfig(), resolution_um=100, seed=3,
+                                   size_mm=(30.0, 40.0)).image
+    data = png(np.rint(np.clip(image, 0, 1) * 65535).astype(np.uint16))
+    (tmp_path / "m.png").write_bytes(data)
+    at = upload_image(app("scan"), "m.png", data)
+    at.number_input(key="scan_spacing").set_value(100.0)
+    at = no_trouble(scan(no_trouble(at.run())))
+    at.radio(key="scan_view").set_value("Case study: positives tinted").run()
+    assert any("--mode tint" in c.value for c in no_trouble(at).caption)
+    assert any("bundled with the toolkit" in c.value for c in at.caption)  # the model's caption
+    ours = at.session_state["scan_result"].files(0.5, "tint")
+    monkeypatch.chdir(tmp_path)
+    assert main(["scan", "m.png", "--spacing-um", "100", "--out", "out", "--mode", "tint",
+                 "--no-progress"]) == 0
+    for name in ("case_study.png", "heatmap.png", "scores.csv"):
+        assert ours[name] == (tmp_path / "out" / name).read_bytes(), name
+    mine = json.loads(ours["scan.json"])
+    theirs = json.loads((tmp_path / "out" / "scan.json").read_text())
+    mine.pop("seconds"), theirs.pop("seconds")
+    assert mine == theirs and mine["model"] == "bundled:shallow_100um.keras"

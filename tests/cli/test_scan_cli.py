@@ -12,6 +12,18 @@ keras = pytest.importorskip("keras")
 OUTPUTS = {"case_study.png", "heatmap.png", "scores.csv", "scan.json"}
 
 
+def test_scan_json_opens_with_the_shared_summary_fields():
+    """The CLI and the dashboard build scan.json's first fields with one function."""
+    from mcc_core.scanning import scan_model_label, scan_summary
+
+    summary = scan_summary("a/m.png", np.zeros((3, 4), np.uint8), image_format="PNG",
+                           spacing_um=70.0, model=scan_model_label("m.keras", bundled=False),
+                           stride_mm=1.5)
+    assert list(summary) == ["image", "image_format", "image_dtype", "image_spacing_um",
+                             "image_shape", "resampled", "scale", "model", "stride_mm"]
+    assert summary["model"] == "m.keras" and summary["image_shape"] == [3, 4]
+
+
 def breast(shape, seed=0):
     """Float image in [0, 1]: a textured half ellipse on black, with a few bright dots."""
     rng = np.random.default_rng(seed)

@@ -101,3 +101,45 @@ def test_render_report_refuses_what_is_not_a_probe(results):
         render_report(results.metrics)
     with pytest.raises(TypeError, match="froc"):
         render_report(results, froc=results.predictions)
+
+
+def test_read_report_gives_back_every_number_of_report_json(results):
+    from evalkit import read_report
+
+    doc = json.loads(render_report(results)["report.json"])
+    back = read_report(doc)
+    m, b = results.metrics, back.metrics
+    assert (b.n, b.n_positive, b.threshold, b.confidence, b.n_bootstrap) == (
+        m.n, m.n_positive, m.threshold, m.confidence, m.n_bootstrap)
+    assert b.values.keys() == m.values.keys() and b.reasons == m.reasons
+    np.testing.assert_array_equal(list(b.values.values()), list(m.values.values()))
+    np.testing.assert_array_equal(list(b.ci.values()), list(m.ci.values()))
+    assert [s.parameter for s in back.sweeps] == [s.parameter for s in results.sweeps]
+    pd.testing.assert_frame_equal(  # JSON has no infinity: null, read back as NaN
+        back.sweeps[0].metrics, results.sweeps[0].metrics.replace(np.inf, np.nan),
+        check_dtype=False)
+    pd.testing.assert_frame_equal(back.behaviour.table, results.behaviour.table,
+                                  check_dtype=False)
+    pd.testing.assert_frame_equal(back.cross_resolution, results.cross_resolution,
+                                  check_dtype=False)
+    assert (back.model, back.scenario, back.seed, back.n, back.resolution_um) == (
+        results.model, results.scenario, results.seed, results.n, results.resolution_um)
+    assert json.loads(json.dumps(doc)) == doc  # what was read is what a session saves
+
+
+@pytest.mark.parametrize(("change", "needle"), [
+    ({"metrics": {"values": [1, 2]}}, "`metrics.values` must be an object"),
+    ({"seed": float("inf")}, "`seed` must be an integer"),
+    ({"n": -3}, "`n` must be an integer >= 0"),
+    ({"sweeps": [[1]]}, r"`sweeps\[0\]\[0\]` must be an object"),
+    ({"behaviour": "yes"}, "`behaviour` must be a list"),
+])
+def test_read_report_names_the_field_it_refuses(results, change, needle):
+    from evalkit import read_report
+
+    doc = {**json.loads(render_report(results)["report.json"]), **change}
+    if "metrics" in change:
+        doc["metrics"] = {**json.loads(render_report(results)["report.json"])["metrics"],
+                          **change["metrics"]}
+    with pytest.raises(ValueError, match=needle):
+        read_report(doc)
