@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from . import _app, _experiment, _extract, _probe, _report, _scan, _synth, _train, _tune
+from . import _app, _experiment, _extract, _probe, _report, _scan, _study, _synth, _train, _tune
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     _train.add_parser(commands)
     _tune.add_parser(commands)
     _experiment.add_parser(commands)
+    _study.add_parser(commands)
     _scan.add_parser(commands)
     _extract.add_parser(commands)
     _app.add_parser(commands)

@@ -113,6 +113,12 @@ from .scanning import (
 from .scanning import (
     scan_froc as scan_froc,
 )
+from .scanning import (
+    scan_model_label as scan_model_label,
+)
+from .scanning import (
+    scan_summary as scan_summary,
+)
 from .training import (
     AUGMENTATIONS as AUGMENTATIONS,
 )
@@ -121,6 +127,9 @@ from .training import (
 )
 from .training import (
     PAPER_BEST as PAPER_BEST,
+)
+from .training import (
+    STUDY_SCALES as STUDY_SCALES,
 )
 from .training import (
     TABLE2_SPACE as TABLE2_SPACE,
@@ -139,6 +148,12 @@ from .training import (
 )
 from .training import (
     Splits as Splits,
+)
+from .training import (
+    StudyBudget as StudyBudget,
+)
+from .training import (
+    StudyScale as StudyScale,
 )
 from .training import (
     TrainResult as TrainResult,
@@ -168,7 +183,13 @@ from .training import (
     prepare_splits as prepare_splits,
 )
 from .training import (
+    render_study as render_study,
+)
+from .training import (
     run_experiment as run_experiment,
+)
+from .training import (
+    run_study as run_study,
 )
 from .training import (
     run_training as run_training,
@@ -246,7 +267,14 @@ __all__ = [
     "render_case_study",
     "render_heatmap",
     "render_scan_files",
+    "scan_model_label",
+    "scan_summary",
     "run_experiment",
+    "STUDY_SCALES",
+    "StudyBudget",
+    "StudyScale",
+    "render_study",
+    "run_study",
     "run_training",
     "save_model",
     "scale_boxes",

@@ -55,6 +55,21 @@ from ._runs import (
 from ._runs import (
     run_training as run_training,
 )
+from ._study import (
+    STUDY_SCALES as STUDY_SCALES,
+)
+from ._study import (
+    StudyBudget as StudyBudget,
+)
+from ._study import (
+    StudyScale as StudyScale,
+)
+from ._study import (
+    run_study as run_study,
+)
+from ._study_report import (
+    render_study as render_study,
+)
 from ._train import (
     TrainResult as TrainResult,
 )
@@ -108,4 +123,9 @@ __all__ = [
     "train",
     "tune",
     "distributed_role",
+    "STUDY_SCALES",
+    "StudyBudget",
+    "StudyScale",
+    "render_study",
+    "run_study",
 ]
