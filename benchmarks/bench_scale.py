@@ -52,7 +52,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp())
     print(f"{n} patches at {RES} µm of SceneConfig(), seed 0")
     local = rate(root / "local", n)
-    print(f"local, 1 process      {local:8.0f} patches/s")
+    print(f"local (forks renderers){local:7.0f} patches/s")
     rates = {}
     for workers in (1, 2):
         with synth.cluster.connect(f"local:{workers}") as client:

@@ -162,11 +162,11 @@ class Scorer:
 
 
 def _batch(request: Request, indices: range | list[int],
-           backgrounds: synth.Backgrounds | None) -> synth.Batch:
+           backgrounds: synth.Backgrounds | None, serial: bool = False) -> synth.Batch:
     if backgrounds is not None:
         return synth.insert_indices(backgrounds, request.config, indices, seed=request.seed)
     return synth.generate_indices(request.config, indices, resolution_um=request.resolution_um,
-                                  seed=request.seed, processes=1)
+                                  seed=request.seed, processes=1, serial=serial)
 
 
 def _transformed(request: Request, images: np.ndarray) -> np.ndarray:
@@ -221,7 +221,8 @@ def _score_task(job: tuple[Any, ...], backgrounds: synth.Backgrounds | None
     """A cluster task: render one chunk of a request and score it; no images returned."""
     k, start, recipe, res, sha256, batch_size, request, stop, inserted = job
     predictor = _worker_predictor(recipe, res, sha256, batch_size)
-    batch = _batch(request, range(start, stop), backgrounds if inserted else None)
+    batch = _batch(request, range(start, stop), backgrounds if inserted else None,
+                   serial=True)
     prob = np.asarray(predictor(_transformed(request, batch.images)[..., None]),
                       dtype=np.float64)
     return k, start, batch.patches, batch.calcifications, prob

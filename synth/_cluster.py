@@ -88,9 +88,14 @@ def connect(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Iterator[A
     kind, where = check_address(address)
     distributed = _distributed()
     if kind == "local":
-        cluster = distributed.LocalCluster(
-            n_workers=int(where), threads_per_worker=1, processes=True,
-            dashboard_address=None, silence_logs=logging.ERROR)
+        import dask
+
+        # the workers' statistical profiler samples every thread's stack every 10 ms, taking
+        # the GIL from the task it measures; our tasks are long and need no profile
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = distributed.LocalCluster(
+                n_workers=int(where), threads_per_worker=1, processes=True,
+                dashboard_address=None, silence_logs=logging.ERROR)
         try:
             with distributed.Client(cluster) as client:
                 yield client

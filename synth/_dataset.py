@@ -494,7 +494,7 @@ def _write_units(jobs: list[tuple], backgrounds: Backgrounds | None) -> int:
     """A cluster task on shared storage: render and write its units; their patch count."""
     count = 0
     for job in jobs:
-        files, record = _render_unit(job, backgrounds)
+        files, record = _render_unit(job, backgrounds, serial=True)
         _store_unit(Path(job[1]), job[2], files, record)
         count += job[3] - job[2]
     return count
@@ -503,7 +503,7 @@ def _write_units(jobs: list[tuple], backgrounds: Backgrounds | None) -> int:
 def _render_units(jobs: list[tuple], backgrounds: Backgrounds | None
                   ) -> list[tuple[int, dict[str, bytes], dict[str, Any]]]:
     """A cluster task without shared storage: its units' file bytes and records."""
-    return [(job[2], *_render_unit(job, backgrounds)) for job in jobs]
+    return [(job[2], *_render_unit(job, backgrounds, serial=True)) for job in jobs]
 
 
 def _start_worker(backgrounds: Backgrounds | None) -> None:
@@ -531,14 +531,15 @@ def _unit(identity: dict[str, Any]) -> int:
     return int(identity.get("shard_size", SHARD)) if identity.get("format") == "shards" else CHUNK
 
 
-def _render_unit(job: tuple, backgrounds: Backgrounds | None
+def _render_unit(job: tuple, backgrounds: Backgrounds | None, *, serial: bool = False
                  ) -> tuple[dict[str, bytes], dict[str, Any]]:
     """The encoded files of one unit (by path relative to the dataset) and its record: its
-    rows of the two tables and the SHA-256 of each file. Pure: no file is touched."""
+    rows of the two tables and the SHA-256 of each file. Pure: no file is touched. `serial`:
+    render in this thread only (a cluster task)."""
     config, _, start, stop, identity = job
     if identity.get("format") == "shards":
-        return _render_shard(config, start, stop, identity, backgrounds)
-    batch = _batch(config, range(start, stop), identity, backgrounds)
+        return _render_shard(config, start, stop, identity, backgrounds, serial)
+    batch = _batch(config, range(start, stop), identity, backgrounds, serial)
     width = _width(identity)
     rows = batch.patches.copy()
     files: dict[str, bytes] = {}
@@ -563,14 +564,14 @@ def _render_unit(job: tuple, backgrounds: Backgrounds | None
 
 
 def _batch(config: SceneConfig, indices: range, identity: dict[str, Any],
-           backgrounds: Backgrounds | None) -> Any:
+           backgrounds: Backgrounds | None, serial: bool = False) -> Any:
     if "backgrounds" in identity:
         if backgrounds is None:
             raise ValueError("`backgrounds` are needed to resume this dataset: it inserts MCs "
                              "into backgrounds (its manifest names them).")
         return insert_indices(backgrounds, config, indices, seed=identity["seed"])
     return generate_indices(config, indices, resolution_um=identity["resolution_um"],
-                            seed=identity["seed"], processes=1)
+                            seed=identity["seed"], processes=1, serial=serial)
 
 
 def _width(identity: dict[str, Any]) -> int:
@@ -602,7 +603,8 @@ def _tar_member(tar: tarfile.TarFile, name: str, data: bytes) -> tuple[int, int]
 
 
 def _render_shard(config: SceneConfig, start: int, stop: int, identity: dict[str, Any],
-                  backgrounds: Backgrounds | None) -> tuple[dict[str, bytes], dict[str, Any]]:
+                  backgrounds: Backgrounds | None, serial: bool = False
+                  ) -> tuple[dict[str, bytes], dict[str, Any]]:
     """One tar shard: for each patch ``KEY.png``, ``KEY.json`` (its table row and its MCs)
     and, with masks, ``KEY.mask.png``, in index order (the WebDataset convention)."""
     width = _width(identity)
@@ -612,7 +614,8 @@ def _render_shard(config: SceneConfig, start: int, stop: int, identity: dict[str
     offsets, sizes, mask_offsets, mask_sizes = [], [], [], []
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for k in range(start, stop, CHUNK):  # bounded memory: a chunk of images at a time
-            batch = _batch(config, range(k, min(k + CHUNK, stop)), identity, backgrounds)
+            batch = _batch(config, range(k, min(k + CHUNK, stop)), identity, backgrounds,
+                           serial)
             rows = batch.patches.copy()
             keys = [f"{index:0{width}d}" for index in rows["index"]]
             rows.insert(1, "shard", rel)

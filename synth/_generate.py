@@ -150,8 +150,12 @@ def generate(config: SceneConfig, n: int, *, resolution_um: int, seed: int,
 
 
 def generate_indices(config: SceneConfig, indices: range | list[int], *, resolution_um: int,
-                     seed: int, processes: int = 1) -> Batch:
+                     seed: int, processes: int = 1, serial: bool = False) -> Batch:
     """Generate the patches of the given dataset indices (see `generate`).
+
+    `serial` renders in the calling thread only, with no forked children and no threads: what
+    a task on a Dask worker wants (its worker is already one of many single-threaded
+    processes). The patches are the same either way.
 
     Examples
     --------
@@ -179,13 +183,15 @@ def generate_indices(config: SceneConfig, indices: range | list[int], *, resolut
     chunks = [indices[k:k + _CHUNK] for k in range(0, len(indices), _CHUNK)]
     args = ([config] * len(chunks), chunks, [res] * len(chunks), [seed] * len(chunks))
     forked = None
-    if len(chunks) > 1 and len(indices) >= PARALLEL_FROM:  # forked children, when safe
+    if serial:
+        workers = 1
+    elif len(chunks) > 1 and len(indices) >= PARALLEL_FROM:  # forked children, when safe
         forked = _forked(config, chunks, res, seed, workers if workers > 1 else THREADS)
     if forked is not None:
         images, masks, parts = forked
     else:
-        if len(chunks) == 1:
-            parts = [_render_chunk(config, chunks[0], res, seed)]
+        if len(chunks) == 1 or serial:
+            parts = [_render_chunk(*a) for a in zip(*args, strict=True)]
         elif workers == 1:  # threads: numpy and scipy.fft release the GIL on the heavy parts
             with ThreadPoolExecutor(THREADS, thread_name_prefix="synth") as threads:
                 parts = list(threads.map(_render_chunk, *args))
