@@ -704,7 +704,10 @@ def _finish(out: Path, identity: dict[str, Any]) -> dict[str, Any]:
     """Join the chunk records into the CSVs and the manifest; drop the bookkeeping.
 
     The CSVs are streamed chunk by chunk, so memory does not grow with the dataset's size.
+    Temporary files are swept first: a cluster worker killed while it wrote a file leaves
+    one, and its task was run again elsewhere.
     """
+    _sweep_temporaries(out)
     files: dict[str, str] = {}
     counts = {"class_0": 0, "class_1": 0}
     tables = {"patches.csv": "patches", "calcifications.csv": "calcifications"}
