@@ -41,16 +41,29 @@ from mcc_core.training._study_arms import (
     build_arm_model,
     comparisons,
     plan_arms,
+    weights_sha256,
 )
 from mcc_core.training._study_data import STUDY_SOURCE_DOMAIN, STUDY_TARGET_DOMAIN, StudyData
-from mcc_core.training._study_stats import compare_pair, evaluate, summarise
+from mcc_core.training._study_stats import (
+    compare_pair,
+    compute_consensus_breakdown,
+    compute_paired_bootstrap,
+    compute_seed_mean_ci,
+    evaluate,
+    holm,
+    summarise,
+)
 from synth.io import folder_lock, write_atomic
 
 __all__ = ["STUDY_SCALES", "StudyBudget", "StudyScale", "run_study"]
 
 STUDY_FORMAT = "mcc.study"
-STUDY_VERSION = 1
+STUDY_VERSION = 2
+"""Bumped whenever a change of the code changes an arm's numbers; part of every arm's recipe,
+so a folder of finished arms from older code is refused instead of reused (2: Fine-tune
+starts from Transfer, the CsI source domain, Resample from Source-70)."""
 Progress = Callable[[str], None]
+SUMMARY_METRICS = ("accuracy", "recall", "specificity", "f1", "roc_auc")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,7 +77,8 @@ class StudyBudget:
         every trained arm sees 64 % of them, every test set is 20 %.
     epochs, batch_size : int
     learning_rate : float
-        Adam's; Fine-tune arms use it times `fine_tune_factor`.
+        Adam's; the Fine-tune arms' second stage (from the trained Transfer model, every
+        layer trainable, another `epochs` epochs) uses it times `fine_tune_factor`.
     fine_tune_factor : float
     seeds : int
         Seeds per arm (each seed: its own initialisation and data order; same data).
@@ -108,7 +122,8 @@ STUDY_SCALES: dict[str, StudyScale] = {
         "shallow": StudyBudget(n_patches=40, epochs=1, batch_size=16),
         "mobilenet": StudyBudget(n_patches=40, epochs=1, batch_size=16)}),
     "cpu": StudyScale(name="cpu", budgets={
-        "shallow": StudyBudget(n_patches=2000, epochs=10, batch_size=64, seeds=3),
+        "shallow": StudyBudget(n_patches=2000, epochs=12, batch_size=32, learning_rate=3e-3,
+                               seeds=3),
         "mobilenet": StudyBudget(n_patches=1000, epochs=6, batch_size=16, seeds=1)}),
     "paper": StudyScale(name="paper", n_bootstrap=2000, budgets={
         "shallow": StudyBudget(n_patches=30000, epochs=100, batch_size=64, seeds=3),
@@ -116,20 +131,30 @@ STUDY_SCALES: dict[str, StudyScale] = {
 }
 """The named scales.
 
-``smoke`` checks the pipeline: the lightweight family only by default, 17 arms of 40 scenes
+``smoke`` checks the pipeline: the lightweight family only by default, 22 arms of 40 scenes
 and one epoch, about a minute on this 2-core CPU; chance-level numbers.
 
-``cpu`` is sized to finish each family in under two hours on this 2-core CPU shared with
+``cpu`` is sized to finish each family in about two hours on this 2-core CPU shared with
 other work (measured with ``fit_resumable`` under a load of 2–3, steady epochs, validation
-included). The lightweight family: 2,000 scenes per dataset (1,280 trained, 400 tested per
-resolution), 10 epochs, 3 seeds of 17 trained and 3 evaluated arms; one training patch-epoch
-of all arms of one seed costs about 0.14 s (full-scale 9×9 CNN: 45, 80, 190 patches/s at 50,
-70, 100 µm; frozen backbone 110, 160, 600; pooled variants 150–850), so 3 × 1,280 × 10 ×
-0.14 s ≈ 90 min, plus about 5 min of graph tracing, data and bootstrap. MobileNetV2: 1,000
-scenes, 6 epochs, one seed (no more fits: a second would double the time) of 11 trained and 3
+included). The lightweight family: 2,000 scenes per dataset (1,280 trained, 320 validated,
+400 tested per resolution), 12 epochs at batch 32 and learning rate 3e-3, 3 seeds of 17
+trained and 5 evaluated arms. The earlier budget (10 epochs, batch 64, 1e-3) left the models
+still improving (Source-70's loss 0.694 → 0.623, test accuracy 0.69). Measured on Scratch-70
+(lightweight CNN, 70 µm, seed 0) at batch 32 and 3e-3, one run of 12 epochs (about 220 s):
+validation accuracy 0.51, 0.71, 0.77, 0.77, 0.77, 0.78, 0.76, 0.77, 0.77, 0.78, 0.78, 0.76
+(training loss 0.68 → 0.52; best epoch 10; test accuracy 0.78), so it plateaus by epoch
+6–10 and 12 epochs leave the best epoch before the last. An epoch took 10–21 s (median
+about 18 s, validation included), no more than the 21 s of a batch-64 epoch before, so one
+training patch-epoch of all arms of one seed still costs about 0.14 s (full-scale 9×9 CNN:
+45, 80, 190 patches/s at 50, 70, 100 µm; frozen backbone 110, 160, 600; pooled variants
+150–850): 3 × 1,280 × 12 × 0.14 s ≈ 108 min, plus about 5–10 min of graph tracing, data,
+donor saving and bootstrap, ≈ 2 h. Fine-tune's second stage is one of the 17 trained arms
+(it starts from Transfer's saved model, not from scratch). MobileNetV2: 1,000 scenes, 6
+epochs, one seed (no more fits: a second would double the time) of 11 trained and 5
 evaluated arms; one training patch-epoch of all arms costs about 1.1 s (full training 5–12
 patches/s, frozen backbone 8–50), so 640 × 6 × 1.1 s ≈ 70 min, plus about 20 min of model
-building, tracing, donor saving and per-epoch checkpoints of up to 2 GB.
+building, tracing, donor saving (Source-70, Scratch-70 and the three Transfer models) and
+per-epoch checkpoints of up to 2 GB; not re-measured here.
 
 ``paper`` is the papers' scale for a GPU: 15,000 patches per class and resolution (30,000
 scenes at a positive fraction of 0.5), 100 epochs, 3 seeds."""
@@ -178,9 +203,34 @@ def _check_models(models: object, families: tuple[str, ...]) -> dict[str, tuple[
 
 
 def _recipe(plan: StudyScale, family: str, seed: int) -> dict[str, Any]:
-    return {"scale": plan.name, "budget": asdict(plan.budgets[family]), "data_seed": seed,
+    return {"study_version": STUDY_VERSION, "scale": plan.name,
+            "budget": asdict(plan.budgets[family]), "data_seed": seed,
             "n_bootstrap": plan.n_bootstrap, "target_domain": STUDY_TARGET_DOMAIN.to_dict(),
             "source_domain": STUDY_SOURCE_DOMAIN.to_dict(), "keras_version": keras.__version__}
+
+
+def _finite_history(history: list[dict[str, float]]) -> list[dict[str, float | None]]:
+    """The training history with every non-finite number (a diverged loss) as None (JSON null)."""
+    return [{k: (v if not isinstance(v, float) or np.isfinite(v) else None)
+             for k, v in row.items()} for row in history]
+
+
+def converged(history: Sequence[dict[str, Any]]) -> bool:
+    """False when the run was probably still improving: its best validation accuracy is at the
+    last epoch, or the validation accuracy rose over the last two epochs.
+
+    Examples
+    --------
+    >>> converged([{"val_accuracy": v} for v in (0.6, 0.8, 0.8, 0.7)])
+    True
+    >>> converged([{"val_accuracy": v} for v in (0.6, 0.7, 0.8, 0.75)])
+    False
+    """
+    acc = [-np.inf if r.get("val_accuracy") is None else r["val_accuracy"] for r in history]
+    if not acc:
+        return False
+    best = int(np.argmax(acc))
+    return best != len(acc) - 1 and not (len(acc) >= 3 and acc[-1] > acc[-3])
 
 
 def _write_json(path: Path, record: Any) -> None:
@@ -206,30 +256,34 @@ class _Runner:
 
     def run(self, arm: Arm) -> dict[str, Any]:
         folder = self.folder(arm)
-        manifest = {**arm.to_dict(), "recipe": self.recipe}
+        donor = None if arm.donor is None else load_model(
+            self.folder(arm.donor, arm.model, arm.seed) / "model.keras").model
+        donor_sha = None if donor is None else weights_sha256(donor)
+        manifest = {**arm.to_dict(), "recipe": {**self.recipe, "donor_sha256": donor_sha}}
         path = folder / "manifest.json"
         if path.exists():
             old = json.loads(path.read_text())
             if {k: v for k, v in old.items() if k != "status"} != manifest:
-                raise ValueError(f"`out_dir` holds {arm.id} of another recipe ({path}); use "
-                                 "another --out, or delete that folder to redo the arm.")
+                raise ValueError(f"`out_dir` holds {arm.id} of another recipe ({path}: other "
+                                 "code, budget or donor); use another --out, or delete that "
+                                 "folder to redo the arm.")
             if old.get("status") == "finished" and (folder / "results.json").exists():
                 self.say(f"{arm.id}: finished earlier, skipped")
                 return dict(json.loads((folder / "results.json").read_text()))
         _write_json(path, {**manifest, "status": "running"})
         keras.utils.set_random_seed(1000 * self.seed + arm.seed)
-        donor = None if arm.donor is None else load_model(
-            self.folder(arm.donor, arm.model, arm.seed) / "model.keras").model
-        model, fit = (donor, None) if arm.train_on is None else self._train(arm, donor)
-        results = self._finish(arm, model, fit, folder)
+        model, fit, start_sha = (donor, None, donor_sha) if arm.train_on is None else \
+            self._train(arm, donor)
+        results = self._finish(arm, model, fit, folder, start_sha)
         _write_json(path, {**manifest, "status": "finished"})
         del model, donor
         keras.backend.clear_session()
         gc.collect()
         return results
 
-    def _train(self, arm: Arm, donor: keras.Model | None) -> tuple[keras.Model, Any]:
+    def _train(self, arm: Arm, donor: keras.Model | None) -> tuple[keras.Model, Any, str]:
         model = build_arm_model(arm, donor)
+        start_sha = weights_sha256(model)
         train, val = (self.data.subset(arm.train_on or "", p) for p in ("train", "val"))
         rate = self.budget.learning_rate * (
             self.budget.fine_tune_factor if arm.init == "fine-tune" else 1.0)
@@ -244,9 +298,10 @@ class _Runner:
                             epochs=self.budget.epochs, batch_size=self.budget.batch_size,
                             learning_rate=rate, shuffle_seed=(self.seed, arm.seed),
                             folder=self.folder(arm), on_epoch=tell)
-        return model, fit
+        return model, fit, start_sha
 
-    def _finish(self, arm: Arm, model: keras.Model, fit: Any, folder: Path) -> dict[str, Any]:
+    def _finish(self, arm: Arm, model: keras.Model, fit: Any, folder: Path, start_sha: str | None
+                ) -> dict[str, Any]:
         if arm.name in DONORS:
             save_model(model, folder / "model.keras", metadata={"arm": arm.to_dict()})
         probs: dict[str, Any] = {}
@@ -260,13 +315,19 @@ class _Runner:
                          **evaluate(test.labels, prob, test.truth,
                                     n_bootstrap=self.plan.n_bootstrap)})
         trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+        history = None if fit is None else _finite_history(fit.history)
         results = {**arm.to_dict(), "n_params": int(model.count_params()),
                    "n_trainable_params": trainable if fit is not None else 0,
                    "backbone_sha256": backbone_sha256(model, arm.model),
+                   "initial_weights_sha256": start_sha,
+                   "weights_sha256": weights_sha256(model),
+                   "non_finite_loss": history is not None and any(
+                       row.get("loss") is None for row in history),
+                   "converged": None if history is None else converged(history),
                    "best_epoch": None if fit is None else fit.best_epoch,
                    "train_time_s": None if fit is None else fit.train_time_s,
                    "resumed_from_epoch": None if fit is None else fit.resumed_from,
-                   "history": None if fit is None else fit.history, "rows": rows}
+                   "history": history, "rows": rows}
         write_atomic(folder / "predictions.npz", lambda p: np.savez(p, **probs))
         _write_json(folder / "results.json", results)
         (folder / CHECKPOINT).unlink(missing_ok=True)
@@ -336,6 +397,8 @@ def run_study(out_dir: str | os.PathLike[str], *, scale: str | StudyScale = "smo
     rows: list[dict[str, Any]] = []
     arms: list[dict[str, Any]] = []
     pairs: list[dict[str, Any]] = []
+    tests: list[dict[str, Any]] = []
+    per_label: dict[tuple[str, str], Any] = {}
     start = time.perf_counter()
     with folder_lock(out):
         for family, names in wanted.items():
@@ -347,7 +410,14 @@ def run_study(out_dir: str | os.PathLike[str], *, scale: str | StudyScale = "smo
                         rows += result.pop("rows")
                         arms.append(result)
             runner.write_truth()
-            pairs += _compare(runner, names, counts[family])
+            per_seed, family_tests, family_labels = _aggregate(runner, names, counts[family],
+                                                               rows)
+            pairs += per_seed
+            tests += family_tests
+            per_label.update(family_labels)
+        _adjust(tests)
+        summary = [{**entry, **per_label[entry["model"], entry["label"]]}
+                   for entry in summarise(rows)]
         record = {"format": STUDY_FORMAT, "version": STUDY_VERSION, "scale": plan.name,
                   "budgets": {f: asdict(plan.budgets[f]) for f in wanted},
                   "n_bootstrap": plan.n_bootstrap, "seed": seed,
@@ -356,31 +426,68 @@ def run_study(out_dir: str | os.PathLike[str], *, scale: str | StudyScale = "smo
                   "models": {m: MODEL_INFO[m] for names in wanted.values() for m in names},
                   "domains": {"target": STUDY_TARGET_DOMAIN.to_dict(),
                               "source": STUDY_SOURCE_DOMAIN.to_dict()},
-                  "arms": [{k: v for k, v in a.items() if k != "history"} for a in arms],
-                  "rows": rows, "summary": summarise(rows), "comparisons": pairs,
+                  "arms": arms,
+                  "rows": rows, "summary": summary, "comparisons": pairs, "tests": tests,
                   "wall_time_s": time.perf_counter() - start}
         _write_json(out / "study.json", record)
     return record
 
 
-def _compare(runner: _Runner, models: tuple[str, ...], n_seeds: int) -> list[dict[str, Any]]:
-    """Per seed, each planned pair on the same test patches."""
-    out = []
-    cache: dict[tuple[str, str, int], np.ndarray] = {}
+class _Predictions:
+    """The saved test predictions of a family's arms, stacked over seeds."""
 
-    def prob(model: str, label: str, seed: int) -> np.ndarray:
-        if (model, label, seed) not in cache:
+    def __init__(self, runner: _Runner, n_seeds: int):
+        self.runner, self.n_seeds = runner, n_seeds
+        self.cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def truth(self, test: str) -> pd.DataFrame:
+        return pd.read_csv(self.runner.out / "tests" / f"{self.runner.family}-{test}.csv")
+
+    def probs(self, model: str, label: str) -> np.ndarray:
+        """(seeds, patches)."""
+        if (model, label) not in self.cache:
             arm = "Mixed" if label.startswith("Mixed-") else label
-            with np.load(runner.folder(arm, model, seed) / "predictions.npz") as data:
-                cache[model, label, seed] = np.asarray(data[label])
-        return cache[model, label, seed]
+            stack = []
+            for s in range(self.n_seeds):
+                with np.load(self.runner.folder(arm, model, s) / "predictions.npz") as data:
+                    stack.append(np.asarray(data[label], np.float64))
+            self.cache[model, label] = np.vstack(stack)
+        return self.cache[model, label]
 
-    for (ma, la), (mb, lb) in comparisons(models):
-        res = int(la.split("-")[-1])
-        truth = pd.read_csv(runner.out / "tests" / f"{runner.family}-target-{res}.csv")
+
+def _aggregate(runner: _Runner, models: tuple[str, ...], n_seeds: int, rows: list[dict[str, Any]]
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[tuple[str, str], Any]]:
+    """Per-seed McNemar/DeLong of each planned pair, one paired bootstrap per pair across
+    seeds, and per (model, row) the seed-mean metrics with CIs and the seed-mean breakdown."""
+    preds = _Predictions(runner, n_seeds)
+    boot = runner.plan.n_bootstrap
+    per_label: dict[tuple[str, str], Any] = {}
+    for model, label in dict.fromkeys((r["model"], r["label"]) for r in rows
+                                      if r["model"] in models):
+        test = next(r["test"] for r in rows if (r["model"], r["label"]) == (model, label))
+        truth = preds.truth(test.partition("@")[0])
         y = truth["label"].to_numpy(np.int64)
-        for s in range(n_seeds):
-            out.append({"model_a": ma, "label_a": la, "model_b": mb, "label_b": lb, "seed": s,
-                        "resolution_um": res, **compare_pair(y, prob(ma, la, s),
-                                                             prob(mb, lb, s))})
-    return out
+        prob = preds.probs(model, label)
+        per_label[model, label] = {
+            "ci": compute_seed_mean_ci(y, prob, metrics=SUMMARY_METRICS, n_bootstrap=boot),
+            "breakdown": compute_consensus_breakdown(y, prob, truth)}
+    per_seed, tests = [], []
+    for (ma, la), (mb, lb) in comparisons(models):
+        res_a, res_b = int(la.split("-")[-1]), int(lb.split("-")[-1])
+        y = preds.truth(f"target-{res_a}")["label"].to_numpy(np.int64)
+        if not np.array_equal(y, preds.truth(f"target-{res_b}")["label"].to_numpy(np.int64)):
+            raise ValueError(f"{la} and {lb} are not tested on the same patches.")
+        a, b = preds.probs(ma, la), preds.probs(mb, lb)
+        key = {"model_a": ma, "label_a": la, "model_b": mb, "label_b": lb,
+               "resolution_um": res_a if res_a == res_b else None}
+        per_seed += [{**key, "seed": s, **compare_pair(y, a[s], b[s])} for s in range(n_seeds)]
+        tests.append({**key, **compute_paired_bootstrap(y, a, b, n_bootstrap=boot)})
+    return per_seed, tests, per_label
+
+
+def _adjust(tests: list[dict[str, Any]]) -> None:
+    """Holm's correction across every test of the study (accuracy and AUC of each pair)."""
+    keys = [(i, m) for i in range(len(tests)) for m in ("accuracy", "roc_auc")]
+    adjusted = holm([tests[i][m]["p"] for i, m in keys])
+    for (i, m), p in zip(keys, adjusted, strict=True):
+        tests[i][m]["p_holm"] = p

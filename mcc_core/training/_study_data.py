@@ -31,11 +31,20 @@ dose 1e6, 12 bits)."""
 
 STUDY_SOURCE_DOMAIN = synth.SceneConfig(
     beta_range=(2.2, 2.6), density_range=(0.5, 0.9), lumpy_strength=0.3,
-    acquisition=synth.ACQUISITION_PRESETS["a-Se 70um"],
+    acquisition=synth.ACQUISITION_PRESETS["CsI 100um"],
 )
-"""Where the donor Source-70 is trained (the stand-in for INbreast): another detector preset
-(``synth.ACQUISITION_PRESETS["a-Se 70um"]``: dose 5e5, 14 bits) and another texture (coarser
-β 2.2–2.6, denser 0.5–0.9, lumpy background 0.3); its scenes use the study seed + 1."""
+"""Where the donor Source-70 is trained (the stand-in for INbreast), rendered at 70 µm: another
+detector and another texture, so that transfer crosses a real domain gap. The gap to
+`STUDY_TARGET_DOMAIN`:
+
+- detector: an indirect CsI converter (``synth.ACQUISITION_PRESETS["CsI 100um"]``) instead
+  of direct a-Se: Gaussian blur σ 41 µm instead of 20 µm (the scintillator's light spread),
+  noise shaped by the MTF², electronic noise 8 instead of 5 quanta per pixel, dose 4e5
+  instead of 1e6 quanta/mm², 14 bits instead of 12;
+- texture: coarser power-law background (β 2.2–2.6 instead of 2.5–3.1), denser breasts
+  (density 0.5–0.9 instead of 0.2–0.8) and a lumpy background of strength 0.3;
+- scenes: seed + 1 (no scene is shared with the target domain).
+"""
 
 SIZE_70 = synth.patch_size_px(MODEL_UM)
 
@@ -91,10 +100,12 @@ class Subset:
 def patch_truth(batch: synth.Batch) -> pd.DataFrame:
     """One row per patch: what the breakdowns group by.
 
-    Columns ``index``, ``label``, ``finding`` (``negative``, ``hard_negative_1``,
-    ``hard_negative_2``, ``cluster``), ``n_inside``, ``dprime_k`` (d′ of the k-th most
-    detectable MC inside, k = `cluster_min_count`), ``dprime_max`` (of the most detectable
-    one) and ``size_mm`` (median size of the MCs inside; NaN without MCs).
+    Columns ``index``, ``label``, ``finding`` (``negative``: no MC inside;
+    ``hard_negative_1``: class 0 with one MC; ``hard_negative_2``: class 0 with two or more,
+    which with a `label_dprime_threshold` includes patches of k or more MCs of which fewer
+    than k reach the threshold; ``cluster``: class 1), ``n_inside``, ``dprime_k`` (d′ of
+    the k-th most detectable MC inside, k = `cluster_min_count`), ``dprime_max`` (of the
+    most detectable one) and ``size_mm`` (median size of the MCs inside; NaN without MCs).
     """
     patches = batch.patches
     mcs = batch.calcifications

@@ -1,8 +1,10 @@
 """The study's results page: Markdown and figures from ``study.json`` alone (Keras-free).
 
-Every sentence of "What the data say" is chosen by the numbers (mean differences across
-seeds and how many seeds' paired tests reach p < 0.05), never written by hand, so the page
-regenerates byte for byte from the same JSON.
+Every sentence of "What the data say" is chosen by the numbers, never written by hand: one
+paired bootstrap test per comparison across seeds (`_study_stats.compute_paired_bootstrap`),
+its sign, its 95 % interval and Holm's correction across every test of the page; the per-seed
+McNemar and DeLong tests are tabulated beside it. The page regenerates byte for byte from the
+same JSON.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.stats import binomtest
 
-from mcc_core.training._paper import PAPER_TABLE9
+from mcc_core.training._paper import PAPER_TABLE8, PAPER_TABLE9
 from synth.io import write_atomic
 
 __all__ = ["render_study"]
@@ -25,14 +27,22 @@ __all__ = ["render_study"]
 ALPHA = 0.05
 ROW_ORDER = ("Source-70", "Scratch-50", "Scratch-70", "Scratch-100", "Transfer-50",
              "Transfer-70", "Transfer-100", "Fine-tune-50", "Fine-tune-70", "Fine-tune-100",
-             "Mixed-50", "Mixed-70", "Mixed-100", "Eval-70", "Resample-50", "Resample-100")
+             "Mixed-50", "Mixed-70", "Mixed-100", "Eval-70", "Resample-50", "Resample-100",
+             "Resample-source-50", "Resample-source-100")
 PAPER_ROWS = ("Scratch-50", "Scratch-70", "Scratch-100", "Transfer-50", "Transfer-70",
               "Transfer-100", "Eval-70")
 SHOWN = ("accuracy", "recall", "specificity", "f1", "roc_auc")
+DONOR_NOTE = {"Resample-50": "Scratch-70", "Resample-100": "Scratch-70",
+              "Resample-source-50": "Source-70", "Resample-source-100": "Source-70",
+              "Eval-70": "Source-70"}
 
 
 def _f(value: Any, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _p(value: Any) -> str:
+    return "–" if value is None else f"{value:.3g}"
 
 
 def _table(header: list[str], rows: Iterable[list[str]]) -> str:
@@ -49,155 +59,252 @@ def _rows(study: dict[str, Any], model: str, label: str) -> list[dict[str, Any]]
                   key=lambda r: r["seed"])
 
 
-def _cell(summary: dict[str, Any], rows: list[dict[str, Any]], metric: str) -> str:
-    """Mean over seeds, then the seed-0 95 % CI with one seed, the seeds' range with more."""
-    mean = summary["metrics"][metric]["mean"]
-    if len(rows) == 1:
-        m = rows[0]["metrics"][metric]
-        return f"{_f(mean)} [{_f(m['low'])}, {_f(m['high'])}]"
-    values = [v for v in summary["metrics"][metric]["per_seed"] if v is not None]
-    return f"{_f(mean)} ({_f(min(values) if values else None)}–" \
-           f"{_f(max(values) if values else None)})"
+def _exact(k: int, n: int) -> str:
+    """A proportion with its exact (Clopper–Pearson) 95 % interval."""
+    if n == 0:
+        return "–"
+    ci = binomtest(k, n).proportion_ci(0.95, method="exact")
+    return f"{k / n:.3f} [{ci.low:.3f}, {ci.high:.3f}]"
+
+
+def _seed_cell(row: dict[str, Any], metric: str) -> str:
+    """One seed's metric: proportions with their exact interval, F1 and AUC bootstrap."""
+    c = row["counts"]
+    exact = {"accuracy": (c["tn"] + c["tp"], row["n"]), "recall": (c["tp"], c["tp"] + c["fn"]),
+             "specificity": (c["tn"], c["tn"] + c["fp"])}
+    if metric in exact:
+        return _exact(*exact[metric])
+    m = row["metrics"][metric]
+    return f"{_f(m['value'])} [{_f(m['low'])}, {_f(m['high'])}]"
+
+
+def _cell(summary: dict[str, Any], metric: str) -> str:
+    ci = summary["ci"][metric]
+    return f"{_f(ci['mean'])} [{_f(ci['low'])}, {_f(ci['high'])}]"
+
+
+def _label_name(label: str) -> str:
+    donor = DONOR_NOTE.get(label)
+    return f"{label} (from {donor})" if donor else label
 
 
 def _metrics_section(study: dict[str, Any], model: str) -> str:
     summary = _summary(study, model)
     labels = [label for label in ROW_ORDER if label in summary]
-    body = [[label, str(len(summary[label]["seeds"])),
-             *(_cell(summary[label], _rows(study, model, label), m) for m in SHOWN)]
-            for label in labels]
-    detail = [[label, str(r["seed"]), *(
-        f"{_f(r['metrics'][m]['value'])} [{_f(r['metrics'][m]['low'])}, "
-        f"{_f(r['metrics'][m]['high'])}]" for m in SHOWN)]
-        for label in labels for r in _rows(study, model, label)]
-    return (_table(["arm", "seeds", *SHOWN], body) + "\n\nPer seed, each with its 95 % "
-            "bootstrap interval:\n\n" + _table(["arm", "seed", *SHOWN], detail))
+    body = [[_label_name(label), str(len(summary[label]["seeds"])),
+             *(_cell(summary[label], m) for m in SHOWN)] for label in labels]
+    detail = [[label, str(r["seed"]), *(_seed_cell(r, m) for m in SHOWN)]
+              for label in labels for r in _rows(study, model, label)]
+    return (_table(["arm", "seeds", *SHOWN], body) + "\n\nPer seed (accuracy, recall and "
+            "specificity with their exact interval, F1 and AUC with a bootstrap one):\n\n"
+            + _table(["arm", "seed", *SHOWN], detail))
+
+
+def _trained(study: dict[str, Any], model: str) -> list[dict[str, Any]]:
+    order = {name: i for i, name in enumerate(ROW_ORDER)}
+    arms = [a for a in study["arms"] if a["model"] == model and a.get("history")]
+    return sorted(arms, key=lambda a: (order.get(a["arm"], order.get(a["arm"] + "-70", 99)),
+                                       a["seed"]))
+
+
+def _test_row(study: dict[str, Any], arm: dict[str, Any]) -> dict[str, Any] | None:
+    label = "Mixed-70" if arm["arm"] == "Mixed" else arm["arm"]
+    return next((r for r in study["rows"] if r["model"] == arm["model"]
+                 and r["label"] == label and r["seed"] == arm["seed"]), None)
+
+
+def _training_section(study: dict[str, Any], model: str) -> str:
+    """Seed 000's Table 8 columns, at the best epoch, from the kept history."""
+    body = []
+    for arm in _trained(study, model):
+        best = arm["history"][arm["best_epoch"] - 1] if arm["best_epoch"] else {}
+        test = _test_row(study, arm)
+        status = "yes" if arm.get("converged") else "**not converged**"
+        if arm.get("non_finite_loss"):
+            status += ", **non-finite loss**"
+        body.append([arm["arm"], str(arm["seed"]), f"{arm['best_epoch']}/{len(arm['history'])}",
+                     f"{arm['train_time_s']:.0f}",
+                     *(_f(best.get(k)) for k in ("accuracy", "loss", "val_accuracy",
+                                                 "val_loss")),
+                     _f(None if test is None else test["metrics"]["accuracy"]["value"]),
+                     _f(None if test is None else test["metrics"]["bce"]["value"]), status])
+    return _table(["arm", "seed", "best epoch", "train time (s)", "train accuracy",
+                   "train loss", "val accuracy", "val loss", "test accuracy", "test loss",
+                   "converged"], body)
+
+
+def _warnings(study: dict[str, Any]) -> list[str]:
+    lines = []
+    for model in study["models"]:
+        late = [f"{a['arm']} seed {a['seed']}" for a in _trained(study, model)
+                if not a.get("converged")]
+        if late:
+            lines.append(f"- **{model}: not converged** ({len(late)} trained arms: best epoch "
+                         "the last, or validation accuracy still rising over the last two "
+                         "epochs): " + ", ".join(late) + ". Their numbers understate what the "
+                         "arm can reach.")
+        bad = [f"{a['arm']} seed {a['seed']}" for a in _trained(study, model)
+               if a.get("non_finite_loss")]
+        if bad:
+            lines.append(f"- **{model}: non-finite training loss** in " + ", ".join(bad) + ".")
+    return lines
 
 
 def _paper_section(study: dict[str, Any], model: str) -> str:
+    """Ours (mean over seeds) beside seed 000's MobileNetV2 on MEXBreast, Tables 8 and 9."""
     summary = _summary(study, model)
+    arms = _trained(study, model)
     body = []
     for label in (p for p in PAPER_ROWS if p in summary):
-        paper = dict(zip(("accuracy", "precision", "recall", "specificity", "f1"),
-                         PAPER_TABLE9[label][4:], strict=True))
-        body.append([label, *(f"{_f(summary[label]['metrics'][m]['mean'])} / {paper[m]:.3f}"
-                              for m in ("accuracy", "recall", "specificity", "f1"))])
-    return _table(["arm", "accuracy ours / paper", "recall ours / paper",
-                   "specificity ours / paper", "F1 ours / paper"], body)
+        paper8, paper9 = PAPER_TABLE8[label], PAPER_TABLE9[label]
+        ours = [a for a in arms if a["arm"] == label]
+        epoch = np.mean([a["best_epoch"] for a in ours]) if ours else None
+        seconds = np.mean([a["train_time_s"] for a in ours]) if ours else None
+        paper_rates = dict(zip(("accuracy", "precision", "recall", "specificity", "f1"),
+                               paper9[4:], strict=True))
+        body.append([label, f"{_f(epoch, 1)} / {paper8[0] or '–'}",
+                     f"{_f(seconds, 0)} / {paper8[1] or '–'}",
+                     *(f"{_f(summary[label]['metrics'][m]['mean'])} / {paper_rates[m]:.3f}"
+                       for m in ("accuracy", "recall", "specificity", "f1"))])
+    return _table(["arm", "best epoch ours / paper", "train time s ours / paper",
+                   "accuracy ours / paper", "recall ours / paper", "specificity ours / paper",
+                   "F1 ours / paper"], body)
 
 
-def _pair_groups(study: dict[str, Any]) -> list[tuple[tuple[str, ...], list[dict[str, Any]]]]:
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for c in study["comparisons"]:
-        groups.setdefault((c["model_a"], c["label_a"], c["model_b"], c["label_b"]), []).append(c)
-    return list(groups.items())
+def _name(test: dict[str, Any], side: str) -> str:
+    return test[f"label_{side}"] if test["model_a"] == test["model_b"] else \
+        f"{test[f'model_{side}']} {test[f'label_{side}']}"
 
 
-def _verdict(pairs: list[dict[str, Any]]) -> tuple[float, float | None, int, int]:
-    """Mean accuracy and AUC differences, and the seeds where a (b) is significantly better."""
-    acc = float(np.mean([p["accuracy_difference"] for p in pairs]))
-    aucs = [p["auc_difference"] for p in pairs if p["auc_difference"] is not None]
-    a_wins = sum(p["mcnemar_p"] < ALPHA and p["accuracy_difference"] > 0 for p in pairs)
-    b_wins = sum(p["mcnemar_p"] < ALPHA and p["accuracy_difference"] < 0 for p in pairs)
-    return acc, float(np.mean(aucs)) if aucs else None, a_wins, b_wins
+def _delta(entry: dict[str, Any]) -> str:
+    return f"{entry['delta']:+.3f} [{entry['low']:+.3f}, {entry['high']:+.3f}]" \
+        if entry["delta"] is not None else "–"
+
+
+def _significant(entry: dict[str, Any]) -> bool:
+    return entry["p_holm"] is not None and entry["p_holm"] < ALPHA and entry["delta"] != 0
 
 
 def _comparison_section(study: dict[str, Any]) -> str:
-    body = []
-    for (ma, la, mb, lb), pairs in _pair_groups(study):
-        acc, auc, _, _ = _verdict(pairs)
-        body.append([f"{ma} {la}", f"{mb} {lb}", str(len(pairs)), f"{acc:+.3f}",
-                     ", ".join(f"{p['mcnemar_p']:.3g}" for p in pairs),
-                     "–" if auc is None else f"{auc:+.3f}",
-                     ", ".join("–" if p["delong_p"] is None else f"{p['delong_p']:.3g}"
-                               for p in pairs)])
-    return _table(["a", "b", "seeds", "Δ accuracy (a − b)", "McNemar p per seed",
-                   "Δ AUC (a − b)", "DeLong p per seed"], body)
+    body = [[f"{t['model_a']} {t['label_a']}", f"{t['model_b']} {t['label_b']}",
+             str(t["n_seeds"]), str(t["n_patches"]), _delta(t["accuracy"]),
+             _p(t["accuracy"]["p"]), _p(t["accuracy"]["p_holm"]), _delta(t["roc_auc"]),
+             _p(t["roc_auc"]["p"]), _p(t["roc_auc"]["p_holm"])] for t in study["tests"]]
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for c in study["comparisons"]:
+        groups.setdefault((c["model_a"], c["label_a"], c["model_b"], c["label_b"]), []).append(c)
+    seeds = [[f"{ma} {la}", f"{mb} {lb}", ", ".join(f"{p['accuracy_difference']:+.3f}"
+                                                    for p in pairs),
+              ", ".join(_p(p["mcnemar_p"]) for p in pairs),
+              ", ".join("–" if p["auc_difference"] is None else f"{p['auc_difference']:+.3f}"
+                        for p in pairs),
+              ", ".join(_p(p["delong_p"]) for p in pairs)]
+             for (ma, la, mb, lb), pairs in groups.items()]
+    return (_table(["a", "b", "seeds", "patches", "Δ accuracy (a − b) [95 % CI]", "p",
+                    "p Holm", "Δ AUC (a − b) [95 % CI]", "p", "p Holm"], body)
+            + "\n\nPer seed (uncorrected; the verdicts above use the aggregate test):\n\n"
+            + _table(["a", "b", "Δ accuracy per seed", "McNemar p per seed",
+                      "Δ AUC per seed", "DeLong p per seed"], seeds))
 
 
-def _sentence(key: tuple[str, ...], pairs: list[dict[str, Any]]) -> str:
-    ma, la, mb, lb = key
-    acc, auc, a_wins, b_wins = _verdict(pairs)
-    n = len(pairs)
-    name_a = f"{ma}: {la}" if ma == mb else f"{ma} {la}"
-    name_b = lb if ma == mb else f"{mb} {lb}"
-    if a_wins and not b_wins:
-        verb = f"is more accurate than {name_b} (significant in {a_wins} of {n} seeds)"
-    elif b_wins and not a_wins:
-        verb = f"is less accurate than {name_b} (significant in {b_wins} of {n} seeds)"
-    elif a_wins and b_wins:
-        verb = f"differs from {name_b} in both directions across seeds"
+def _sentence(test: dict[str, Any]) -> str:
+    a, b = _name(test, "a"), _name(test, "b")
+    acc, auc = test["accuracy"], test["roc_auc"]
+    if _significant(acc):
+        verb = "more" if acc["delta"] > 0 else "less"
+        text = (f"is {verb} accurate than {b}, significant after Holm correction "
+                f"(p {_p(acc['p_holm'])}): Δ accuracy {_delta(acc)}")
     else:
-        verb = f"does not differ significantly from {name_b} (no seed has McNemar p < 0.05)"
-    auc_text = "" if auc is None else f", Δ AUC {auc:+.3f}"
-    return f"- {name_a} {verb}: Δ accuracy {acc:+.3f}{auc_text}."
+        text = (f"shows no significant difference in accuracy from {b} after Holm correction "
+                f"(p {_p(acc['p_holm'])}): Δ accuracy {_delta(acc)}")
+    if auc["delta"] is not None:
+        how = ("higher" if auc["delta"] > 0 else "lower") + " AUC, significant" \
+            if _significant(auc) else "AUC not significantly different"
+        text += f"; {how} (p {_p(auc['p_holm'])}): Δ AUC {_delta(auc)}"
+    lead = f"{test['model_a']}: {a}" if test["model_a"] == test["model_b"] else a
+    return f"- {lead} {text}."
+
+
+def _resolution_claim(study: dict[str, Any], model: str) -> str | None:
+    """Which resolution trained from scratch is more accurate, from the paired tests only."""
+    tests = [t for t in study["tests"] if t["model_a"] == t["model_b"] == model
+             and t["label_a"].startswith("Scratch-") and t["label_b"].startswith("Scratch-")]
+    if not tests:
+        return None
+    wins: dict[str, set[str]] = {}
+    for t in tests:
+        if _significant(t["accuracy"]):
+            hi, lo = (t["label_a"], t["label_b"]) if t["accuracy"]["delta"] > 0 else \
+                (t["label_b"], t["label_a"])
+            wins.setdefault(hi.split("-")[1], set()).add(lo.split("-")[1])
+    every = {t["label_a"].split("-")[1] for t in tests} | {t["label_b"].split("-")[1]
+                                                           for t in tests}
+    top = [r for r, beaten in wins.items() if beaten == every - {r}]
+    if top:
+        return (f"- {model}: trained from scratch, {top[0]} µm is more accurate than every "
+                "other resolution (paired tests on the same scenes, significant after Holm "
+                "correction).")
+    if wins:
+        order = "; ".join(f"{r} µm beats {', '.join(sorted(b, key=int))} µm"
+                          for r, b in sorted(wins.items(), key=lambda kv: int(kv[0])))
+        return (f"- {model}: trained from scratch, no resolution is significantly more "
+                f"accurate than both others; significant after Holm correction: {order}.")
+    return (f"- {model}: trained from scratch, no resolution is significantly more accurate "
+            "than another (paired tests on the same scenes, after Holm correction).")
 
 
 def _statements(study: dict[str, Any]) -> str:
-    lines = [_sentence(key, pairs) for key, pairs in _pair_groups(study)
-             if key[1].split("-")[0] in ("Transfer", "Resample", "Eval")
-             or key[0] != key[2]]
+    lines = [_sentence(t) for t in study["tests"]
+             if not (t["label_a"].startswith("Scratch-") and t["label_b"].startswith("Scratch-")
+                     and t["model_a"] == t["model_b"])]
     for model in study["models"]:
+        claim = _resolution_claim(study, model)
+        if claim:
+            lines.append(claim)
         summary = _summary(study, model)
-        scratch = {r: summary[f"Scratch-{r}"]["metrics"]["accuracy"]["mean"]
-                   for r in (50, 70, 100) if f"Scratch-{r}" in summary}
-        if len(scratch) == 3 and None not in scratch.values():
-            best = max(scratch, key=lambda r: scratch[r] or 0.0)
-            lines.append(f"- {model}: trained from scratch, the best resolution is {best} µm "
-                         "(accuracy " + ", ".join(f"{r} µm {_f(v)}" for r, v in scratch.items())
-                         + ").")
-        rows = _rows(study, model, "Scratch-70")
-        hard = [b for r in rows for b in r["breakdown"]
-                if b["by"] == "finding" and b["group"].startswith("hard_negative")]
-        found = [b for r in rows for b in r["breakdown"]
-                 if b["by"] == "finding" and b["group"] == "cluster"]
-        if rows:
-            lines.append(f"- {model}: Scratch-70 rejects hard negatives (1–2 MCs) at "
-                         f"{_pooled(hard)} and detects clusters at {_pooled(found)}.")
-    return "\n".join(lines)
+        if "Scratch-70" in summary:
+            counts = _finding_counts(summary["Scratch-70"]["breakdown"])
+            hard = [a + b for a, b in zip(counts["hard_negative_1"], counts["hard_negative_2"],
+                                          strict=True)]
+            lines.append(f"- {model}: Scratch-70 (seed-mean decision) rejects hard negatives "
+                         f"(1–2 MCs) at {_exact(*hard)} (n {hard[1]}) and detects clusters at "
+                         f"{_exact(*counts['cluster'])} (n {counts['cluster'][1]}).")
+    return "\n".join(lines + _warnings(study))
+
+
+def _finding_counts(breakdown: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    return {b["group"]: (b["correct"], b["n"]) for b in breakdown if b["by"] == "finding"}
 
 
 def _finding_section(study: dict[str, Any]) -> str:
     body = []
     for model in study["models"]:
-        for label in ROW_ORDER:
-            rows = _rows(study, model, label)
-            if not rows:
-                continue
-            cells = []
-            for finding in ("cluster", "hard_negative_1", "hard_negative_2", "negative"):
-                got = [b for r in rows for b in r["breakdown"]
-                       if b["by"] == "finding" and b["group"] == finding]
-                cells.append(_pooled(got))
-            body.append([model, label, *cells])
+        summary = _summary(study, model)
+        for label in (lb for lb in ROW_ORDER if lb in summary):
+            counts = _finding_counts(summary[label]["breakdown"])
+            body.append([model, label, *(f"{_exact(*counts[f])} (n {counts[f][1]})"
+                                         if counts[f][1] else "–"
+                                         for f in ("cluster", "hard_negative_1",
+                                                   "hard_negative_2", "negative"))])
     return _table(["model", "arm", "cluster (sensitivity)", "hard negative, 1 MC",
-                   "hard negative, 2 MCs", "negative"], body)
-
-
-def _pooled(entries: list[dict[str, Any]]) -> str:
-    n = sum(e["n"] for e in entries)
-    k = sum(e["correct"] for e in entries)
-    if n == 0:
-        return "–"
-    ci = binomtest(k, n).proportion_ci(0.95, method="exact")
-    return f"{k / n:.3f} [{ci.low:.3f}, {ci.high:.3f}] (n {n})"
+                   "hard negative, 2+ MCs", "negative"], body)
 
 
 def _bins_section(study: dict[str, Any], by: str) -> str:
-    body = []
+    body: list[list[str]] = []
+    header: list[str] = []
     for model in study["models"]:
+        summary = _summary(study, model)
         for label in ("Scratch-70", "Transfer-70", "Resample-50", "Resample-100"):
-            rows = _rows(study, model, label)
-            if not rows:
+            if label not in summary:
                 continue
-            groups = list(dict.fromkeys(b["group"] for b in rows[0]["breakdown"]
-                                        if b["by"] == by))
+            entries = [b for b in summary[label]["breakdown"] if b["by"] == by]
+            header = list(dict.fromkeys(b["group"] for b in entries))
             for finding in ("cluster", "hard_negative"):
-                cells = [_pooled([b for r in rows for b in r["breakdown"] if b["by"] == by
-                                  and b["finding"] == finding and b["group"] == g])
-                         for g in groups]
-                body.append([model, label, finding, *cells])
-            header = groups
+                cells = {b["group"]: b for b in entries if b["finding"] == finding}
+                body.append([model, label, finding, *(
+                    f"{_exact(cells[g]['correct'], cells[g]['n'])} (n {cells[g]['n']})"
+                    if cells[g]["n"] else "–" for g in header)])
     if not body:
         return "(no rows)"
     return _table(["model", "arm", "finding", *header], body)
@@ -210,11 +317,11 @@ def _figure_accuracy(study: dict[str, Any], path: Path) -> None:
     for ax, model in zip(axes, models, strict=True):
         summary = _summary(study, model)
         labels = [label for label in ROW_ORDER if label in summary]
-        means = [summary[label]["metrics"]["accuracy"]["mean"] or 0.0 for label in labels]
-        lows = [np.mean([r["metrics"]["accuracy"]["low"] or 0.0
-                         for r in _rows(study, model, label)]) for label in labels]
-        highs = [np.mean([r["metrics"]["accuracy"]["high"] or 0.0
-                          for r in _rows(study, model, label)]) for label in labels]
+        cis = [summary[label]["ci"]["accuracy"] for label in labels]
+        means = [c["mean"] or 0.0 for c in cis]
+        lows = [c["low"] if c["low"] is not None else m for c, m in zip(cis, means, strict=True)]
+        highs = [c["high"] if c["high"] is not None else m
+                 for c, m in zip(cis, means, strict=True)]
         x = np.arange(len(labels))
         err = np.clip([np.subtract(means, lows), np.subtract(highs, means)], 0, None)
         ax.bar(x, means, yerr=err, capsize=3, color="#4c72b0")
@@ -222,7 +329,7 @@ def _figure_accuracy(study: dict[str, Any], path: Path) -> None:
         ax.set_ylim(0, 1)
         ax.axhline(0.5, color="grey", linewidth=0.8, linestyle="--")
         ax.set_ylabel("test accuracy")
-        ax.set_title(f"{model}: mean over seeds, mean 95 % CI")
+        ax.set_title(f"{model}: seed-mean accuracy, 95 % CI (bootstrap over test patches)")
     fig.savefig(path, format="png", dpi=80, metadata={"Software": None})
 
 
@@ -292,9 +399,24 @@ def _page(study: dict[str, Any], figure: str) -> str:
                "this page from a `cpu` or `paper` run.\n" if study["scale"] == "smoke" else "")
     parts = [
         "# Cross-resolution transfer, in silico\n", warning,
-        f"Scale **{study['scale']}**; data seed {study['seed']}; {budgets}. Intervals are 95 % "
-        f"({study['n_bootstrap']} bootstrap resamples for the metrics, exact binomial for the "
-        "breakdowns). Generated by `mcc study report` from `study.json`.\n",
+        f"Scale **{study['scale']}**; data seed {study['seed']}; {budgets}. Generated by "
+        "`mcc study report` from `study.json`.\n",
+        "Intervals are 95 %. A multi-seed cell is the seed mean with a bootstrap interval over "
+        f"the test patches ({study['n_bootstrap']} resamples; each resample scores every seed "
+        "on the same patches, so n is the number of test patches, not seeds × patches); "
+        "proportions also cover their exact Clopper–Pearson interval. Each comparison is one "
+        "paired bootstrap test of the seed-mean difference in accuracy and in AUC (the same "
+        "resampled patches for both arms and every seed), Holm-corrected across every test "
+        "on this page.\n",
+        "Arms: Fine-tune-R starts from the trained Transfer-R model and trains every layer "
+        "for the same number of epochs again at the lower learning rate, so its budget is "
+        "Transfer-R's plus that stage. Eval-70 and Resample-source-R score Source-70 "
+        "(source domain); Resample-R scores Scratch-70 (target domain). All arms of one seed "
+        "share the seed of their initialisation and data order.\n",
+        "Domains: Source-70 is trained on an indirect CsI detector (blur σ 41 µm instead of "
+        "20 µm, electronic noise 8 instead of 5, 14 instead of 12 bits, dose 4e5 instead of "
+        "1e6) and a coarser, denser, lumpier texture (β 2.2–2.6 vs 2.5–3.1, density 0.5–0.9 "
+        "vs 0.2–0.8, lumpy 0.3); every other arm on the target domain.\n",
         "## What the data say\n", _statements(study) + "\n",
         f"![accuracy per arm]({figure})\n",
         "## Models\n", _table(["model", "parameters", "receptive field (px)", "what"], [
@@ -303,14 +425,21 @@ def _page(study: dict[str, Any], figure: str) -> str:
     ]
     for model in study["models"]:
         parts += [f"## {model}: test metrics\n",
-                  "Mean over seeds; with one seed the 95 % CI, with several the seeds' range.\n",
-                  _metrics_section(study, model) + "\n"]
-        if "Transfer-70" in _summary(study, model):
-            parts += [f"### {model} beside seed 000 (Table 9, MEXBreast)\n",
+                  "Seed mean [95 % CI, bootstrap over test patches].\n",
+                  _metrics_section(study, model) + "\n",
+                  f"### {model}: training (seed 000's Table 8 columns, at the best epoch)\n",
+                  _training_section(study, model) + "\n"]
+        if model == "mobilenet" and "Transfer-70" in _summary(study, model):
+            parts += ["### mobilenet beside seed 000's MobileNetV2 (Tables 8 and 9, "
+                      "MEXBreast, mini-batch 16, 100 epochs)\n",
                       _paper_section(study, model) + "\n"]
-    parts += ["## Paired comparisons (same test patches, same seed)\n",
+    parts += ["## Paired comparisons (same test patches)\n",
               _comparison_section(study) + "\n",
-              "## By finding (seeds pooled, exact 95 % CI)\n", _finding_section(study) + "\n",
+              "## By finding (seed-mean decision: positive when at least half of the seeds "
+              "say so; n = test patches, exact 95 % CI)\n", _finding_section(study) + "\n",
+              "A hard negative with 2+ MCs is a class-0 patch with two or more MCs inside "
+              "(with a `label_dprime_threshold`, also one with enough MCs of which too few are "
+              "detectable).\n",
               "## By detectability d′ (cluster: k-th MC; hard negative: brightest MC)\n",
               _bins_section(study, "dprime") + "\n",
               "## By MC size (median of the MCs inside, mm)\n",
