@@ -7,10 +7,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 import synth
-from mcc_app import Job, config_from_controls, overlay_mask, read_scenario, unapplied
+from mcc_app import (
+    Job,
+    config_from_controls,
+    draw_boxes,
+    for_display,
+    overlay_mask,
+    read_scenario,
+    unapplied,
+)
 from mcc_app import _controls as c
 from mcc_app import _live as live
 from mcc_app import _state as state
@@ -238,6 +247,60 @@ def samples_panel(config: synth.SceneConfig, seed: int, resolution: int,
                              else "") for i in picked])
 
 
+_FINDING_COLUMNS = ["finding", "kind", "label", "distribution", "x_mm", "y_mm", "extent_mm",
+                    "n_calcifications", "n_boxes"]
+_OUTLINES = {"mcc": ("cyan", "MCC boxes (class 1)", (0, 255, 255)),
+             "lookalike": ("amber", "benign look-alikes (class 0)", (255, 200, 0)),
+             "hard": ("magenta", "hard negatives of 1–2 MCs (class 0)", (255, 0, 255))}
+
+
+@st.fragment
+def mammogram_panel(config: synth.SceneConfig) -> None:
+    st.subheader("A whole anatomical mammogram")
+    if not st.toggle("Show a synthetic mammogram with anatomy", key="gen_mammo",
+                     help=f"A breast phantom (24 × 30 cm at {state.MAMMOGRAM_PREVIEW_UM} µm, "
+                          "about 2 s) with the scenario's clusters at their BI-RADS scale and "
+                          "benign look-alikes; the same as mcc synth mammogram --anatomy."):
+        return
+    a, b, d = st.columns(3)
+    view = a.selectbox("View", synth.VIEWS, key="gen_mammo_view",
+                       help="CC: cranio-caudal; MLO: medio-lateral oblique, with the pectoral "
+                            "muscle as a dense wedge at the chest wall.")
+    density = b.selectbox("Density category", synth.DENSITY_CATEGORIES, index=1,
+                          key="gen_mammo_density",
+                          help="BI-RADS breast density: a almost entirely fatty, b scattered "
+                               "fibroglandular, c heterogeneously dense, d extremely dense.")
+    seed = d.number_input("Mammogram seed", 0, 2**31 - 1, 0, key="gen_mammo_seed",
+                          help="Every random draw of the phantom and its findings.")
+    kinds = st.multiselect("Benign look-alikes", synth.LOOKALIKE_KINDS,
+                           default=list(synth.LOOKALIKE_KINDS), key="gen_mammo_lookalikes",
+                           help="Hard negatives drawn into the breast, each labelled 0 with a "
+                                "kind of its own in the findings table.")
+    try:
+        mammogram = state.anatomical_mammogram(config.to_json(), int(seed), view, density,
+                                               tuple(kinds))
+    except ValueError as exc:
+        st.error(" ".join(str(exc).split()))
+        return
+    findings = mammogram.findings
+    assert findings is not None  # an anatomical mammogram always has its findings table
+    grey = np.rint(mammogram.image * 255).astype(np.uint8)
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    lookalike = findings["kind"].isin(synth.LOOKALIKE_KINDS)
+    hard = (findings["label"] == 0) & ~lookalike
+    for boxes, key in ((findings[hard], "hard"), (findings[lookalike], "lookalike"),
+                       (mammogram.annotations, "mcc")):
+        rgb = draw_boxes(rgb, boxes, color=_OUTLINES[key][2], width=4)
+    st.image(for_display(rgb), width="stretch", output_format="PNG",
+             caption=f"{view}, density {density}, {state.MAMMOGRAM_PREVIEW_UM} µm · "
+                     + ", ".join(f"{colour}: {what}" for colour, what, _ in _OUTLINES.values()))
+    st.caption(f"{len(mammogram.annotations)} MCC boxes (groups of at least "
+               f"{config.cluster_min_count} MCs within 1 cm), {int(lookalike.sum())} "
+               f"look-alikes, {int(hard.sum())} hard negatives. Findings:")
+    st.dataframe(findings[[c for c in _FINDING_COLUMNS if c in findings.columns]],
+                 hide_index=True, height=220)
+
+
 EXPORT_FOLDER = "~/mcc-data/synth"  # the export's default: under the home, never the repository
 
 
@@ -383,6 +446,8 @@ def main() -> None:
     with right:
         preview_panel(config, seed, resolution, backgrounds)
     samples_panel(config, seed, resolution, backgrounds)
+    if backgrounds is None:
+        mammogram_panel(config)
     export_panel(config, seed, resolution, backgrounds)
 
 

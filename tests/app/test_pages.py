@@ -731,3 +731,21 @@ def test_the_scan_downloads_are_what_mcc_scan_writes(app, tmp_path, monkeypatch)
     theirs = json.loads((tmp_path / "out" / "scan.json").read_text())
     mine.pop("seconds"), theirs.pop("seconds")
     assert mine == theirs and mine["model"] == "bundled:shallow_100um.keras"
+
+
+def test_generate_shows_an_anatomical_mammogram_with_its_findings(app):
+    at = no_trouble(app())
+    assert not [i for e in at.get("image") for i in e.proto.imgs
+                if "density" in i.caption]  # off by default: no cost at first paint
+    at = no_trouble(at.toggle(key="gen_mammo").set_value(True).run())
+    at.selectbox(key="gen_mammo_view").set_value("MLO")
+    at.selectbox(key="gen_mammo_density").set_value("c")
+    at.multiselect(key="gen_mammo_lookalikes").set_value(["vascular", "dust"])
+    at = no_trouble(at.run())
+    captions = [i.caption for e in at.get("image") for i in e.proto.imgs]
+    assert any(c.startswith("MLO, density c, 100 µm · cyan: MCC boxes") for c in captions)
+    table = at.dataframe[-1].value
+    looks = table[table["kind"].isin(["vascular", "dust"])]
+    assert len(looks) and (looks["label"] == 0).all()
+    assert not table["kind"].isin(["skin", "rim", "coarse"]).any()  # only those chosen
+    assert (table.loc[table["label"] == 1, "n_boxes"] >= 0).all() and not errors(at)
