@@ -201,6 +201,8 @@ def _worker_predictor(recipe: tuple[Any, ...], resolution_um: int, sha256: str |
     kind = recipe[0]
     if kind == "path":
         key = (*recipe, batch_size)
+        if key in _MODELS and _MODELS[key].sha256 != sha256:  # the file was rewritten
+            del _MODELS[key]
         if key not in _MODELS:
             _MODELS[key] = as_predictor(recipe[1], trust_saved_model=recipe[2],
                                         batch_size=batch_size, resolution_um=resolution_um,

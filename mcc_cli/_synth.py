@@ -122,6 +122,10 @@ def check_writer_options(args: argparse.Namespace) -> None:
     if args.format != "shards" and args.shard_size != synth.io.SHARD:
         raise ValueError("`--shard-size` is for --format shards; got --shard-size with "
                          f"--format {args.format}.")
+    if args.format == "shards" and not (256 <= args.shard_size <= 65536
+                                        and args.shard_size % 256 == 0):
+        raise ValueError("`--shard-size` must be a multiple of 256 from 256 to 65536 "
+                         f"patches; got --shard-size {args.shard_size}.")
     if args.dask is None:
         if args.storage != "auto":
             raise ValueError("`--storage` is for --dask runs; got --storage without --dask.")

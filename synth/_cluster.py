@@ -62,7 +62,7 @@ def check_address(address: object) -> tuple[str, int | str]:
         count = text[len("local:"):]
         if count.isdigit() and 1 <= int(count) <= MAX_LOCAL_WORKERS:
             return "local", int(count)
-    elif text and (":" in text or text.startswith("scheduler-file")) and " " not in text:
+    elif text and ":" in text and " " not in text and not text.startswith("scheduler-file"):
         return "remote", text
     raise ValueError("`dask` must be 'local:K' (K worker processes, 1 to "
                      f"{MAX_LOCAL_WORKERS}) or a scheduler address such as "
@@ -157,18 +157,32 @@ def run_tasks(client: Any, fn: Callable[..., Any], jobs: Sequence[Any], *args: A
     """``fn(job, *args)`` for every job on the cluster; yield each result as its task ends.
 
     `args` (large inputs shared by all jobs, such as the user's backgrounds) are sent to the
-    workers once. A task that raises is retried twice, then its error is raised here; on an
-    error or a Ctrl-C the remaining tasks are cancelled.
+    workers once. A task whose worker dies is run again elsewhere by the scheduler (up to
+    ``distributed.scheduler.allowed-failures`` times); a task's own error (a ValueError, …) is
+    raised here as it is, not retried: the work is deterministic. Losing a task for good is a
+    ConnectionError naming it. On an error or a Ctrl-C the remaining tasks are cancelled and
+    the running ones given a minute to end, so none writes after the caller has moved on.
     """
     distributed = _distributed()
     shared = [a if a is None else client.scatter(a, broadcast=True, hash=False) for a in args]
     futures = [client.submit(fn, job, *shared, key=f"{name}-{k}-{secrets.token_hex(4)}",
-                             pure=False, retries=2) for k, job in enumerate(jobs)]
+                             pure=False) for k, job in enumerate(jobs)]
+    lost = (distributed.KilledWorker, distributed.client.FutureCancelledError,
+            distributed.comm.CommClosedError)
     try:
         for future in distributed.as_completed(futures):
-            result = future.result()
+            try:
+                result = future.result()
+            except lost as exc:
+                raise ConnectionError(f"the Dask cluster lost task {future.key!r} "
+                                      f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+                                      "); run the same command again to resume.") from None
             future.release()
             yield result
     finally:
-        client.cancel([f for f in futures if not f.done()])
+        pending = [f for f in futures if not f.done()]
+        if pending:
+            client.cancel(pending)
+            with contextlib.suppress(Exception):
+                distributed.wait(pending, timeout=60)
 

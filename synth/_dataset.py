@@ -313,9 +313,8 @@ def _prepare(out: Path, identity: dict[str, Any], overwrite: bool) -> dict[str, 
     manifest = _read_json(out / "manifest.json")
     state = _read_json(out / PARTIAL / "state.json")
     existing = manifest or state
-    keys = set(identity) | {"backgrounds"}  # a recipe's keys on either side
-    if existing is not None and _same({k: existing.get(k) for k in keys},
-                                      {k: identity.get(k) for k in keys}):
+    keys = set(identity) | {"backgrounds", "format", "shard_size"}  # a recipe on either side
+    if existing is not None and _same(_recipe(existing, keys), _recipe(identity, keys)):
         _sweep_temporaries(out)
         if manifest is not None:
             shutil.rmtree(out / PARTIAL, ignore_errors=True)  # killed after the manifest
@@ -334,6 +333,15 @@ def _prepare(out: Path, identity: dict[str, Any], overwrite: bool) -> dict[str, 
     (out / PARTIAL).mkdir()
     write_atomic(out / PARTIAL / "state.json", json.dumps(identity, indent=2).encode())
     return None
+
+
+def _recipe(identity: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+    """The recipe keys of an identity or manifest, a PNG dataset's format spelled out (its
+    identity has no ``format``: written before shards existed), so a sharded dataset is never
+    taken for a PNG one or the other way round."""
+    recipe = {k: identity.get(k) for k in keys}
+    recipe["format"] = recipe["format"] or "png"
+    return recipe
 
 
 def _temporary(name: str) -> bool:
@@ -483,21 +491,32 @@ def _run_on_cluster(client: Any, jobs: list[tuple], out: Path, backgrounds: Back
     task = _write_units if shared else _render_units
     for result in _cluster.run_tasks(client, task, tasks, backgrounds, name="mcc-synth"):
         if shared:
-            yield result
+            for start, record in result:
+                unseen = [rel for rel in record["files"] if not (out / rel).is_file()]
+                if unseen:
+                    raise OSError(f"a Dask worker wrote {unseen[0]} where this process does "
+                                  f"not see it: {out} is not on storage every worker shares; "
+                                  "run again with --storage client (storage='client').")
+                write_atomic(out / PARTIAL / _chunk_name(start), json.dumps(record).encode())
+                yield len(record["patches"]["index"])
             continue
         for start, files, record in result:
             _store_unit(out, start, files, record)
             yield len(record["patches"]["index"])
 
 
-def _write_units(jobs: list[tuple], backgrounds: Backgrounds | None) -> int:
-    """A cluster task on shared storage: render and write its units; their patch count."""
-    count = 0
+def _write_units(jobs: list[tuple], backgrounds: Backgrounds | None
+                 ) -> list[tuple[int, dict[str, Any]]]:
+    """A cluster task on shared storage: render and write its units' files; return their
+    records, which the client writes once it has seen the files (so no record exists for
+    files a worker wrote where the client cannot see them)."""
+    out = []
     for job in jobs:
         files, record = _render_unit(job, backgrounds, serial=True)
-        _store_unit(Path(job[1]), job[2], files, record)
-        count += job[3] - job[2]
-    return count
+        for rel, data in files.items():
+            write_atomic(Path(job[1]) / rel, data)
+        out.append((job[2], record))
+    return out
 
 
 def _render_units(jobs: list[tuple], backgrounds: Backgrounds | None

@@ -79,6 +79,19 @@ def read_shard_index(folder: str | os.PathLike[str], *, field: str = "path") -> 
         if not (root / rel).is_file():
             raise ValueError(f"`{field}`: {root / SHARD_INDEX} lists {rel}, which is missing "
                              f"from {root}.")
+        size = (root / rel).stat().st_size
+        numbers = [*entry["png_offsets"], *entry["png_sizes"]]
+        if not all(type(v) is int and v >= 0 for v in numbers) or any(
+                o + n > size for o, n in zip(entry["png_offsets"], entry["png_sizes"],
+                                             strict=True)):
+            raise ValueError(f"`{field}`: {root / SHARD_INDEX} gives byte ranges outside "
+                             f"{rel} (a truncated or edited file? `mcc synth verify`).")
+        if not all(v in (0, 1) and type(v) is int for v in entry["labels"]):
+            raise ValueError(f"`{field}`: {root / SHARD_INDEX} gives labels other than 0 "
+                             f"and 1 in {rel}.")
+    if index.get("resolution_um") not in (50, 70, 100) or index.get("bit_depth") not in (8, 16):
+        raise ValueError(f"`{field}`: {root / SHARD_INDEX} gives no valid resolution_um "
+                         "(50, 70, 100) and bit_depth (8, 16).")
     return index
 
 

@@ -19,7 +19,9 @@ pytest.importorskip("distributed")
     (["--dask", "local:2", "--workers", "2"], "`--workers` sets local processes"),
     (["--storage", "client"], "`--storage` is for --dask runs"),
     (["--shard-size", "512"], "`--shard-size` is for --format shards"),
-    (["--format", "shards", "--shard-size", "1000"], "`shard_size` must be a multiple of 256"),
+    (["--format", "shards", "--shard-size", "1000"], "`--shard-size` must be a multiple of 256"),
+    (["--format", "shards", "--shard-size", "1000", "--dask", "tcp://127.0.0.1:9"],
+     "`--shard-size` must be a multiple of 256"),  # before any connection is tried
     (["--dask", "local:1", "--dask-timeout", "0"], "`--dask-timeout` must be 0 to 3600 s"),
 ])
 def test_synth_refusals_are_one_line_before_any_work(tmp_path, capsys, args, needle):

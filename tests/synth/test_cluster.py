@@ -81,7 +81,7 @@ def test_a_worker_killed_mid_run_changes_nothing(tmp_path, client, local_png):
     killed = []
 
     def progress(done):
-        if done and not killed:  # a first task has finished: the others are under way
+        if 0 < done < N and not killed:  # a first task has finished, others under way
             busy = [w for w, tasks in client.processing().items() if tasks] or list(pids)
             os.kill(pids[busy[0]], signal.SIGKILL)
             killed.append(busy[0])
@@ -276,3 +276,46 @@ def test_bad_format_and_storage_name_the_field(tmp_path):
         synth.write_dataset(synth.SceneConfig(), tmp_path / "a", 4, resolution_um=RES, seed=0,
                             storage="nfs")
     assert not (tmp_path / "a").exists()
+
+
+def test_a_sharded_folder_is_never_taken_for_a_png_dataset(tmp_path):
+    out = tmp_path / "s"
+    synth.write_dataset(synth.SceneConfig(), out, 12, resolution_um=RES, seed=0, **SHARDED)
+    for kwargs in ({}, {"dataset_format": "shards", "shard_size": 512}):
+        with pytest.raises(ValueError, match="holds another dataset"):
+            synth.write_dataset(synth.SceneConfig(), out, 12, resolution_um=RES, seed=0,
+                                **kwargs)
+    png = tmp_path / "p"
+    synth.write_dataset(synth.SceneConfig(), png, 12, resolution_um=RES, seed=0)
+    with pytest.raises(ValueError, match="holds another dataset"):
+        synth.write_dataset(synth.SceneConfig(), png, 12, resolution_um=RES, seed=0, **SHARDED)
+
+
+def test_workers_writing_where_the_client_cannot_see_is_one_line(tmp_path, client,
+                                                                 monkeypatch):
+    from synth import _dataset
+
+    def elsewhere(jobs, backgrounds):  # a worker whose mount differs: files go nowhere
+        return [(job[2], _dataset._render_unit(job, backgrounds, serial=True)[1])
+                for job in jobs]
+
+    monkeypatch.setattr(_dataset, "_write_units", elsewhere)
+    with pytest.raises(OSError, match="is not on storage every worker shares; run again "
+                                      "with --storage client"):
+        synth.write_dataset(synth.SceneConfig(), tmp_path / "x", 300, resolution_um=RES,
+                            seed=0, client=client, storage="shared")
+
+
+@pytest.mark.parametrize("edit", [
+    lambda e: e.update(png_offsets=[10**9] + e["png_offsets"][1:]),
+    lambda e: e.update(png_sizes=["5"] + e["png_sizes"][1:]),
+    lambda e: e.update(labels=[5] + e["labels"][1:]),
+])
+def test_an_edited_shard_index_is_refused_in_one_line(tmp_path, edit):
+    out = tmp_path / "s"
+    synth.write_dataset(synth.SceneConfig(), out, 12, resolution_um=RES, seed=0, **SHARDED)
+    index = json.loads((out / "shards.json").read_text())
+    edit(index["shards"][0])
+    (out / "shards.json").write_text(json.dumps(index))
+    with pytest.raises(ValueError, match="`path`: .*shards.json gives"):
+        list(io.iter_shard_patches(out))
