@@ -89,6 +89,7 @@ class Scorer:
                  resolution_um: int | None = None) -> None:
         if client is not None:
             synth.cluster.check_client(client)
+            synth.cluster.check_stack(client)
             if not isinstance(predictor, Predictor):
                 predictor = as_predictor(predictor, resolution_um=resolution_um)
             if predictor.recipe is None:

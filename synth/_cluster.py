@@ -132,6 +132,53 @@ def check_client(client: object) -> Any:
     return client
 
 
+STACK = ("mcc-toolkit", "numpy", "scipy", "pillow", "pandas")
+"""The packages whose versions decide the bytes a task writes: a worker must run the same."""
+
+
+def software_stack() -> dict[str, str]:
+    """The versions of `STACK` (and zlib's, which encodes the PNGs) in this process."""
+    import importlib.metadata
+    import zlib
+
+    versions = {"zlib": zlib.ZLIB_RUNTIME_VERSION}
+    for name in STACK:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def stack_mismatch(mine: dict[str, str], theirs: dict[str, dict[str, str]]) -> str | None:
+    """The first worker whose software stack differs from `mine`, said in words; None if all
+    agree.
+
+    Examples
+    --------
+    >>> from synth.cluster import stack_mismatch
+    >>> stack_mismatch({"numpy": "2.1.0"}, {"tcp://a:1": {"numpy": "2.1.0"}}) is None
+    True
+    >>> stack_mismatch({"numpy": "2.1.0"}, {"tcp://a:1": {"numpy": "1.26.4"}})
+    'worker tcp://a:1 has numpy 1.26.4, this process 2.1.0'
+    """
+    for worker, stack in sorted(theirs.items()):
+        for name, version in mine.items():
+            if stack.get(name) != version:
+                return f"worker {worker} has {name} {stack.get(name)}, this process {version}"
+    return None
+
+
+def check_stack(client: Any) -> None:
+    """Refuse (ValueError naming `dask`) a cluster whose workers run other versions of the
+    packages that decide the output's bytes, before any work."""
+    differs = stack_mismatch(software_stack(), client.run(software_stack))
+    if differs:
+        raise ValueError(f"`dask` workers must run the same software as this process, so "
+                         f"the output is the bytes of a local run: {differs}; install the "
+                         "same versions on the workers.")
+
+
 def _sees(path: str, token: str) -> bool:
     try:
         return Path(path).read_text() == token

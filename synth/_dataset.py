@@ -479,6 +479,7 @@ def _run_on_cluster(client: Any, jobs: list[tuple], out: Path, backgrounds: Back
     if not jobs:
         return
     workers = max(1, _cluster.n_workers(client))
+    _cluster.check_stack(client)
     shared = storage == "shared" or (storage == "auto" and _cluster.storage_is_shared(client,
                                                                                       out))
     if message:

@@ -10,13 +10,18 @@ Examples
 from ._cluster import (
     CONNECT_TIMEOUT_S,
     PROBE_PREFIX,
+    STACK,
     check_address,
     check_client,
+    check_stack,
     connect,
     n_workers,
     run_tasks,
+    software_stack,
+    stack_mismatch,
     storage_is_shared,
 )
 
-__all__ = ["CONNECT_TIMEOUT_S", "PROBE_PREFIX", "check_address", "check_client", "connect",
-           "n_workers", "run_tasks", "storage_is_shared"]
+__all__ = ["CONNECT_TIMEOUT_S", "PROBE_PREFIX", "STACK", "check_address", "check_client",
+           "check_stack", "connect", "n_workers", "run_tasks", "software_stack",
+           "stack_mismatch", "storage_is_shared"]

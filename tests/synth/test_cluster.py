@@ -319,3 +319,16 @@ def test_an_edited_shard_index_is_refused_in_one_line(tmp_path, edit):
     (out / "shards.json").write_text(json.dumps(index))
     with pytest.raises(ValueError, match="`path`: .*shards.json gives"):
         list(io.iter_shard_patches(out))
+
+
+def test_workers_with_another_software_stack_are_refused_before_any_work(tmp_path, client,
+                                                                         monkeypatch):
+    assert synth.cluster.stack_mismatch(synth.cluster.software_stack(),
+                                        client.run(synth.cluster.software_stack)) is None
+    other = {**synth.cluster.software_stack(), "numpy": "0.0.1"}
+    monkeypatch.setattr(client, "run", lambda fn, *args, **kwargs: {"tcp://w:1": other})
+    with pytest.raises(ValueError, match="`dask` workers must run the same software as this "
+                                         "process.*numpy"):
+        synth.write_dataset(synth.SceneConfig(), tmp_path / "x", 8, resolution_um=RES,
+                            seed=0, client=client)
+    assert not (tmp_path / "x" / "class_0").exists()
