@@ -151,6 +151,9 @@ class Scorer:
         rendered again (the same pixels) when scored on a cluster."""
         if scored.images is not None:
             return scored.images[list(rows)]
+        if not len(rows):
+            size = synth.patch_size_px(request.resolution_um)
+            return np.zeros((0, size, size), np.float32)
         indices = [int(scored.patches["index"].iat[i]) for i in rows]
         batch = _batch(request, indices, self._backgrounds_for(request))
         return _transformed(request, batch.images)
