@@ -17,7 +17,6 @@ from ._predictor import Predictor
 from ._scoring import TRANSFORMS, Request, Scorer
 from ._sweep import condition_config
 
-_INVARIANCES = TRANSFORMS
 TEST_COLUMNS = ["test", "kind", "passed", "failures", "n", "failure_rate", "detail"]
 
 
@@ -100,7 +99,7 @@ def behavioural_tests(predictor: Predictor, base_config: synth.SceneConfig, *, n
     directions = (("mc_count", (3, 6, 12)), ("contrast", (0.2, 0.4, 0.8)))
     requests = [Request(obvious, n, res, seed), Request(empty, n, res, seed),
                 Request(base_config, n, res, seed),
-                *(Request(base_config, n, res, seed, name) for name in _INVARIANCES),
+                *(Request(base_config, n, res, seed, name) for name in TRANSFORMS),
                 *(Request(condition_config(base_config.replace(positive_fraction=1.0),
                                            parameter, v), n, res, seed)
                   for parameter, values in directions for v in values)]
@@ -111,7 +110,7 @@ def behavioural_tests(predictor: Predictor, base_config: synth.SceneConfig, *, n
     record("empty tissue is passed", "minimum functionality", passed.prob >= threshold,
            "class 0 expected", passed.patches["index"])
     decision = base.prob >= threshold
-    for name in _INVARIANCES:
+    for name in TRANSFORMS:
         changed = np.asarray((next(scored).prob >= threshold) != decision)
         record(name, "invariance", changed, "decision unchanged expected", base.patches["index"])
     for parameter, values in directions:

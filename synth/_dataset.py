@@ -498,7 +498,7 @@ def _run_on_cluster(client: Any, jobs: list[tuple], out: Path, backgrounds: Back
                     raise OSError(f"a Dask worker wrote {unseen[0]} where this process does "
                                   f"not see it: {out} is not on storage every worker shares; "
                                   "run again with --storage client (storage='client').")
-                write_atomic(out / PARTIAL / _chunk_name(start), json.dumps(record).encode())
+                _record_unit(out, start, record)
                 yield len(record["patches"]["index"])
             continue
         for start, files, record in result:
@@ -544,6 +544,11 @@ def _store_unit(out: Path, start: int, files: dict[str, bytes], record: dict[str
     """Write a unit's files, each atomically, then its record (which marks it done)."""
     for rel, data in files.items():
         write_atomic(out / rel, data)
+    _record_unit(out, start, record)
+
+
+def _record_unit(out: Path, start: int, record: dict[str, Any]) -> None:
+    """Mark the unit starting at `start` done: its record, written last."""
     write_atomic(out / PARTIAL / _chunk_name(start), json.dumps(record).encode())
 
 
@@ -595,7 +600,12 @@ def _batch(config: SceneConfig, indices: range, identity: dict[str, Any],
 
 
 def _width(identity: dict[str, Any]) -> int:
-    return max(6, len(str(identity["n"] - 1)))
+    return key_width(identity["n"])
+
+
+def key_width(n: int) -> int:
+    """Digits of the patch keys of an `n`-patch dataset (file names, shard members)."""
+    return max(6, len(str(n - 1)))
 
 
 def shard_name(start: int, shard_size: int = SHARD) -> str:

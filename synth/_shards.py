@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ._dataset import SHARD_INDEX
+from ._dataset import SHARD_INDEX, key_width
 from ._images import read_grey_image
 
 __all__ = ["is_sharded", "iter_shard_patches", "read_shard_index"]
@@ -117,10 +117,10 @@ def iter_shard_patches(folder: str | os.PathLike[str], *, field: str = "path"
     """
     root = Path(folder)
     index = read_shard_index(root, field=field)
+    width = key_width(int(index.get("n", 1)))
     for entry in index["shards"]:
         data = (root / entry["path"]).read_bytes()
         first = int(entry.get("first", 0))
-        width = max(6, len(str(int(index.get("n", 1)) - 1)))
         for k, (offset, size, label) in enumerate(zip(entry["png_offsets"], entry["png_sizes"],
                                                       entry["labels"], strict=True)):
             name = f"{entry['path']}#{first + k:0{width}d}.png"
